@@ -1,0 +1,62 @@
+//  zdex_partition: a partition actor, owning the task rings of a set of partitions.
+//
+//  The broker starts a few of these (partition_threads) and sends each request to
+//  the actor that owns the request's partition; partition p belongs to actor
+//  p mod partition_threads.  See zdex_partition.c for the state machine.
+//
+//  Pipe commands (broker → actor), each a picture "sp" (command, pointer) whose
+//  pointer the actor takes over:
+//      "CALL"   zdex_call_t *  a validated client request for one of its partitions
+//      "RESULT" zdex_job_t *   a finished job (state DONE) from the dispatcher
+//      "DROP"   zdex_job_t *   dispose a task that will not start (shutdown_now)
+//  and "$TERM".
+//
+//  Output (actor → broker) on a PUSH socket connected to the broker's collector:
+//      "REPLY"  + the client's envelope frames + one reply frame
+//      "DISPATCH" + pointer to a zdex_job_t (QUEUED) the broker hands to the dispatcher
+//      "CANCEL" + executor + task id (decimal): the task was disposed before its result
+
+#ifndef ZDEX_PARTITION_H_INCLUDED
+#define ZDEX_PARTITION_H_INCLUDED
+
+#include "zdex_job.h"
+#include "zdex_proto.h"
+
+#include <czmq.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  A client request on its way to a partition actor.
+typedef struct {
+    zmsg_t *envelope;        //  owned: identity frame(s) and delimiter, if any
+    zdex_request_t *request; //  owned
+    uint32_t partition;      //  where the request goes
+    uint32_t capacity;       //  ring capacity for the executor (from its config)
+} zdex_call_t;
+
+//  Create a call; takes ownership of envelope and request.
+zdex_call_t *zdex_call_new (zmsg_t **envelope_p, zdex_request_t **request_p, uint32_t partition,
+                            uint32_t capacity);
+
+//  Destroy and null.
+void zdex_call_destroy (zdex_call_t **self_p);
+
+//  What a partition actor is started with (copied by the actor).
+typedef struct {
+    int index; //  this actor's number
+    uint32_t partition_count;
+    const char *output_endpoint; //  the broker's collector (inproc PULL)
+    size_t max_parked;           //  parked retrieves this actor may hold
+    bool verbose;
+} zdex_partition_args_t;
+
+//  Start a partition actor.  Caller owns; destroy with zactor_destroy.
+zactor_t *zdex_partition_new (const zdex_partition_args_t *args);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,568 @@
+//  zdex_broker: the member's main actor.
+//
+//  Role: accepts every client request, validates it (zdex_proto), answers the
+//  member-level ops itself (cluster.*, durable.shutdown/status/stats) and routes
+//  the partition ops (submit, execute, retrieve, dispose) to the partition actor
+//  that owns the partition: by key hash, else by idempotency key hash, else a
+//  random partition for a new task; by the id's high 32 bits for an existing one.
+//  It also runs the dispatcher, so worker traffic never crosses a thread.
+//
+//  Sockets:
+//  - client endpoint: ROUTER (clients' DEALER or REQ); replies reuse the envelope.
+//  - worker endpoint: ROUTER, driven by zdex_dispatcher.
+//  - cluster endpoint: ROUTER, bound so the address is held for the cluster
+//    protocol; with one member nothing speaks on it and what arrives is discarded.
+//  - collector: inproc PULL where partition actors push replies, dispatches and
+//    cancels.  Unbounded, so an actor never blocks on the broker; the pipes into
+//    the actors are bounded, so a flood of client requests backs up into TCP.
+//
+//  State machine: STARTING (bind, start actors) → SERVING → $TERM → STOPPING
+//  (actors drain and stop, the collector is drained, the dispatcher frees its jobs).
+//  Member ops: one member is the whole cluster, master of itself, with a partition
+//  table where it owns every partition (table version 1).
+
+#include "zdex_broker.h"
+#include "zdex_dispatcher.h"
+#include "zdex_hash.h"
+#include "zdex_partition.h"
+#include "zdex_proto.h"
+#include "zdex_registry.h"
+
+#include <inttypes.h>
+#include <unistd.h>
+
+#define S_BATCH_MAX    512    //  messages per socket per wake-up
+#define S_SOCKET_HWM   100000 //  client and worker ROUTER queues
+#define S_ENDPOINT_MAX 256
+#define S_MAX_WATCHERS 1024 //  cluster.workers requests waiting for workers
+
+//  A cluster.workers request waiting until min_workers workers are connected.
+typedef struct {
+    zmsg_t *envelope;
+    char *req_text;
+    int min_workers;
+    int64_t deadline; //  zclock_mono ms, or -1
+} s_watcher_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zdex_config_t *config;
+    const zdex_member_config_t *member;
+    zdex_limits_t limits;
+    zsock_t *client;
+    zsock_t *worker;
+    zsock_t *cluster;
+    zsock_t *collector;
+    char client_endpoint[S_ENDPOINT_MAX];
+    char worker_endpoint[S_ENDPOINT_MAX];
+    char cluster_endpoint[S_ENDPOINT_MAX];
+    char error[512];
+    zactor_t **actors;
+    int actor_count;
+    zdex_registry_t *registry;
+    zdex_dispatcher_t *dispatcher;
+    zpoller_t *poller;
+    zlistx_t *watchers; //  s_watcher_t *
+    uint64_t random_state;
+    bool terminated;
+} s_self_t;
+
+static void
+s_watcher_destroy (void **item_p)
+{
+    s_watcher_t *watcher = (s_watcher_t *) *item_p;
+    if (watcher) {
+        zmsg_destroy (&watcher->envelope);
+        free (watcher->req_text);
+        free (watcher);
+        *item_p = NULL;
+    }
+}
+
+static uint32_t
+s_random_partition (s_self_t *self)
+{
+    //  xorshift64: cheap, per member, no shared state.
+    uint64_t x = self->random_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    self->random_state = x;
+    return (uint32_t) (x % self->member->partition_count);
+}
+
+static zactor_t *
+s_actor_of (s_self_t *self, uint32_t partition)
+{
+    return self->actors[partition % (uint32_t) self->actor_count];
+}
+
+static void
+s_deliver (zdex_job_t *job, void *arg)
+{
+    s_self_t *self = (s_self_t *) arg;
+    zsock_send (s_actor_of (self, (uint32_t) (job->task_id >> 32)), "sp", "RESULT", job);
+}
+
+//  Bind a ROUTER and resolve the endpoint it ended up on.
+static zsock_t *
+s_bind (s_self_t *self, const char *endpoint, char *bound, const char *what)
+{
+    zsock_t *sock = zsock_new (ZMQ_ROUTER);
+    assert (sock);
+    zsock_set_sndhwm (sock, S_SOCKET_HWM);
+    zsock_set_rcvhwm (sock, S_SOCKET_HWM);
+    //  Hard cap: libzmq drops a peer sending a bigger frame.  Below it, frames over
+    //  max_frame_bytes get a TOO_LARGE reply.
+    zsock_set_maxmsgsize (sock, (int) (self->limits.max_frame_bytes * 4 + 4096));
+    zsock_set_linger (sock, 0);
+    if (zsock_bind (sock, "%s", endpoint) == -1) {
+        snprintf (self->error, sizeof self->error, "cannot bind %s endpoint %s: %s", what, endpoint,
+                  zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    char *last = zsock_last_endpoint (sock); //  caller owns
+    snprintf (bound, S_ENDPOINT_MAX, "%s", last ? last : endpoint);
+    zstr_free (&last);
+    return sock;
+}
+
+static int
+s_start (s_self_t *self)
+{
+    const zdex_member_config_t *member = self->member;
+    self->client = s_bind (self, member->client_endpoint, self->client_endpoint, "client");
+    if (self->client)
+        self->worker = s_bind (self, member->worker_endpoint, self->worker_endpoint, "worker");
+    if (self->worker)
+        self->cluster = s_bind (self, member->cluster_endpoint, self->cluster_endpoint, "cluster");
+    if (!self->cluster)
+        return -1;
+
+    char collector_endpoint[64];
+    snprintf (collector_endpoint, sizeof collector_endpoint, "inproc://zdex-collector-%p",
+              (void *) self);
+    self->collector = zsock_new (ZMQ_PULL);
+    assert (self->collector);
+    zsock_set_rcvhwm (self->collector, 0);
+    int rc = zsock_bind (self->collector, "%s", collector_endpoint);
+    assert (rc == 0);
+
+    self->registry = zdex_registry_new (self->config, member->max_executors);
+    self->dispatcher = zdex_dispatcher_new (self->worker, self->registry, &self->limits,
+                                            member->worker_heartbeat_ms, member->worker_timeout_ms,
+                                            s_deliver, self);
+    self->actor_count = member->partition_threads;
+    self->actors = (zactor_t **) calloc ((size_t) self->actor_count, sizeof (zactor_t *));
+    assert (self->actors);
+    for (int index = 0; index < self->actor_count; index++) {
+        zdex_partition_args_t args = {
+            .index = index,
+            .partition_count = member->partition_count,
+            .output_endpoint = collector_endpoint,
+            .max_parked = member->max_parked / (size_t) self->actor_count + 1,
+            .verbose = member->log_level >= ZDEX_LOG_DEBUG,
+        };
+        self->actors[index] = zdex_partition_new (&args);
+        assert (self->actors[index]);
+    }
+    self->watchers = zlistx_new ();
+    assert (self->watchers);
+    zlistx_set_destructor (self->watchers, s_watcher_destroy);
+    self->poller =
+        zpoller_new (self->pipe, self->collector, self->worker, self->client, self->cluster, NULL);
+    assert (self->poller);
+    zpoller_set_nonstop (self->poller, true);
+    if (member->log_level >= ZDEX_LOG_INFO)
+        zsys_info ("member %s serving clients on %s, workers on %s, %" PRIu32
+                   " partitions on %d actor(s)",
+                   member->member_id, self->client_endpoint, self->worker_endpoint,
+                   member->partition_count, self->actor_count);
+    return 0;
+}
+
+static void
+s_send_reply (s_self_t *self, zmsg_t **envelope_p, zframe_t *frame)
+{
+    zmsg_t *msg = *envelope_p;
+    *envelope_p = NULL;
+    zmsg_append (msg, &frame);
+    //  A client that went away loses its reply; the ROUTER drops it.
+    zmsg_send (&msg, self->client);
+}
+
+static void
+s_reply_error (s_self_t *self, zmsg_t **envelope_p, const char *req_text, zdex_code_t code,
+               const char *message)
+{
+    s_send_reply (self, envelope_p, zdex_reply_error (req_text, code, message, NULL));
+}
+
+//  Reply {"req":..,"ok":true, <members of object>}; takes ownership of object.
+static void
+s_reply_object (s_self_t *self, zmsg_t **envelope_p, const char *req_text, json_t *object)
+{
+    char *text = json_dumps (object, JSON_COMPACT);
+    json_decref (object);
+    assert (text);
+    //  Splice the object's members after "ok":true.
+    char *fields = NULL;
+    if (strlen (text) > 2) {
+        fields = zsys_sprintf (",%s", text + 1);
+        fields[strlen (fields) - 1] = '\0';
+    }
+    s_send_reply (self, envelope_p, zdex_reply_ok (req_text, fields));
+    zstr_free (&fields);
+    free (text);
+}
+
+static json_t *
+s_stats_json (zdex_executor_t *executor)
+{
+    const zdex_stats_t *stats = &executor->stats;
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pending", (json_int_t) stats->pending,
+                      "started", (json_int_t) stats->started, "completed",
+                      (json_int_t) stats->completed, "cancelled", (json_int_t) stats->cancelled,
+                      "total_start_latency_ms", (json_int_t) stats->total_start_latency_ms,
+                      "total_execution_time_ms", (json_int_t) stats->total_execution_time_ms,
+                      "creation_time_ms", (json_int_t) stats->creation_time_ms);
+}
+
+static void
+s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request)
+{
+    const char *member_id = self->member->member_id;
+    const char *req = request->req_text;
+    switch (request->op) {
+    case ZDEX_OP_CLUSTER_PING:
+        s_reply_object (
+            self, envelope_p, req,
+            json_pack ("{s:s, s:s}", "member_id", member_id, "version", ZDEX_PROTOCOL_VERSION));
+        return;
+    case ZDEX_OP_CLUSTER_MEMBERS:
+        s_reply_object (self, envelope_p, req,
+                        json_pack ("{s:[{s:s, s:s, s:s, s:s, s:b}], s:i, s:i}", "members", "id",
+                                   member_id, "client_endpoint", self->client_endpoint,
+                                   "worker_endpoint", self->worker_endpoint, "cluster_endpoint",
+                                   self->cluster_endpoint, "master", 1, "partition_count",
+                                   (int) self->member->partition_count, "table_version", 1));
+        return;
+    case ZDEX_OP_CLUSTER_WORKERS:
+        if ((size_t) request->min_workers <= zdex_dispatcher_worker_count (self->dispatcher))
+            s_reply_object (
+                self, envelope_p, req,
+                json_pack ("{s:o}", "workers", zdex_dispatcher_workers (self->dispatcher)));
+        else if (request->timeout_ms == 0)
+            s_reply_error (self, envelope_p, req, ZDEX_TIMEOUT, "fewer workers than min_workers");
+        else if (zlistx_size (self->watchers) >= S_MAX_WATCHERS)
+            s_reply_error (self, envelope_p, req, ZDEX_REJECTED,
+                           "too many cluster.workers requests waiting");
+        else {
+            s_watcher_t *watcher = (s_watcher_t *) zmalloc (sizeof (s_watcher_t));
+            assert (watcher);
+            watcher->envelope = *envelope_p;
+            *envelope_p = NULL;
+            watcher->req_text = request->req_text;
+            request->req_text = NULL;
+            watcher->min_workers = request->min_workers;
+            watcher->deadline = request->timeout_ms < 0 ? -1 : zclock_mono () + request->timeout_ms;
+            zlistx_add_end (self->watchers, watcher);
+        }
+        return;
+    case ZDEX_OP_SCHEDULED:
+        s_reply_error (self, envelope_p, req, ZDEX_UNKNOWN_OP,
+                       "scheduled executor is not available yet");
+        return;
+    default:
+        break;
+    }
+    //  Executor ops.  status does not create an executor; the others do (bounded).
+    zdex_executor_t *executor = zdex_registry_lookup (self->registry, request->executor);
+    if (request->op == ZDEX_OP_DURABLE_STATUS) {
+        bool shutdown = executor && executor->shutdown;
+        bool terminated = shutdown && executor->queued == 0 && executor->running == 0;
+        s_reply_object (self, envelope_p, req,
+                        json_pack ("{s:b, s:b}", "shutdown", shutdown, "terminated", terminated));
+        return;
+    }
+    if (!executor)
+        executor = zdex_registry_require (self->registry, request->executor);
+    if (!executor) {
+        s_reply_error (self, envelope_p, req, ZDEX_REJECTED,
+                       "too many executor names on this member (limits.max_executors)");
+        return;
+    }
+    if (request->op == ZDEX_OP_DURABLE_SHUTDOWN) {
+        executor->shutdown = true;
+        s_send_reply (self, envelope_p, zdex_reply_ok (req, NULL));
+    } else if (request->op == ZDEX_OP_DURABLE_SHUTDOWN_NOW) {
+        executor->shutdown = true;
+        json_t *ids = zdex_dispatcher_drain (self->dispatcher, executor);
+        size_t index;
+        json_t *id;
+        json_array_foreach (ids, index, id) {
+            uint64_t task_id = (uint64_t) json_integer_value (id);
+            zdex_job_t *job = zdex_job_new (executor->name, task_id, 0, "", NULL);
+            assert (job);
+            zsock_send (s_actor_of (self, (uint32_t) (task_id >> 32)), "sp", "DROP", job);
+        }
+        s_reply_object (self, envelope_p, req, json_pack ("{s:o}", "not_started", ids));
+    } else {
+        assert (request->op == ZDEX_OP_DURABLE_STATS);
+        json_t *members = json_object ();
+        if (executor->config.statistics_enabled)
+            json_object_set_new (members, member_id, s_stats_json (executor));
+        s_reply_object (self, envelope_p, req, json_pack ("{s:o}", "members", members));
+    }
+}
+
+//  Answer the cluster.workers requests whose condition is met or whose time is up;
+//  returns the poll timeout until the nearest remaining deadline (-1: none).
+static int
+s_watchers_check (s_self_t *self)
+{
+    if (zlistx_size (self->watchers) == 0)
+        return -1;
+    size_t workers = zdex_dispatcher_worker_count (self->dispatcher);
+    int64_t now = zclock_mono ();
+    int64_t next = -1;
+    s_watcher_t *watcher = (s_watcher_t *) zlistx_first (self->watchers);
+    while (watcher) {
+        if ((size_t) watcher->min_workers <= workers)
+            s_reply_object (
+                self, &watcher->envelope, watcher->req_text,
+                json_pack ("{s:o}", "workers", zdex_dispatcher_workers (self->dispatcher)));
+        else if (watcher->deadline >= 0 && watcher->deadline <= now)
+            s_reply_error (self, &watcher->envelope, watcher->req_text, ZDEX_TIMEOUT,
+                           "fewer workers than min_workers within timeout_ms");
+        else if (watcher->deadline >= 0 && (next < 0 || watcher->deadline < next))
+            next = watcher->deadline;
+        if (!watcher->envelope)
+            zlistx_delete (self->watchers, zlistx_cursor (self->watchers));
+        watcher = (s_watcher_t *) zlistx_next (self->watchers);
+    }
+    return next < 0 ? -1 : (int) (next - now);
+}
+
+static void
+s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p)
+{
+    zdex_request_t *request = *request_p;
+    const char *req = request->req_text;
+    uint32_t partition;
+    uint32_t capacity = 0;
+    if (request->op == ZDEX_OP_DURABLE_SUBMIT || request->op == ZDEX_OP_DURABLE_EXECUTE) {
+        zdex_executor_t *executor = zdex_registry_require (self->registry, request->executor);
+        if (!executor) {
+            s_reply_error (self, envelope_p, req, ZDEX_REJECTED,
+                           "too many executor names on this member (limits.max_executors)");
+            return;
+        }
+        if (executor->shutdown) {
+            char message[ZDEX_MAX_NAME_BYTES + 64];
+            snprintf (message, sizeof message, "executor '%s' is shut down", executor->name);
+            s_reply_error (self, envelope_p, req, ZDEX_REJECTED, message);
+            return;
+        }
+        if (zdex_dispatcher_queued (self->dispatcher) >= self->member->max_queued_tasks) {
+            s_reply_error (self, envelope_p, req, ZDEX_REJECTED,
+                           "too many tasks waiting for a worker on this member "
+                           "(limits.max_queued_tasks)");
+            return;
+        }
+        capacity = (uint32_t) executor->config.capacity;
+        if (request->key)
+            partition = zdex_hash_partition (request->key, self->member->partition_count);
+        else if (request->idempotency_key)
+            partition =
+                zdex_hash_partition (request->idempotency_key, self->member->partition_count);
+        else
+            partition = s_random_partition (self);
+    } else {
+        partition = (uint32_t) (request->task_id >> 32);
+        if (request->task_id >> 32 >= self->member->partition_count ||
+            !zdex_registry_lookup (self->registry, request->executor)) {
+            s_reply_error (self, envelope_p, req, ZDEX_STALE_TASK_ID, "task id was never issued");
+            return;
+        }
+    }
+    zdex_call_t *call = zdex_call_new (envelope_p, request_p, partition, capacity);
+    zsock_send (s_actor_of (self, partition), "sp", "CALL", call);
+}
+
+static void
+s_on_client (s_self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->client);
+    if (!msg)
+        return;
+    zframe_t *body = zmsg_last (msg);
+    if (zmsg_size (msg) < 2 || zmsg_size (msg) > 3) {
+        zmsg_destroy (&msg); //  not a DEALER or REQ envelope: nothing to answer
+        return;
+    }
+    zmsg_remove (msg, body);
+    zdex_error_t error = {0};
+    zdex_request_t *request =
+        zdex_request_parse (zframe_data (body), zframe_size (body), &self->limits, &error);
+    zframe_destroy (&body);
+    if (!request) {
+        s_reply_error (self, &msg, error.req_text, error.code, error.message);
+        zdex_error_reset (&error);
+        return;
+    }
+    switch (request->op) {
+    case ZDEX_OP_DURABLE_SUBMIT:
+    case ZDEX_OP_DURABLE_EXECUTE:
+    case ZDEX_OP_DURABLE_RETRIEVE:
+    case ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE:
+    case ZDEX_OP_DURABLE_DISPOSE:
+        s_partition_op (self, &msg, &request);
+        break;
+    default:
+        s_member_op (self, &msg, request);
+        break;
+    }
+    zdex_request_destroy (&request);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_on_collector (s_self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->collector);
+    if (!msg)
+        return;
+    char *command = zmsg_popstr (msg);
+    if (streq (command, "REPLY"))
+        zmsg_send (&msg, self->client);
+    else if (streq (command, "DISPATCH")) {
+        zframe_t *pointer = zmsg_pop (msg);
+        zdex_job_t *job = NULL;
+        assert (pointer && zframe_size (pointer) == sizeof (void *));
+        memcpy (&job, zframe_data (pointer), sizeof (void *));
+        zframe_destroy (&pointer);
+        if (self->terminated)
+            zdex_job_destroy (&job);
+        else
+            zdex_dispatcher_submit (self->dispatcher, &job);
+    } else if (streq (command, "CANCEL")) {
+        char *executor = zmsg_popstr (msg);
+        char *id = zmsg_popstr (msg);
+        if (!self->terminated)
+            zdex_dispatcher_cancel (self->dispatcher, executor, (uint64_t) strtoull (id, NULL, 10));
+        zstr_free (&executor);
+        zstr_free (&id);
+    } else
+        assert (false);
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_on_pipe (s_self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    if (!msg)
+        return;
+    char *command = zmsg_popstr (msg);
+    if (streq (command, "$TERM"))
+        self->terminated = true;
+    else if (streq (command, "ENDPOINTS")) {
+        if (self->poller)
+            zstr_sendx (self->pipe, "OK", self->client_endpoint, self->worker_endpoint,
+                        self->cluster_endpoint, NULL);
+        else
+            zstr_sendx (self->pipe, "ERROR", self->error, NULL);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_drain (s_self_t *self, zsock_t *sock, void (*handler) (s_self_t *))
+{
+    for (int count = 0; count < S_BATCH_MAX && !self->terminated; count++) {
+        if (!(zsock_events (sock) & ZMQ_POLLIN))
+            break;
+        handler (self);
+    }
+}
+
+static void
+s_discard (s_self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->cluster);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_stop (s_self_t *self)
+{
+    //  Actors first: they finish what is in their pipes and push the last replies
+    //  and jobs to the collector, which is then drained so nothing leaks.
+    for (int index = 0; index < self->actor_count; index++)
+        zactor_destroy (&self->actors[index]);
+    free (self->actors);
+    self->terminated = true;
+    if (self->collector)
+        while (zsock_events (self->collector) & ZMQ_POLLIN)
+            s_on_collector (self);
+    zdex_dispatcher_destroy (&self->dispatcher);
+    zdex_registry_destroy (&self->registry);
+    zpoller_destroy (&self->poller);
+    zlistx_destroy (&self->watchers);
+    zsock_destroy (&self->collector);
+    zsock_destroy (&self->client);
+    zsock_destroy (&self->worker);
+    zsock_destroy (&self->cluster);
+}
+
+static void
+s_actor (zsock_t *pipe, void *arg)
+{
+    s_self_t self_data = {0};
+    s_self_t *self = &self_data;
+    self->pipe = pipe;
+    self->config = (zdex_config_t *) arg;
+    self->member = zdex_config_member (self->config);
+    self->limits.max_frame_bytes = self->member->max_frame_bytes;
+    self->limits.max_payload_bytes = self->member->max_payload_bytes;
+    self->random_state =
+        ((uint64_t) zclock_usecs () << 16) ^ (uint64_t) getpid () ^ 0x9e3779b97f4a7c15ull;
+    int rc = s_start (self);
+    zsock_signal (pipe, 0);
+    if (rc != 0) {
+        //  Report the failure when asked, then wait for $TERM.
+        while (!self->terminated) {
+            s_on_pipe (self);
+        }
+        s_stop (self);
+        return;
+    }
+    int watch_timeout = -1;
+    while (!self->terminated) {
+        int timeout = zdex_dispatcher_timeout (self->dispatcher);
+        if (watch_timeout >= 0 && (timeout < 0 || watch_timeout < timeout))
+            timeout = watch_timeout;
+        zpoller_wait (self->poller, timeout);
+        s_drain (self, self->pipe, s_on_pipe);
+        s_drain (self, self->collector, s_on_collector);
+        if (!self->terminated)
+            zdex_dispatcher_recv (self->dispatcher);
+        s_drain (self, self->client, s_on_client);
+        s_drain (self, self->cluster, s_discard);
+        if (!self->terminated && zdex_dispatcher_timeout (self->dispatcher) == 0)
+            zdex_dispatcher_tick (self->dispatcher);
+        watch_timeout = s_watchers_check (self);
+    }
+    s_stop (self);
+}
+
+zactor_t *
+zdex_broker_new (zdex_config_t *config)
+{
+    assert (config);
+    return zactor_new (s_actor, config);
+}

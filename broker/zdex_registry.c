@@ -1,0 +1,90 @@
+//  zdex_registry: executor records by name, created on first use, bounded.
+
+#include "zdex_registry.h"
+
+struct _zdex_registry_t {
+    zdex_config_t *config;
+    size_t max_executors;
+    zhashx_t *executors; //  name → zdex_executor_t
+};
+
+static void
+s_executor_destroy (void **item_p)
+{
+    zdex_executor_t *executor = (zdex_executor_t *) *item_p;
+    if (executor) {
+        //  The dispatcher empties its queues before the registry goes.
+        zhashx_destroy (&executor->queues);
+        free (executor->name);
+        free (executor);
+        *item_p = NULL;
+    }
+}
+
+zdex_registry_t *
+zdex_registry_new (zdex_config_t *config, size_t max_executors)
+{
+    assert (config);
+    zdex_registry_t *self = (zdex_registry_t *) zmalloc (sizeof (zdex_registry_t));
+    assert (self);
+    self->config = config;
+    self->max_executors = max_executors;
+    self->executors = zhashx_new ();
+    assert (self->executors);
+    zhashx_set_destructor (self->executors, s_executor_destroy);
+    return self;
+}
+
+void
+zdex_registry_destroy (zdex_registry_t **self_p)
+{
+    assert (self_p);
+    zdex_registry_t *self = *self_p;
+    if (self) {
+        zhashx_destroy (&self->executors);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zdex_executor_t *
+zdex_registry_require (zdex_registry_t *self, const char *name)
+{
+    assert (self);
+    zdex_executor_t *executor = (zdex_executor_t *) zhashx_lookup (self->executors, name);
+    if (executor)
+        return executor;
+    if (zhashx_size (self->executors) >= self->max_executors)
+        return NULL;
+    executor = (zdex_executor_t *) zmalloc (sizeof (zdex_executor_t));
+    assert (executor);
+    executor->name = strdup (name);
+    assert (executor->name);
+    zdex_config_durable (self->config, name, &executor->config);
+    executor->stats.creation_time_ms = zclock_time ();
+    executor->queues = zhashx_new ();
+    assert (executor->queues);
+    zhashx_insert (self->executors, name, executor);
+    return executor;
+}
+
+zdex_executor_t *
+zdex_registry_lookup (zdex_registry_t *self, const char *name)
+{
+    assert (self);
+    return (zdex_executor_t *) zhashx_lookup (self->executors, name);
+}
+
+zdex_executor_t *
+zdex_registry_first (zdex_registry_t *self)
+{
+    assert (self);
+    return (zdex_executor_t *) zhashx_first (self->executors);
+}
+
+zdex_executor_t *
+zdex_registry_next (zdex_registry_t *self)
+{
+    assert (self);
+    return (zdex_executor_t *) zhashx_next (self->executors);
+}

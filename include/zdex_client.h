@@ -1,0 +1,173 @@
+//  zdex_client: a client of a zdex cluster.
+//
+//  One DEALER socket connected to one or more member client endpoints.  Requests are
+//  round-robined over the connected members (any member accepts any request and routes
+//  it).  There is no automatic failover: a request queued to a member that is down
+//  waits until that member comes back or the call times out.
+//
+//  Two styles, which can be mixed on one client:
+//  - pipelined: zdex_client_send queues a request and returns its "req" number;
+//    zdex_client_recv returns replies in arrival order (not request order); the
+//    caller matches them by "req".
+//  - synchronous: one function per durable op (and zdex_client_call for any
+//    request).  Each sends one request and waits for the reply with that req;
+//    replies to pipelined requests that arrive meanwhile are kept for
+//    zdex_client_recv.
+//
+//  Errors: synchronous functions return 0 on success, or -1 and record the error:
+//  zdex_client_error_code gives the wire code from the member's reply ("TASK_FAILED",
+//  "STALE_TASK_ID", ...), or a client-side code: "CLIENT_TIMEOUT" (no reply within
+//  the client-side wait), "CLIENT_IO" (socket failure, malformed reply, or
+//  interrupted by SIGINT/SIGTERM, i.e. zsys_interrupted).
+//
+//  Client-side waits: a synchronous call waits for its reply for the client timeout
+//  (zdex_client_set_timeout; default -1, wait forever).  A request carrying
+//  "timeout_ms": T waits at least T + ZDEX_CLIENT_GRACE_MS, so the member's own
+//  TIMEOUT answer arrives first.  A request whose reply does not arrive in time is
+//  abandoned: its late reply is dropped, never returned by zdex_client_recv.
+//
+//  Not thread safe: use one client per thread.
+
+#ifndef ZDEX_CLIENT_H_INCLUDED
+#define ZDEX_CLIENT_H_INCLUDED
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZDEX_CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:5570"
+
+//  Extra client-side wait on top of a request's own "timeout_ms".
+#define ZDEX_CLIENT_GRACE_MS 5000
+
+//  Client-side error codes (the member's codes are listed in the protocol).
+#define ZDEX_CLIENT_TIMEOUT "CLIENT_TIMEOUT"
+#define ZDEX_CLIENT_IO      "CLIENT_IO"
+
+typedef struct _zdex_client_t zdex_client_t;
+
+//  Create a client connected to endpoints, a comma-separated list such as
+//  "tcp://127.0.0.1:5570,tcp://127.0.0.1:6570" (NULL: ZDEX_CLIENT_DEFAULT_ENDPOINT).
+//  Connecting does not wait for the members: requests queue until a connection is
+//  up.  Returns NULL if the socket cannot be created or an endpoint is invalid.
+//  Caller owns the client.
+zdex_client_t *zdex_client_new (const char *endpoints);
+
+//  Destroy the client and null the pointer.  Null-safe.  Requests still queued get
+//  up to one second to leave (linger) once the process ends.
+void zdex_client_destroy (zdex_client_t **self_p);
+
+//  Connect to one more member endpoint.  Returns 0, or -1 if the endpoint is
+//  invalid.
+int zdex_client_connect (zdex_client_t *self, const char *endpoint);
+
+//  Set the client-side wait of synchronous calls, in ms; -1 (the default) waits
+//  forever.  Requests carrying "timeout_ms": T wait at least T + ZDEX_CLIENT_GRACE_MS.
+void zdex_client_set_timeout (zdex_client_t *self, int64_t timeout_ms);
+
+//  Current client-side wait (-1: forever).
+int64_t zdex_client_timeout (zdex_client_t *self);
+
+//  ---------------------------------------------------------------------------------
+//  Pipelined API
+
+//  Queue a request.  Takes ownership of request (a JSON object with "op"), whatever
+//  the outcome.  Sets its "req" to a new positive integer (replacing any "req" it
+//  had) and returns that integer, or -1 if the request could not be encoded or
+//  queued within the client timeout (error recorded).
+int64_t zdex_client_send (zdex_client_t *self, json_t *request);
+
+//  Next reply to a pipelined request, in arrival order: {"req":n,"ok":...}.  Waits
+//  up to timeout_ms (-1: forever, 0: don't wait).  Returns NULL on timeout or
+//  interrupt.  Caller owns the reply.
+json_t *zdex_client_recv (zdex_client_t *self, int timeout_ms);
+
+//  Number of requests sent with zdex_client_send whose replies zdex_client_recv has
+//  not returned yet.
+size_t zdex_client_outstanding (zdex_client_t *self);
+
+//  ---------------------------------------------------------------------------------
+//  Synchronous API.  executor may be NULL ("default").  All JSON arguments are
+//  borrowed; JSON returned through pointers is owned by the caller.  Each function
+//  returns 0, or -1 with the error recorded.
+
+//  durable.submit: store a task of type with payload (NULL: json null), routed by key
+//  (NULL: by idempotency_key if given, else a random partition).  On success sets
+//  *task_id_p if task_id_p is not NULL.
+int zdex_client_submit (zdex_client_t *self, const char *executor, const char *type,
+                        json_t *payload, const char *key, const char *idempotency_key,
+                        uint64_t *task_id_p);
+
+//  durable.execute: as submit, but the task has no id and its result is not kept.
+int zdex_client_execute (zdex_client_t *self, const char *executor, const char *type,
+                         json_t *payload, const char *key, const char *idempotency_key);
+
+//  durable.retrieve: the result of a task.  timeout_ms: -1 waits until the task is
+//  done, 0 answers at once, T > 0 waits up to T ms (error TIMEOUT after).  On
+//  success sets *result_p (caller owns; json null for a disposed task) if result_p
+//  is not NULL, and *disposed_p (true when the task was disposed) if disposed_p is not
+//  NULL.  A failed task gives -1 with code TASK_FAILED; zdex_client_error_cause then
+//  holds what the worker reported.
+int zdex_client_retrieve (zdex_client_t *self, const char *executor, uint64_t task_id,
+                          int64_t timeout_ms, json_t **result_p, bool *disposed_p);
+
+//  durable.retrieve_and_dispose: as retrieve, then the member frees the slot.
+int zdex_client_retrieve_and_dispose (zdex_client_t *self, const char *executor, uint64_t task_id,
+                                      int64_t timeout_ms, json_t **result_p, bool *disposed_p);
+
+//  durable.dispose: free the task's slot (a pending task is never run; a running
+//  task's result is dropped).
+int zdex_client_dispose (zdex_client_t *self, const char *executor, uint64_t task_id);
+
+//  durable.shutdown: later submits to the executor are REJECTED.
+int zdex_client_shutdown (zdex_client_t *self, const char *executor);
+
+//  durable.shutdown_now: as shutdown, and tasks not yet started are removed.  Sets
+//  *not_started_p (if not NULL) to the JSON array of their task ids (caller owns).
+int zdex_client_shutdown_now (zdex_client_t *self, const char *executor, json_t **not_started_p);
+
+//  durable.status: sets *shutdown_p and *terminated_p (each if not NULL).
+int zdex_client_status (zdex_client_t *self, const char *executor, bool *shutdown_p,
+                        bool *terminated_p);
+
+//  durable.stats: sets *stats_p (if not NULL) to the reply object; the per-member
+//  counters are under "members".  Caller owns.
+int zdex_client_stats (zdex_client_t *self, const char *executor, json_t **stats_p);
+
+//  cluster.ping: sets *reply_p (if not NULL) to the reply object ({"member_id",
+//  "version", ...}).  Caller owns.
+int zdex_client_ping (zdex_client_t *self, json_t **reply_p);
+
+//  Send any request and wait for its reply.  request is borrowed and not modified.
+//  If request has a "req", it is sent as is and the reply is the one whose "req"
+//  equals it; otherwise the client adds its own.  timeout_ms: the client-side wait,
+//  or -1 for the client's rule (zdex_client_set_timeout, extended by the request's
+//  "timeout_ms").  Returns the reply (caller owns), whether "ok" is true or false (an
+//  ok:false reply is also recorded as the last error), or NULL on a client-side
+//  failure (error recorded).
+json_t *zdex_client_call (zdex_client_t *self, json_t *request, int64_t timeout_ms);
+
+//  ---------------------------------------------------------------------------------
+//  Last error of a synchronous call; cleared when a call starts.
+
+//  Wire code, or ZDEX_CLIENT_TIMEOUT / ZDEX_CLIENT_IO; NULL when the last call
+//  succeeded.  The string belongs to the client, valid until the next call.
+const char *zdex_client_error_code (zdex_client_t *self);
+
+//  Human-readable message; NULL when the last call succeeded.  Belongs to the client.
+const char *zdex_client_error_message (zdex_client_t *self);
+
+//  "cause" of the error (for TASK_FAILED: the JSON string the worker reported), or
+//  NULL.  Borrowed: valid until the next call.
+json_t *zdex_client_error_cause (zdex_client_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,28 @@
+//  zdex_hash: the key-to-partition function every member and client computes.
+//
+//  partition = fnv1a32 (UTF-8 bytes of the key) mod partition_count, where fnv1a32
+//  starts at 2166136261 and for each byte b does h = (h XOR b) * 16777619 (mod 2^32).
+//  It is specified in proto/PROTOCOL.md so that clients in any language can route
+//  requests themselves and pick keys that land on a chosen partition.
+
+#ifndef ZDEX_HASH_H_INCLUDED
+#define ZDEX_HASH_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  32-bit FNV-1a of size bytes.
+uint32_t zdex_hash_fnv1a (const void *data, size_t size);
+
+//  Partition of a NUL-terminated key; partition_count must be > 0.
+uint32_t zdex_hash_partition (const char *key, uint32_t partition_count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,108 @@
+//  zdex_worker: a worker process's side of the worker protocol.
+//
+//  A worker registers a handler per task type, connects to the worker endpoint of
+//  one or more members (one DEALER each) and runs.  zdex_worker_run sends
+//  worker.ready to every member, then runs tasks on `slots` executor threads, so up
+//  to `slots` handlers run at once and a slow handler never delays heartbeats.  A
+//  member that stays silent for the heartbeat timeout, or that answers worker.bye,
+//  gets a fresh socket and a new worker.ready; results of tasks it gave the old
+//  socket are dropped, since the member has re-dispatched them.  Each member may
+//  have `slots` tasks outstanding here, so with several members, tasks queue
+//  locally until a slot is free.
+//
+//  Threads: everything but the handlers runs in the thread that calls
+//  zdex_worker_run; handlers run in the executor threads.  Register handlers and
+//  set options before zdex_worker_run; zdex_worker_stop, zdex_worker_stopped and
+//  zdex_worker_tasks_done may be called from any thread (stop also from a signal
+//  handler).
+
+#ifndef ZDEX_WORKER_H_INCLUDED
+#define ZDEX_WORKER_H_INCLUDED
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZDEX_WORKER_DEFAULT_ENDPOINT "tcp://127.0.0.1:5571"
+
+typedef struct _zdex_worker_t zdex_worker_t;
+
+//  A task handler, called in an executor thread.  type and payload are borrowed and
+//  valid during the call (payload is json null when the task has none; take a
+//  reference with json_incref to keep or return part of it).  On success return 0
+//  and set *value_p to the result (ownership passes to the library; NULL means
+//  json null).  On failure return -1 and set *error_p to a malloc'ed message (the
+//  library frees it; NULL gives "task failed").  Handlers of different slots run
+//  concurrently, so arg must be safe to share.
+typedef int (zdex_worker_fn) (const char *type, json_t *payload, json_t **value_p, char **error_p,
+                              void *arg);
+
+//  Optional observer called in the executor thread just before a handler runs:
+//  the task's type, attempt (-1 if the member sent none) and ref as compact JSON
+//  (all borrowed, valid during the call).
+typedef void (zdex_worker_task_fn) (const char *type, int64_t attempt, const char *ref_json,
+                                    void *arg);
+
+//  Optional callback called once, in the thread of zdex_worker_run, after the first
+//  worker.ready has been queued to every member.
+typedef void (zdex_worker_ready_fn) (zdex_worker_t *worker, void *arg);
+
+//  Create a worker.  name (copied; may be NULL) is sent in worker.ready.
+//  Caller owns the worker.
+zdex_worker_t *zdex_worker_new (const char *name);
+
+//  Destroy the worker and null the pointer.  Null-safe.  Not while it runs.
+void zdex_worker_destroy (zdex_worker_t **self_p);
+
+//  Add a member worker endpoint (copied), e.g. "tcp://127.0.0.1:5571".  Returns 0,
+//  or -1 if the endpoint is invalid.
+int zdex_worker_connect (zdex_worker_t *self, const char *endpoint);
+
+//  Number of tasks run at once (executor threads), >= 1; default 1.
+void zdex_worker_set_slots (zdex_worker_t *self, int slots);
+
+//  Heartbeat interval and peer timeout in ms; defaults 1000 and 3000.
+//  Requires 0 < interval_ms < timeout_ms.
+void zdex_worker_set_heartbeat (zdex_worker_t *self, int interval_ms, int timeout_ms);
+
+//  Largest result frame sent, in bytes; default 512 KiB.  A larger result is sent
+//  as a failure ("result too large") instead, so that the member never drops the
+//  connection for an oversized frame.
+void zdex_worker_set_max_result (zdex_worker_t *self, size_t max_bytes);
+
+//  Register fn for tasks of type (copied, non-empty); replaces an earlier handler of
+//  the same type.  Returns 0, or -1 if type is empty or the worker is running.
+int zdex_worker_handle (zdex_worker_t *self, const char *type, zdex_worker_fn *fn, void *arg);
+
+//  Set the observer called before each handler (NULL: none).
+void zdex_worker_set_task_fn (zdex_worker_t *self, zdex_worker_task_fn *fn, void *arg);
+
+//  Set the callback called once the first worker.ready messages are queued.
+void zdex_worker_set_ready_fn (zdex_worker_t *self, zdex_worker_ready_fn *fn, void *arg);
+
+//  Run until zdex_worker_stop or SIGINT/SIGTERM (zsys_interrupted).  On stop, sends
+//  worker.bye to every member, waits for the handlers still running (their results
+//  are dropped) and returns 0.  Returns -1 at once if no endpoint or no handler is
+//  set, or a socket or thread cannot be created.  Call once per worker.
+int zdex_worker_run (zdex_worker_t *self);
+
+//  Ask zdex_worker_run to stop.  Async-signal-safe; any thread.
+void zdex_worker_stop (zdex_worker_t *self);
+
+//  True once stop was asked for (or the process was interrupted).  Long handlers
+//  should poll it and give up, since zdex_worker_run waits for them.
+bool zdex_worker_stopped (zdex_worker_t *self);
+
+//  Number of tasks whose handler has returned.  Any thread.
+uint64_t zdex_worker_tasks_done (zdex_worker_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,665 @@
+//  zdex_client: one DEALER socket to the members' client endpoints, with a pipelined
+//  API and synchronous wrappers on top of it.
+//
+//  Request numbers ("req") come from two counters so that a late reply can always be
+//  told apart: pipelined requests get positive integers, synchronous calls negative
+//  ones.  A synchronous call waits for the reply carrying its own req; replies to
+//  pipelined requests that arrive meanwhile go to a FIFO stash that zdex_client_recv
+//  drains first; a reply carrying a negative req that nobody waits for belongs to a
+//  call that gave up (CLIENT_TIMEOUT) and is dropped.
+//
+//  Every wait is a zmq_poll of at most S_POLL_SLICE_MS, so a SIGINT/SIGTERM (czmq's
+//  handler sets zsys_interrupted) ends any call promptly, whichever thread the
+//  signal was delivered to.  ZMQ_IMMEDIATE stays off: a request queues until its
+//  member connects, so a client may be created before the cluster is up.
+
+#include "zdex_client.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define S_POLL_SLICE_MS 100
+#define S_LINGER_MS     1000
+#define S_HWM           100000 //  messages queued each way; pipelines are deep
+
+struct _zdex_client_t {
+    zsock_t *dealer;
+    void *handle;          //  libzmq socket of dealer
+    int64_t timeout_ms;    //  client-side wait of sync calls, -1 = forever
+    int64_t next_req;      //  last pipelined req issued (positive)
+    int64_t next_sync_req; //  last sync req issued (negative)
+    size_t outstanding;    //  pipelined requests not yet returned by recv
+    zlistx_t *stash;       //  json_t * replies to pipelined requests, FIFO
+    char error_code[64];   //  "" when no error
+    char *error_message;   //  NULL when no error
+    json_t *error_cause;   //  NULL when none
+};
+
+//  Receive outcome of s_recv_one.
+typedef enum {
+    S_RECV_OK = 0,
+    S_RECV_TIMEOUT,
+    S_RECV_FAILED //  interrupted or socket error; error recorded
+} s_recv_status_t;
+
+static void
+s_json_destructor (void **item_p)
+{
+    json_decref ((json_t *)*item_p);
+    *item_p = NULL;
+}
+
+static void
+s_error_clear (zdex_client_t *self)
+{
+    self->error_code[0] = '\0';
+    zstr_free (&self->error_message);
+    json_decref (self->error_cause);
+    self->error_cause = NULL;
+}
+
+//  Record an error.  cause is borrowed (the client takes its own reference).
+static void
+s_error_set (zdex_client_t *self, const char *code, json_t *cause, const char *format, ...)
+{
+    s_error_clear (self);
+    snprintf (self->error_code, sizeof self->error_code, "%s", code);
+    va_list args;
+    va_start (args, format);
+    self->error_message = zsys_vprintf (format, args);
+    va_end (args);
+    self->error_cause = json_incref (cause);
+}
+
+//  Absolute monotonic deadline for a wait of wait_ms (-1: none).
+static int64_t
+s_deadline (int64_t wait_ms)
+{
+    return wait_ms < 0 ? -1 : zclock_mono () + wait_ms;
+}
+
+//  Poll slice until deadline: 0 when it has passed.
+static long
+s_slice (int64_t deadline)
+{
+    if (deadline < 0)
+        return S_POLL_SLICE_MS;
+    int64_t remaining = deadline - zclock_mono ();
+    if (remaining <= 0)
+        return 0;
+    return remaining < S_POLL_SLICE_MS ? (long)remaining : S_POLL_SLICE_MS;
+}
+
+//  The client-side wait for a request: the client timeout, extended to T + grace
+//  for a request that carries "timeout_ms": T.
+static int64_t
+s_wait_for (zdex_client_t *self, json_t *request)
+{
+    json_t *timeout = json_object_get (request, "timeout_ms");
+    if (!json_is_integer (timeout) || json_integer_value (timeout) < 0)
+        return self->timeout_ms;
+    int64_t server_ms = json_integer_value (timeout);
+    if (server_ms > INT64_MAX / 2)
+        return -1;
+    int64_t wait_ms = server_ms + ZDEX_CLIENT_GRACE_MS;
+    if (self->timeout_ms < 0)
+        return wait_ms;
+    return self->timeout_ms > wait_ms ? self->timeout_ms : wait_ms;
+}
+
+//  Encode and queue one request, waiting for room in the send queue until deadline.
+//  request is borrowed.  Returns 0, or -1 with the error recorded.
+static int
+s_send (zdex_client_t *self, json_t *request, int64_t deadline)
+{
+    char *text = json_dumps (request, JSON_COMPACT);
+    if (!text) {
+        s_error_set (self, ZDEX_CLIENT_IO, NULL, "cannot encode request");
+        return -1;
+    }
+    size_t size = strlen (text);
+    int rc = -1;
+    while (true) {
+        if (zsys_interrupted) {
+            s_error_set (self, ZDEX_CLIENT_IO, NULL, "interrupted");
+            break;
+        }
+        if (zmq_send (self->handle, text, size, ZMQ_DONTWAIT) >= 0) {
+            rc = 0;
+            break;
+        }
+        if (errno != EAGAIN && errno != EINTR) {
+            s_error_set (self, ZDEX_CLIENT_IO, NULL, "send failed: %s", zmq_strerror (errno));
+            break;
+        }
+        long slice = s_slice (deadline);
+        if (slice == 0) {
+            s_error_set (self, ZDEX_CLIENT_TIMEOUT, NULL, "send queue full");
+            break;
+        }
+        zmq_pollitem_t item = {self->handle, 0, ZMQ_POLLOUT, 0};
+        if (zmq_poll (&item, 1, slice) < 0 && errno != EINTR) {
+            s_error_set (self, ZDEX_CLIENT_IO, NULL, "poll failed: %s", zmq_strerror (errno));
+            break;
+        }
+    }
+    free (text);
+    return rc;
+}
+
+//  Receive the next well-formed reply from the socket (not the stash), waiting until
+//  deadline.  Frames that are not a JSON object are dropped.
+static s_recv_status_t
+s_recv_one (zdex_client_t *self, int64_t deadline, json_t **reply_p)
+{
+    while (true) {
+        if (zsys_interrupted) {
+            s_error_set (self, ZDEX_CLIENT_IO, NULL, "interrupted");
+            return S_RECV_FAILED;
+        }
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, self->handle, ZMQ_DONTWAIT) >= 0) {
+            //  A reply is one frame; should more come, the last one is the body.
+            while (zmq_msg_more (&msg)) {
+                zmq_msg_close (&msg);
+                zmq_msg_init (&msg);
+                if (zmq_msg_recv (&msg, self->handle, 0) < 0)
+                    break;
+            }
+            json_error_t error;
+            json_t *reply = json_loadb ((const char *)zmq_msg_data (&msg), zmq_msg_size (&msg),
+                                        JSON_REJECT_DUPLICATES, &error);
+            zmq_msg_close (&msg);
+            if (json_is_object (reply)) {
+                *reply_p = reply;
+                return S_RECV_OK;
+            }
+            json_decref (reply);
+            continue;
+        }
+        zmq_msg_close (&msg);
+        if (errno != EAGAIN && errno != EINTR) {
+            s_error_set (self, ZDEX_CLIENT_IO, NULL, "receive failed: %s", zmq_strerror (errno));
+            return S_RECV_FAILED;
+        }
+        long slice = s_slice (deadline);
+        if (slice == 0)
+            return S_RECV_TIMEOUT;
+        zmq_pollitem_t item = {self->handle, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, slice) < 0 && errno != EINTR) {
+            s_error_set (self, ZDEX_CLIENT_IO, NULL, "poll failed: %s", zmq_strerror (errno));
+            return S_RECV_FAILED;
+        }
+    }
+}
+
+//  True for the req of a synchronous call (ours, negative).
+static bool
+s_is_sync_req (json_t *req)
+{
+    return json_is_integer (req) && json_integer_value (req) < 0;
+}
+
+//  Wait until deadline for the reply whose "req" equals req, stashing replies to
+//  pipelined requests.  Returns the reply (caller owns) or NULL, error recorded.
+static json_t *
+s_wait_reply (zdex_client_t *self, json_t *req, int64_t deadline, int64_t wait_ms)
+{
+    while (true) {
+        json_t *reply = NULL;
+        s_recv_status_t status = s_recv_one (self, deadline, &reply);
+        if (status == S_RECV_TIMEOUT) {
+            s_error_set (self, ZDEX_CLIENT_TIMEOUT, NULL, "no reply within %" PRId64 " ms",
+                         wait_ms);
+            return NULL;
+        }
+        if (status != S_RECV_OK)
+            return NULL;
+        json_t *reply_req = json_object_get (reply, "req");
+        if (reply_req && json_equal (reply_req, req))
+            return reply;
+        if (!reply_req && self->outstanding == zlistx_size (self->stash))
+            //  A reply without req answers a frame the member could not parse; with
+            //  no pipelined reply still due, it can only be ours.
+            return reply;
+        if (s_is_sync_req (reply_req))
+            json_decref (reply); //  late reply to an abandoned call
+        else
+            zlistx_add_end (self->stash, reply);
+    }
+}
+
+//  Send request (borrowed; its "req" is req) and wait wait_ms for the reply.
+static json_t *
+s_exchange (zdex_client_t *self, json_t *request, json_t *req, int64_t wait_ms)
+{
+    int64_t deadline = s_deadline (wait_ms);
+    if (s_send (self, request, deadline))
+        return NULL;
+    return s_wait_reply (self, req, deadline, wait_ms);
+}
+
+//  Record the error of an ok:false (or malformed) reply.  Returns 0 when ok.
+static int
+s_check_reply (zdex_client_t *self, json_t *reply)
+{
+    json_t *ok = json_object_get (reply, "ok");
+    if (json_is_true (ok))
+        return 0;
+    json_t *error = json_object_get (reply, "error");
+    const char *code = json_string_value (json_object_get (error, "code"));
+    const char *message = json_string_value (json_object_get (error, "message"));
+    if (!json_is_false (ok) || !code)
+        s_error_set (self, ZDEX_CLIENT_IO, NULL, "malformed reply");
+    else
+        s_error_set (self, code, json_object_get (error, "cause"), "%s", message ? message : "");
+    return -1;
+}
+
+//  Run one synchronous op: takes ownership of request (NULL: allocation or argument
+//  failure already recorded), adds a sync req, returns the ok reply (caller owns) or
+//  NULL with the error recorded.
+static json_t *
+s_request (zdex_client_t *self, json_t *request)
+{
+    if (!request)
+        return NULL;
+    json_t *req = json_integer (--self->next_sync_req);
+    json_object_set_new (request, "req", req);
+    json_t *reply = s_exchange (self, request, req, s_wait_for (self, request));
+    json_decref (request);
+    if (reply && s_check_reply (self, reply)) {
+        json_decref (reply);
+        reply = NULL;
+    }
+    return reply;
+}
+
+//  Set a string field, failing on invalid UTF-8.  string NULL: field left out.
+static int
+s_set_string (zdex_client_t *self, json_t *object, const char *field, const char *string)
+{
+    if (!string)
+        return 0;
+    if (json_object_set_new (object, field, json_string (string)) == 0)
+        return 0;
+    s_error_set (self, "BAD_REQUEST", NULL, "%s is not valid UTF-8", field);
+    return -1;
+}
+
+//  New request {"op":op[,"executor":executor]}, or NULL with the error recorded.
+static json_t *
+s_new_request (zdex_client_t *self, const char *op, const char *executor)
+{
+    s_error_clear (self);
+    json_t *request = json_object ();
+    if (!request || json_object_set_new (request, "op", json_string (op)) ||
+        s_set_string (self, request, "executor", executor)) {
+        if (!self->error_code[0])
+            s_error_set (self, ZDEX_CLIENT_IO, NULL, "out of memory");
+        json_decref (request);
+        return NULL;
+    }
+    return request;
+}
+
+//  Add "task_id"; ids are JSON integers, so they stop at INT64_MAX.
+static json_t *
+s_with_task_id (zdex_client_t *self, json_t *request, uint64_t task_id)
+{
+    if (!request)
+        return NULL;
+    if (task_id > (uint64_t)INT64_MAX) {
+        s_error_set (self, "BAD_REQUEST", NULL, "task_id out of range");
+        json_decref (request);
+        return NULL;
+    }
+    json_object_set_new (request, "task_id", json_integer ((json_int_t)task_id));
+    return request;
+}
+
+static json_t *
+s_submit_request (zdex_client_t *self, const char *op, const char *executor, const char *type,
+                  json_t *payload, const char *key, const char *idempotency_key)
+{
+    assert (type);
+    json_t *request = s_new_request (self, op, executor);
+    if (!request)
+        return NULL;
+    json_t *task = json_object ();
+    json_object_set_new (request, "task", task);
+    if (s_set_string (self, task, "type", type) || s_set_string (self, request, "key", key) ||
+        s_set_string (self, request, "idempotency_key", idempotency_key)) {
+        json_decref (request);
+        return NULL;
+    }
+    if (payload)
+        json_object_set (task, "payload", payload);
+    return request;
+}
+
+//  ---------------------------------------------------------------------------------
+
+zdex_client_t *
+zdex_client_new (const char *endpoints)
+{
+    zdex_client_t *self = (zdex_client_t *)zmalloc (sizeof (zdex_client_t));
+    assert (self);
+    self->timeout_ms = -1;
+    self->stash = zlistx_new ();
+    assert (self->stash);
+    zlistx_set_destructor (self->stash, s_json_destructor);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer) {
+        zdex_client_destroy (&self);
+        return NULL;
+    }
+    self->handle = zsock_resolve (self->dealer);
+    zsock_set_linger (self->dealer, S_LINGER_MS);
+    zsock_set_sndhwm (self->dealer, S_HWM);
+    zsock_set_rcvhwm (self->dealer, S_HWM);
+
+    char *list = strdup (endpoints ? endpoints : ZDEX_CLIENT_DEFAULT_ENDPOINT);
+    assert (list);
+    int connected = 0;
+    int rc = 0;
+    char *saveptr = NULL;
+    for (char *item = strtok_r (list, ",", &saveptr); item && rc == 0;
+         item = strtok_r (NULL, ",", &saveptr)) {
+        while (*item == ' ' || *item == '\t')
+            item++;
+        size_t length = strlen (item);
+        while (length > 0 && (item[length - 1] == ' ' || item[length - 1] == '\t'))
+            item[--length] = '\0';
+        if (length == 0)
+            continue;
+        rc = zdex_client_connect (self, item);
+        connected++;
+    }
+    free (list);
+    if (rc || connected == 0)
+        zdex_client_destroy (&self);
+    return self;
+}
+
+void
+zdex_client_destroy (zdex_client_t **self_p)
+{
+    assert (self_p);
+    zdex_client_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->dealer);
+    zlistx_destroy (&self->stash);
+    s_error_clear (self);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+zdex_client_connect (zdex_client_t *self, const char *endpoint)
+{
+    assert (self);
+    assert (endpoint);
+    return zsock_connect (self->dealer, "%s", endpoint) == 0 ? 0 : -1;
+}
+
+void
+zdex_client_set_timeout (zdex_client_t *self, int64_t timeout_ms)
+{
+    assert (self);
+    self->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+}
+
+int64_t
+zdex_client_timeout (zdex_client_t *self)
+{
+    assert (self);
+    return self->timeout_ms;
+}
+
+int64_t
+zdex_client_send (zdex_client_t *self, json_t *request)
+{
+    assert (self);
+    s_error_clear (self);
+    if (!json_is_object (request)) {
+        json_decref (request);
+        s_error_set (self, "BAD_REQUEST", NULL, "request is not a JSON object");
+        return -1;
+    }
+    int64_t req = ++self->next_req;
+    json_object_set_new (request, "req", json_integer (req));
+    int rc = s_send (self, request, s_deadline (self->timeout_ms));
+    json_decref (request);
+    if (rc)
+        return -1;
+    self->outstanding++;
+    return req;
+}
+
+json_t *
+zdex_client_recv (zdex_client_t *self, int timeout_ms)
+{
+    assert (self);
+    s_error_clear (self);
+    json_t *reply = (json_t *)zlistx_first (self->stash);
+    if (reply) {
+        zlistx_detach_cur (self->stash);
+    } else {
+        int64_t deadline = s_deadline (timeout_ms);
+        while (true) {
+            if (s_recv_one (self, deadline, &reply) != S_RECV_OK)
+                return NULL;
+            if (!s_is_sync_req (json_object_get (reply, "req")))
+                break;
+            json_decref (reply); //  late reply to an abandoned call
+        }
+    }
+    if (self->outstanding > 0)
+        self->outstanding--;
+    return reply;
+}
+
+size_t
+zdex_client_outstanding (zdex_client_t *self)
+{
+    assert (self);
+    return self->outstanding;
+}
+
+int
+zdex_client_submit (zdex_client_t *self, const char *executor, const char *type, json_t *payload,
+                    const char *key, const char *idempotency_key, uint64_t *task_id_p)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_submit_request (self, "durable.submit", executor, type,
+                                                       payload, key, idempotency_key));
+    if (!reply)
+        return -1;
+    json_t *task_id = json_object_get (reply, "task_id");
+    int rc = 0;
+    if (!json_is_integer (task_id) || json_integer_value (task_id) < 0) {
+        s_error_set (self, ZDEX_CLIENT_IO, NULL, "malformed reply: no task_id");
+        rc = -1;
+    } else if (task_id_p)
+        *task_id_p = (uint64_t)json_integer_value (task_id);
+    json_decref (reply);
+    return rc;
+}
+
+int
+zdex_client_execute (zdex_client_t *self, const char *executor, const char *type, json_t *payload,
+                     const char *key, const char *idempotency_key)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_submit_request (self, "durable.execute", executor, type,
+                                                       payload, key, idempotency_key));
+    json_decref (reply);
+    return reply ? 0 : -1;
+}
+
+static int
+s_retrieve (zdex_client_t *self, const char *op, const char *executor, uint64_t task_id,
+            int64_t timeout_ms, json_t **result_p, bool *disposed_p)
+{
+    json_t *request = s_with_task_id (self, s_new_request (self, op, executor), task_id);
+    if (request && timeout_ms >= 0)
+        json_object_set_new (request, "timeout_ms", json_integer (timeout_ms));
+    json_t *reply = s_request (self, request);
+    if (!reply)
+        return -1;
+    json_t *result = json_object_get (reply, "result");
+    if (result_p)
+        *result_p = result ? json_incref (result) : json_null ();
+    if (disposed_p)
+        *disposed_p = json_is_true (json_object_get (reply, "disposed"));
+    json_decref (reply);
+    return 0;
+}
+
+int
+zdex_client_retrieve (zdex_client_t *self, const char *executor, uint64_t task_id,
+                      int64_t timeout_ms, json_t **result_p, bool *disposed_p)
+{
+    assert (self);
+    return s_retrieve (self, "durable.retrieve", executor, task_id, timeout_ms, result_p,
+                       disposed_p);
+}
+
+int
+zdex_client_retrieve_and_dispose (zdex_client_t *self, const char *executor, uint64_t task_id,
+                                  int64_t timeout_ms, json_t **result_p, bool *disposed_p)
+{
+    assert (self);
+    return s_retrieve (self, "durable.retrieve_and_dispose", executor, task_id, timeout_ms,
+                       result_p, disposed_p);
+}
+
+int
+zdex_client_dispose (zdex_client_t *self, const char *executor, uint64_t task_id)
+{
+    assert (self);
+    json_t *reply = s_request (
+        self, s_with_task_id (self, s_new_request (self, "durable.dispose", executor), task_id));
+    json_decref (reply);
+    return reply ? 0 : -1;
+}
+
+int
+zdex_client_shutdown (zdex_client_t *self, const char *executor)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_new_request (self, "durable.shutdown", executor));
+    json_decref (reply);
+    return reply ? 0 : -1;
+}
+
+int
+zdex_client_shutdown_now (zdex_client_t *self, const char *executor, json_t **not_started_p)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_new_request (self, "durable.shutdown_now", executor));
+    if (!reply)
+        return -1;
+    json_t *not_started = json_object_get (reply, "not_started");
+    if (not_started_p)
+        *not_started_p = json_is_array (not_started) ? json_incref (not_started) : json_array ();
+    json_decref (reply);
+    return 0;
+}
+
+int
+zdex_client_status (zdex_client_t *self, const char *executor, bool *shutdown_p, bool *terminated_p)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_new_request (self, "durable.status", executor));
+    if (!reply)
+        return -1;
+    if (shutdown_p)
+        *shutdown_p = json_is_true (json_object_get (reply, "shutdown"));
+    if (terminated_p)
+        *terminated_p = json_is_true (json_object_get (reply, "terminated"));
+    json_decref (reply);
+    return 0;
+}
+
+int
+zdex_client_stats (zdex_client_t *self, const char *executor, json_t **stats_p)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_new_request (self, "durable.stats", executor));
+    if (!reply)
+        return -1;
+    if (stats_p)
+        *stats_p = reply;
+    else
+        json_decref (reply);
+    return 0;
+}
+
+int
+zdex_client_ping (zdex_client_t *self, json_t **reply_p)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_new_request (self, "cluster.ping", NULL));
+    if (!reply)
+        return -1;
+    if (reply_p)
+        *reply_p = reply;
+    else
+        json_decref (reply);
+    return 0;
+}
+
+json_t *
+zdex_client_call (zdex_client_t *self, json_t *request, int64_t timeout_ms)
+{
+    assert (self);
+    s_error_clear (self);
+    if (!json_is_object (request)) {
+        s_error_set (self, "BAD_REQUEST", NULL, "request is not a JSON object");
+        return NULL;
+    }
+    //  A shallow copy: only the top-level "req" may change.
+    json_t *copy = json_copy (request);
+    if (!copy) {
+        s_error_set (self, ZDEX_CLIENT_IO, NULL, "out of memory");
+        return NULL;
+    }
+    json_t *req = json_object_get (copy, "req");
+    if (!req) {
+        req = json_integer (--self->next_sync_req);
+        json_object_set_new (copy, "req", req);
+    }
+    json_t *reply =
+        s_exchange (self, copy, req, timeout_ms >= 0 ? timeout_ms : s_wait_for (self, copy));
+    json_decref (copy);
+    if (reply)
+        s_check_reply (self, reply);
+    return reply;
+}
+
+const char *
+zdex_client_error_code (zdex_client_t *self)
+{
+    assert (self);
+    return self->error_code[0] ? self->error_code : NULL;
+}
+
+const char *
+zdex_client_error_message (zdex_client_t *self)
+{
+    assert (self);
+    return self->error_message;
+}
+
+json_t *
+zdex_client_error_cause (zdex_client_t *self)
+{
+    assert (self);
+    return self->error_cause;
+}

@@ -1,0 +1,1161 @@
+//  zdex_proto: strict parsing of client requests and worker messages, and
+//  construction of reply and worker frames.
+//
+//  Every byte that reaches a member from the network goes through this file, so
+//  it is the one place that decides what a valid frame is.  Parsing is a single
+//  pass: json_loadb (duplicate keys rejected, no bare scalars, no NUL), one walk to
+//  bound the depth, then one iteration over the top-level object that both rejects
+//  unknown fields and type-checks and stores the known ones.  Nothing is copied:
+//  the request's strings point into its parsed tree.
+//
+//  Replies are assembled as bytes, not as jansson trees: the member already holds
+//  the serialized pieces (the echoed "req", a stored result, a payload), so a
+//  builder measures them, allocates the frame once and copies them in.  Strings
+//  that need escaping are encoded by jansson; plain ASCII names (the common case
+//  for executors and task types) are copied between quotes without a detour.
+
+#include "zdex_proto.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Used when the caller passes no limits (or a zero limit): the documented
+//  defaults of max_frame_bytes and max_payload_bytes.
+#define S_DEFAULT_MAX_FRAME_BYTES   (1024 * 1024)
+#define S_DEFAULT_MAX_PAYLOAD_BYTES (512 * 1024)
+
+//  timeout_ms above ten years is surely a mistake, and keeping it far below
+//  INT64_MAX lets callers add it to a monotonic clock without overflow.
+#define S_MAX_TIMEOUT_MS INT64_C (315360000000)
+
+//  Longest piece of a client-supplied name (unknown field, unknown op) quoted in
+//  an error message.
+#define S_SNIPPET_BYTES 64
+
+#define S_WORKER_MAX_TYPES 256
+#define S_WORKER_MAX_SLOTS 65536
+
+//  Fields a client request may carry, as bits.
+enum {
+    S_FIELD_OP = 1 << 0,
+    S_FIELD_REQ = 1 << 1,
+    S_FIELD_EXECUTOR = 1 << 2,
+    S_FIELD_TASK = 1 << 3,
+    S_FIELD_KEY = 1 << 4,
+    S_FIELD_IDEMPOTENCY_KEY = 1 << 5,
+    S_FIELD_TASK_ID = 1 << 6,
+    S_FIELD_TIMEOUT_MS = 1 << 7,
+    S_FIELD_MIN_WORKERS = 1 << 8
+};
+
+#define S_FIELDS_BASE (S_FIELD_OP | S_FIELD_REQ)
+#define S_FIELDS_SUBMIT                                                                            \
+    (S_FIELDS_BASE | S_FIELD_EXECUTOR | S_FIELD_TASK | S_FIELD_KEY | S_FIELD_IDEMPOTENCY_KEY)
+#define S_FIELDS_RETRIEVE (S_FIELDS_BASE | S_FIELD_EXECUTOR | S_FIELD_TASK_ID | S_FIELD_TIMEOUT_MS)
+#define S_FIELDS_DISPOSE  (S_FIELDS_BASE | S_FIELD_EXECUTOR | S_FIELD_TASK_ID)
+#define S_FIELDS_EXECUTOR (S_FIELDS_BASE | S_FIELD_EXECUTOR)
+
+typedef struct {
+    const char *name;
+    size_t length;
+    int bit;
+} s_field_t;
+
+#define S_ENTRY(literal, value)                                                                    \
+    {                                                                                              \
+        literal, sizeof (literal) - 1, value                                                       \
+    }
+
+static const s_field_t s_fields[] = {
+    S_ENTRY ("op", S_FIELD_OP),
+    S_ENTRY ("req", S_FIELD_REQ),
+    S_ENTRY ("executor", S_FIELD_EXECUTOR),
+    S_ENTRY ("task", S_FIELD_TASK),
+    S_ENTRY ("key", S_FIELD_KEY),
+    S_ENTRY ("idempotency_key", S_FIELD_IDEMPOTENCY_KEY),
+    S_ENTRY ("task_id", S_FIELD_TASK_ID),
+    S_ENTRY ("timeout_ms", S_FIELD_TIMEOUT_MS),
+    S_ENTRY ("min_workers", S_FIELD_MIN_WORKERS),
+};
+
+typedef struct {
+    const char *name;
+    size_t length;
+    int allowed;  //  S_FIELD_* bits the op accepts
+    int required; //  S_FIELD_* bits it must carry
+} s_op_t;
+
+//  Indexed by zdex_op_t.
+static const s_op_t s_ops[ZDEX_OP_COUNT] = {
+    [ZDEX_OP_DURABLE_SUBMIT] = {"durable.submit", 14, S_FIELDS_SUBMIT, S_FIELD_TASK},
+    [ZDEX_OP_DURABLE_EXECUTE] = {"durable.execute", 15, S_FIELDS_SUBMIT, S_FIELD_TASK},
+    [ZDEX_OP_DURABLE_RETRIEVE] = {"durable.retrieve", 16, S_FIELDS_RETRIEVE, S_FIELD_TASK_ID},
+    [ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE] = {"durable.retrieve_and_dispose", 28, S_FIELDS_RETRIEVE,
+                                              S_FIELD_TASK_ID},
+    [ZDEX_OP_DURABLE_DISPOSE] = {"durable.dispose", 15, S_FIELDS_DISPOSE, S_FIELD_TASK_ID},
+    [ZDEX_OP_DURABLE_SHUTDOWN] = {"durable.shutdown", 16, S_FIELDS_EXECUTOR, 0},
+    [ZDEX_OP_DURABLE_SHUTDOWN_NOW] = {"durable.shutdown_now", 20, S_FIELDS_EXECUTOR, 0},
+    [ZDEX_OP_DURABLE_STATUS] = {"durable.status", 14, S_FIELDS_EXECUTOR, 0},
+    [ZDEX_OP_DURABLE_STATS] = {"durable.stats", 13, S_FIELDS_EXECUTOR, 0},
+    [ZDEX_OP_CLUSTER_PING] = {"cluster.ping", 12, S_FIELDS_BASE, 0},
+    [ZDEX_OP_CLUSTER_MEMBERS] = {"cluster.members", 15, S_FIELDS_BASE, 0},
+    [ZDEX_OP_CLUSTER_WORKERS] = {"cluster.workers", 15,
+                                 S_FIELDS_BASE | S_FIELD_MIN_WORKERS | S_FIELD_TIMEOUT_MS, 0},
+    [ZDEX_OP_SCHEDULED] = {"scheduled.*", 11, S_FIELDS_BASE, 0},
+};
+
+#define S_SCHEDULED_PREFIX "scheduled."
+
+static const char *const s_codes[] = {
+    [ZDEX_OK] = "OK",
+    [ZDEX_BAD_REQUEST] = "BAD_REQUEST",
+    [ZDEX_UNKNOWN_OP] = "UNKNOWN_OP",
+    [ZDEX_TOO_LARGE] = "TOO_LARGE",
+    [ZDEX_REJECTED] = "REJECTED",
+    [ZDEX_STALE_TASK_ID] = "STALE_TASK_ID",
+    [ZDEX_STALE_TASK] = "STALE_TASK",
+    [ZDEX_DUPLICATE_TASK] = "DUPLICATE_TASK",
+    [ZDEX_TASK_FAILED] = "TASK_FAILED",
+    [ZDEX_CANCELLED] = "CANCELLED",
+    [ZDEX_TIMEOUT] = "TIMEOUT",
+    [ZDEX_SPLIT_BRAIN_PROTECTION] = "SPLIT_BRAIN_PROTECTION",
+    [ZDEX_MEMBER_LOST] = "MEMBER_LOST",
+    [ZDEX_PARTITION_LOST] = "PARTITION_LOST",
+    [ZDEX_UNAVAILABLE] = "UNAVAILABLE",
+};
+
+const char *
+zdex_code_str (zdex_code_t code)
+{
+    if ((int) code < 0 || (size_t) code >= sizeof (s_codes) / sizeof (s_codes[0]))
+        return "UNKNOWN";
+    return s_codes[code];
+}
+
+const char *
+zdex_op_str (zdex_op_t op)
+{
+    if ((int) op < 0 || op >= ZDEX_OP_COUNT)
+        return "unknown";
+    return s_ops[op].name;
+}
+
+//  ---------------------------------------------------------------------------------
+//  UTF-8 and error text
+
+//  Length of the valid UTF-8 sequence at text (at most size bytes), or 0 when the
+//  bytes there are not one (overlong, surrogate, above U+10FFFF, truncated).
+static size_t
+s_utf8_sequence (const unsigned char *text, size_t size)
+{
+    unsigned char lead = text[0];
+    if (lead < 0x80)
+        return 1;
+    size_t length;
+    uint32_t point;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2;
+        point = lead & 0x1F;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        point = lead & 0x0F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        point = lead & 0x07;
+    } else
+        return 0;
+    if (length > size)
+        return 0;
+    for (size_t index = 1; index < length; index++) {
+        if ((text[index] & 0xC0) != 0x80)
+            return 0;
+        point = (point << 6) | (text[index] & 0x3F);
+    }
+    if ((length == 3 && point < 0x800) || (length == 4 && point < 0x10000) || point > 0x10FFFF ||
+        (point >= 0xD800 && point <= 0xDFFF))
+        return 0;
+    return length;
+}
+
+//  Copy at most limit bytes of source into target (target_size > limit + 3),
+//  cutting on a character boundary and marking a cut with "...", so that a long
+//  client-supplied name cannot crowd the rest of an error message out.
+static void
+s_snippet (char *target, size_t target_size, const char *source, size_t limit)
+{
+    assert (target_size > limit + 3);
+    const unsigned char *bytes = (const unsigned char *) source;
+    size_t size = strlen (source);
+    size_t used = 0;
+    while (used < size) {
+        size_t length = s_utf8_sequence (bytes + used, size - used);
+        if (length == 0 || used + length > limit)
+            break;
+        used += length;
+    }
+    memcpy (target, source, used);
+    if (used < size) {
+        memcpy (target + used, "...", 3);
+        used += 3;
+    }
+    target[used] = 0;
+}
+
+//  Fill an error.  A message cut by the buffer is trimmed back to a character
+//  boundary so it still encodes as JSON text.
+static void s_error_set (zdex_error_t *error, zdex_code_t code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_error_set (zdex_error_t *error, zdex_code_t code, const char *format, ...)
+{
+    error->code = code;
+    va_list args;
+    va_start (args, format);
+    int written = vsnprintf (error->message, sizeof (error->message), format, args);
+    va_end (args);
+    if (written >= (int) sizeof (error->message)) {
+        //  Truncated: drop any partial sequence at the end
+        size_t size = strlen (error->message);
+        size_t used = 0;
+        while (used < size) {
+            size_t length =
+                s_utf8_sequence ((const unsigned char *) error->message + used, size - used);
+            if (length == 0)
+                break;
+            used += length;
+        }
+        error->message[used] = 0;
+    }
+}
+
+void
+zdex_error_reset (zdex_error_t *error)
+{
+    if (!error)
+        return;
+    free (error->req_text);
+    error->req_text = NULL;
+    error->code = ZDEX_OK;
+    error->message[0] = 0;
+}
+
+//  ---------------------------------------------------------------------------------
+//  JSON text helpers
+
+//  A string jansson accepts: the string itself, or, when it is not valid UTF-8,
+//  a copy with each invalid byte replaced by '?'.  Returns NULL only when out of
+//  memory.
+static json_t *
+s_json_string (const char *string)
+{
+    json_t *value = json_string (string);
+    if (value)
+        return value;
+    size_t size = strlen (string);
+    char *clean = (char *) malloc (size + 1);
+    if (!clean)
+        return NULL;
+    const unsigned char *bytes = (const unsigned char *) string;
+    size_t used = 0;
+    while (used < size) {
+        size_t length = s_utf8_sequence (bytes + used, size - used);
+        if (length == 0) {
+            clean[used++] = '?';
+            continue;
+        }
+        memcpy (clean + used, bytes + used, length);
+        used += length;
+    }
+    clean[size] = 0;
+    value = json_string (clean);
+    free (clean);
+    return value;
+}
+
+//  A string ready to be spliced into a frame as a JSON string literal.
+typedef struct {
+    const char *text; //  plain: the bytes to put between quotes
+    size_t size;      //  encoded size including the quotes
+    json_t *string;   //  when escaping is needed: jansson encodes it
+} s_quoted_t;
+
+//  Bytes that JSON lets us copy verbatim inside quotes and that are valid UTF-8
+//  on their own.
+static bool
+s_plain_ascii (const char *text, size_t *size_p)
+{
+    const unsigned char *bytes = (const unsigned char *) text;
+    size_t index = 0;
+    for (; bytes[index]; index++) {
+        unsigned char byte = bytes[index];
+        if (byte < 0x20 || byte >= 0x7F || byte == '"' || byte == '\\')
+            return false;
+    }
+    *size_p = index;
+    return true;
+}
+
+static int
+s_quoted_init (s_quoted_t *self, const char *text)
+{
+    size_t size;
+    self->string = NULL;
+    if (!text)
+        text = "";
+    if (s_plain_ascii (text, &size)) {
+        self->text = text;
+        self->size = size + 2;
+        return 0;
+    }
+    self->text = NULL;
+    self->string = s_json_string (text);
+    if (!self->string)
+        return -1;
+    self->size = json_dumpb (self->string, NULL, 0, JSON_ENCODE_ANY);
+    if (self->size == 0) {
+        json_decref (self->string);
+        self->string = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static char *
+s_quoted_write (s_quoted_t *self, char *target)
+{
+    if (self->string)
+        json_dumpb (self->string, target, self->size, JSON_ENCODE_ANY);
+    else {
+        target[0] = '"';
+        memcpy (target + 1, self->text, self->size - 2);
+        target[self->size - 1] = '"';
+    }
+    return target + self->size;
+}
+
+static void
+s_quoted_release (s_quoted_t *self)
+{
+    json_decref (self->string);
+    self->string = NULL;
+}
+
+static char *
+s_put (char *target, const char *text, size_t size)
+{
+    if (size)
+        memcpy (target, text, size);
+    return target + size;
+}
+
+#define S_PUT_LITERAL(target, literal) s_put ((target), (literal), sizeof (literal) - 1)
+
+char *
+zdex_json_text (const json_t *value)
+{
+    if (!value)
+        return strdup ("null");
+    return json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+char *
+zdex_json_quote (const char *string)
+{
+    s_quoted_t quoted;
+    if (s_quoted_init (&quoted, string))
+        return NULL;
+    char *text = (char *) malloc (quoted.size + 1);
+    if (text) {
+        char *end = s_quoted_write (&quoted, text);
+        *end = 0;
+    }
+    s_quoted_release (&quoted);
+    return text;
+}
+
+//  Depth of value capped at budget + 1; recursion never goes deeper than that.
+static int
+s_depth (const json_t *value, int budget)
+{
+    int deepest = 0;
+    if (json_is_array (value)) {
+        size_t size = json_array_size (value);
+        for (size_t index = 0; index < size; index++) {
+            int depth = s_depth (json_array_get (value, index), budget - 1);
+            if (depth > deepest)
+                deepest = depth;
+            if (deepest >= budget)
+                return budget + 1;
+        }
+    } else if (json_is_object (value)) {
+        const char *key;
+        json_t *member;
+        json_object_foreach ((json_t *) value, key, member) {
+            int depth = s_depth (member, budget - 1);
+            if (depth > deepest)
+                deepest = depth;
+            if (deepest >= budget)
+                return budget + 1;
+        }
+    }
+    return 1 + deepest;
+}
+
+int
+zdex_json_depth (const json_t *value, int limit)
+{
+    if (limit < 0)
+        limit = 0;
+    if (!value)
+        return 0;
+    return s_depth (value, limit);
+}
+
+//  ---------------------------------------------------------------------------------
+//  Shared parsing steps
+
+static void
+s_limits (const zdex_limits_t *limits, size_t *frame_p, size_t *payload_p)
+{
+    *frame_p =
+        limits && limits->max_frame_bytes ? limits->max_frame_bytes : S_DEFAULT_MAX_FRAME_BYTES;
+    *payload_p = limits && limits->max_payload_bytes ? limits->max_payload_bytes
+                                                     : S_DEFAULT_MAX_PAYLOAD_BYTES;
+}
+
+//  Size check and strict parse; returns the top-level object or NULL with the
+//  error set.
+static json_t *
+s_load_object (const void *data, size_t size, size_t max_frame, zdex_error_t *error)
+{
+    if (size > max_frame) {
+        s_error_set (error, ZDEX_TOO_LARGE, "frame of %zu bytes exceeds max_frame_bytes (%zu)",
+                     size, max_frame);
+        return NULL;
+    }
+    if (size == 0 || !data) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "empty frame: expected a JSON object");
+        return NULL;
+    }
+    json_error_t parse_error;
+    json_t *root = json_loadb ((const char *) data, size, JSON_REJECT_DUPLICATES, &parse_error);
+    if (!root) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "invalid JSON at byte %d: %s", parse_error.position,
+                     parse_error.text);
+        return NULL;
+    }
+    if (!json_is_object (root)) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "frame must be a JSON object");
+        json_decref (root);
+        return NULL;
+    }
+    return root;
+}
+
+static bool
+s_depth_ok (json_t *root, zdex_error_t *error)
+{
+    if (zdex_json_depth (root, ZDEX_MAX_DEPTH) > ZDEX_MAX_DEPTH) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "frame is nested deeper than %d levels",
+                     ZDEX_MAX_DEPTH);
+        return false;
+    }
+    return true;
+}
+
+//  The "op" field as a string, or NULL with the error set.
+static const char *
+s_op_name (json_t *root, size_t *length_p, zdex_error_t *error)
+{
+    json_t *op = json_object_get (root, "op");
+    if (!json_is_string (op)) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "field 'op' is required and must be a string");
+        return NULL;
+    }
+    *length_p = json_string_length (op);
+    return json_string_value (op);
+}
+
+static void
+s_unknown_op (const char *name, zdex_error_t *error)
+{
+    char snippet[S_SNIPPET_BYTES + 4];
+    s_snippet (snippet, sizeof (snippet), name, S_SNIPPET_BYTES);
+    s_error_set (error, ZDEX_UNKNOWN_OP, "unknown op '%s'", snippet);
+}
+
+static void
+s_unknown_field (const char *prefix, const char *key, const char *op, zdex_error_t *error)
+{
+    char snippet[S_SNIPPET_BYTES + 4];
+    s_snippet (snippet, sizeof (snippet), key, S_SNIPPET_BYTES);
+    s_error_set (error, ZDEX_BAD_REQUEST, "unknown field '%s%s' for op '%s'", prefix, snippet, op);
+}
+
+//  A name: a non-empty string of at most ZDEX_MAX_NAME_BYTES bytes without NUL.
+static const char *
+s_name (json_t *value, const char *field, zdex_error_t *error)
+{
+    if (json_is_string (value)) {
+        size_t length = json_string_length (value);
+        const char *text = json_string_value (value);
+        if (length > 0 && length <= ZDEX_MAX_NAME_BYTES && memchr (text, 0, length) == NULL)
+            return text;
+    }
+    s_error_set (error, ZDEX_BAD_REQUEST,
+                 "field '%s' must be a non-empty string of at most %d bytes", field,
+                 ZDEX_MAX_NAME_BYTES);
+    return NULL;
+}
+
+static int
+s_integer (json_t *value, int64_t minimum, int64_t maximum, const char *field, int64_t *result_p,
+           zdex_error_t *error)
+{
+    if (json_is_integer (value)) {
+        json_int_t number = json_integer_value (value);
+        if (number >= minimum && number <= maximum) {
+            *result_p = number;
+            return 0;
+        }
+    }
+    if (minimum == 0 && maximum == INT64_MAX)
+        s_error_set (error, ZDEX_BAD_REQUEST, "field '%s' must be a non-negative integer", field);
+    else
+        s_error_set (error, ZDEX_BAD_REQUEST,
+                     "field '%s' must be an integer from %" PRId64 " to %" PRId64, field, minimum,
+                     maximum);
+    return -1;
+}
+
+//  Counts encoded bytes and stops the encoder once past the limit.
+typedef struct {
+    size_t size;
+    size_t limit;
+} s_counter_t;
+
+static int
+s_count_bytes (const char *buffer, size_t size, void *data)
+{
+    (void) buffer;
+    s_counter_t *counter = (s_counter_t *) data;
+    counter->size += size;
+    return counter->size > counter->limit ? -1 : 0;
+}
+
+static bool
+s_encoded_size_ok (json_t *value, size_t limit)
+{
+    s_counter_t counter = {0, limit};
+    return json_dump_callback (value, s_count_bytes, &counter, JSON_COMPACT | JSON_ENCODE_ANY) ==
+               0 &&
+           counter.size <= limit;
+}
+
+//  task: {"type": name, "payload"?: any}
+static int
+s_task (json_t *task, zdex_request_t *request, const char *op, size_t max_payload,
+        zdex_error_t *error)
+{
+    if (!json_is_object (task)) {
+        s_error_set (error, ZDEX_BAD_REQUEST,
+                     "field 'task' must be an object {\"type\": string, \"payload\"?: any}");
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_t *payload = NULL;
+    json_object_foreach (task, key, value) {
+        if (strcmp (key, "type") == 0) {
+            request->task_type = s_name (value, "task.type", error);
+            if (!request->task_type)
+                return -1;
+        } else if (strcmp (key, "payload") == 0)
+            payload = value;
+        else {
+            s_unknown_field ("task.", key, op, error);
+            return -1;
+        }
+    }
+    if (!request->task_type) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "field 'task.type' is required");
+        return -1;
+    }
+    if (payload) {
+        if (!s_encoded_size_ok (payload, max_payload)) {
+            s_error_set (error, ZDEX_TOO_LARGE,
+                         "task payload is larger than max_payload_bytes (%zu bytes)", max_payload);
+            return -1;
+        }
+        request->payload = payload;
+    }
+    return 0;
+}
+
+static const s_field_t *
+s_field_lookup (const char *key, size_t length)
+{
+    for (size_t index = 0; index < sizeof (s_fields) / sizeof (s_fields[0]); index++)
+        if (s_fields[index].length == length && memcmp (s_fields[index].name, key, length) == 0)
+            return &s_fields[index];
+    return NULL;
+}
+
+static int
+s_op_lookup (const char *name, size_t length)
+{
+    for (int op = 0; op < ZDEX_OP_COUNT; op++)
+        if (op != ZDEX_OP_SCHEDULED && s_ops[op].length == length &&
+            memcmp (s_ops[op].name, name, length) == 0)
+            return op;
+    if (length >= sizeof (S_SCHEDULED_PREFIX) - 1 &&
+        memcmp (name, S_SCHEDULED_PREFIX, sizeof (S_SCHEDULED_PREFIX) - 1) == 0)
+        return ZDEX_OP_SCHEDULED;
+    return -1;
+}
+
+//  Type-check every field of root against op, filling request.
+static int
+s_request_fields (json_t *root, zdex_request_t *request, size_t max_payload, zdex_error_t *error)
+{
+    const s_op_t *op = &s_ops[request->op];
+    int seen = 0;
+    const char *key;
+    size_t key_length;
+    json_t *value;
+    json_object_keylen_foreach (root, key, key_length, value)
+    {
+        const s_field_t *field = s_field_lookup (key, key_length);
+        if (!field || !(op->allowed & field->bit)) {
+            s_unknown_field ("", key, op->name, error);
+            return -1;
+        }
+        seen |= field->bit;
+        int64_t number;
+        switch (field->bit) {
+        case S_FIELD_EXECUTOR:
+            if (!(request->executor = s_name (value, "executor", error)))
+                return -1;
+            break;
+        case S_FIELD_KEY:
+            if (!(request->key = s_name (value, "key", error)))
+                return -1;
+            break;
+        case S_FIELD_IDEMPOTENCY_KEY:
+            if (!(request->idempotency_key = s_name (value, "idempotency_key", error)))
+                return -1;
+            break;
+        case S_FIELD_TASK:
+            if (s_task (value, request, op->name, max_payload, error))
+                return -1;
+            break;
+        case S_FIELD_TASK_ID:
+            if (s_integer (value, 0, INT64_MAX, "task_id", &number, error))
+                return -1;
+            request->task_id = (uint64_t) number;
+            break;
+        case S_FIELD_TIMEOUT_MS:
+            if (s_integer (value, 0, S_MAX_TIMEOUT_MS, "timeout_ms", &number, error))
+                return -1;
+            request->timeout_ms = number;
+            break;
+        case S_FIELD_MIN_WORKERS:
+            if (s_integer (value, 0, S_WORKER_MAX_SLOTS, "min_workers", &number, error))
+                return -1;
+            request->min_workers = (int) number;
+            break;
+        default: //  op and req were read before
+            break;
+        }
+    }
+    int missing = op->required & ~seen;
+    if (missing) {
+        for (size_t index = 0; index < sizeof (s_fields) / sizeof (s_fields[0]); index++)
+            if (missing & s_fields[index].bit) {
+                s_error_set (error, ZDEX_BAD_REQUEST, "field '%s' is required for op '%s'",
+                             s_fields[index].name, op->name);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------------
+//  Client requests
+
+zdex_request_t *
+zdex_request_parse (const void *data, size_t size, const zdex_limits_t *limits, zdex_error_t *error)
+{
+    zdex_error_t scratch;
+    if (!error)
+        error = &scratch;
+    error->code = ZDEX_OK;
+    error->message[0] = 0;
+    error->req_text = NULL;
+
+    size_t max_frame, max_payload;
+    s_limits (limits, &max_frame, &max_payload);
+    zdex_request_t request = {
+        .root = s_load_object (data, size, max_frame, error),
+        .executor = "default",
+        .timeout_ms = -1,
+        .payload = json_null (),
+    };
+    if (!request.root)
+        goto failed;
+
+    //  From here on every error echoes "req", except a "req" too deep to be
+    //  echoed: the reply holding it would itself be too deep to accept.
+    json_t *req = json_object_get (request.root, "req");
+    bool too_deep = !s_depth_ok (request.root, error);
+    if (req && (!too_deep || zdex_json_depth (req, ZDEX_MAX_DEPTH - 1) < ZDEX_MAX_DEPTH)) {
+        request.req_text = json_dumps (req, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!request.req_text) {
+            s_error_set (error, ZDEX_BAD_REQUEST, "out of memory");
+            goto failed;
+        }
+    }
+    if (too_deep)
+        goto failed;
+
+    size_t op_length;
+    const char *op_name = s_op_name (request.root, &op_length, error);
+    if (!op_name)
+        goto failed;
+    int op = s_op_lookup (op_name, op_length);
+    if (op < 0) {
+        s_unknown_op (op_name, error);
+        goto failed;
+    }
+    request.op = (zdex_op_t) op;
+    if (op != ZDEX_OP_SCHEDULED && s_request_fields (request.root, &request, max_payload, error))
+        goto failed;
+
+    zdex_request_t *self = (zdex_request_t *) malloc (sizeof (zdex_request_t));
+    if (!self) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "out of memory");
+        goto failed;
+    }
+    *self = request;
+    return self;
+
+failed:
+    json_decref (request.root);
+    if (error == &scratch)
+        free (request.req_text);
+    else
+        error->req_text = request.req_text;
+    return NULL;
+}
+
+void
+zdex_request_destroy (zdex_request_t **self_p)
+{
+    assert (self_p);
+    zdex_request_t *self = *self_p;
+    if (!self)
+        return;
+    json_decref (self->root);
+    free (self->req_text);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------------------
+//  Replies
+
+zframe_t *
+zdex_reply_ok (const char *req_text, const char *fields)
+{
+    static const char req_open[] = "{\"req\":";
+    static const char ok_first[] = "{\"ok\":true";
+    static const char ok_next[] = ",\"ok\":true";
+    size_t req_size = req_text ? strlen (req_text) : 0;
+    size_t fields_size = fields ? strlen (fields) : 0;
+    size_t size = (req_text ? sizeof (req_open) - 1 + req_size + sizeof (ok_next) - 1
+                            : sizeof (ok_first) - 1) +
+                  fields_size + 1;
+    zframe_t *frame = zframe_new (NULL, size);
+    if (!frame)
+        return NULL;
+    char *cursor = (char *) zframe_data (frame);
+    if (req_text) {
+        cursor = S_PUT_LITERAL (cursor, req_open);
+        cursor = s_put (cursor, req_text, req_size);
+        cursor = S_PUT_LITERAL (cursor, ok_next);
+    } else
+        cursor = S_PUT_LITERAL (cursor, ok_first);
+    cursor = s_put (cursor, fields, fields_size);
+    *cursor++ = '}';
+    assert (cursor == (char *) zframe_data (frame) + size);
+    return frame;
+}
+
+zframe_t *
+zdex_reply_error (const char *req_text, zdex_code_t code, const char *message,
+                  const char *cause_text)
+{
+    static const char req_open[] = "{\"req\":";
+    static const char error_first[] = "{\"ok\":false,\"error\":{\"code\":\"";
+    static const char error_next[] = ",\"ok\":false,\"error\":{\"code\":\"";
+    static const char message_open[] = "\",\"message\":";
+    static const char cause_open[] = ",\"cause\":";
+    const char *code_text = zdex_code_str (code);
+    s_quoted_t quoted;
+    if (s_quoted_init (&quoted, message ? message : zdex_code_str (code)))
+        return NULL;
+    size_t req_size = req_text ? strlen (req_text) : 0;
+    size_t code_size = strlen (code_text);
+    size_t cause_size = cause_text ? strlen (cause_text) : 0;
+    size_t size = (req_text ? sizeof (req_open) - 1 + req_size + sizeof (error_next) - 1
+                            : sizeof (error_first) - 1) +
+                  code_size + sizeof (message_open) - 1 + quoted.size +
+                  (cause_text ? sizeof (cause_open) - 1 + cause_size : 0) + 2;
+    zframe_t *frame = zframe_new (NULL, size);
+    if (frame) {
+        char *cursor = (char *) zframe_data (frame);
+        if (req_text) {
+            cursor = S_PUT_LITERAL (cursor, req_open);
+            cursor = s_put (cursor, req_text, req_size);
+            cursor = S_PUT_LITERAL (cursor, error_next);
+        } else
+            cursor = S_PUT_LITERAL (cursor, error_first);
+        cursor = s_put (cursor, code_text, code_size);
+        cursor = S_PUT_LITERAL (cursor, message_open);
+        cursor = s_quoted_write (&quoted, cursor);
+        if (cause_text) {
+            cursor = S_PUT_LITERAL (cursor, cause_open);
+            cursor = s_put (cursor, cause_text, cause_size);
+        }
+        *cursor++ = '}';
+        *cursor++ = '}';
+        assert (cursor == (char *) zframe_data (frame) + size);
+    }
+    s_quoted_release (&quoted);
+    return frame;
+}
+
+//  ---------------------------------------------------------------------------------
+//  Worker messages
+
+typedef struct {
+    const char *name;
+    size_t length;
+    zdex_wmsg_kind_t kind;
+} s_wop_t;
+
+static const s_wop_t s_wops[] = {
+    S_ENTRY ("worker.ready", ZDEX_WMSG_READY),
+    S_ENTRY ("worker.result", ZDEX_WMSG_RESULT),
+    S_ENTRY ("worker.heartbeat", ZDEX_WMSG_HEARTBEAT),
+    S_ENTRY ("worker.bye", ZDEX_WMSG_BYE),
+};
+
+static int
+s_wmsg_ready (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
+{
+    const char *key;
+    json_t *value;
+    json_t *types = NULL;
+    bool have_slots = false;
+    json_object_foreach (self->root, key, value) {
+        if (strcmp (key, "op") == 0)
+            continue;
+        if (strcmp (key, "types") == 0)
+            types = value;
+        else if (strcmp (key, "slots") == 0) {
+            int64_t slots;
+            if (s_integer (value, 1, S_WORKER_MAX_SLOTS, "slots", &slots, error))
+                return -1;
+            self->slots = (int) slots;
+            have_slots = true;
+        } else if (strcmp (key, "name") == 0) {
+            if (!(self->name = s_name (value, "name", error)))
+                return -1;
+        } else {
+            s_unknown_field ("", key, op, error);
+            return -1;
+        }
+    }
+    size_t count = json_array_size (types);
+    if (!json_is_array (types) || count == 0 || count > S_WORKER_MAX_TYPES) {
+        s_error_set (error, ZDEX_BAD_REQUEST,
+                     "field 'types' must be an array of 1 to %d task type names",
+                     S_WORKER_MAX_TYPES);
+        return -1;
+    }
+    if (!have_slots) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "field 'slots' is required for op '%s'", op);
+        return -1;
+    }
+    for (size_t index = 0; index < count; index++) {
+        json_t *type = json_array_get (types, index);
+        if (!s_name (type, "types[]", error))
+            return -1;
+        for (size_t other = 0; other < index; other++)
+            if (json_equal (type, json_array_get (types, other))) {
+                s_error_set (error, ZDEX_BAD_REQUEST, "field 'types' lists a type twice");
+                return -1;
+            }
+    }
+    self->types = zlist_new ();
+    if (!self->types) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "out of memory");
+        return -1;
+    }
+    zlist_autofree (self->types);
+    for (size_t index = 0; index < count; index++)
+        if (zlist_append (self->types,
+                          (void *) json_string_value (json_array_get (types, index)))) {
+            s_error_set (error, ZDEX_BAD_REQUEST, "out of memory");
+            return -1;
+        }
+    return 0;
+}
+
+//  ref must be ["d", executor, task_id], exactly as the member sent it.
+static int
+s_wmsg_ref (zdex_wmsg_t *self, json_t *ref, zdex_error_t *error)
+{
+    if (json_is_array (ref) && json_array_size (ref) == 3) {
+        json_t *kind = json_array_get (ref, 0);
+        json_t *executor = json_array_get (ref, 1);
+        json_t *task_id = json_array_get (ref, 2);
+        if (json_is_string (kind) && strcmp (json_string_value (kind), "d") == 0 &&
+            json_is_string (executor) && json_string_length (executor) > 0 &&
+            json_string_length (executor) <= ZDEX_MAX_NAME_BYTES && json_is_integer (task_id) &&
+            json_integer_value (task_id) >= 0) {
+            self->executor = json_string_value (executor);
+            self->task_id = (uint64_t) json_integer_value (task_id);
+            return 0;
+        }
+    }
+    s_error_set (error, ZDEX_BAD_REQUEST,
+                 "field 'ref' must be [\"d\", executor, task_id] as sent in worker.task");
+    return -1;
+}
+
+static int
+s_wmsg_result (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
+{
+    const char *key;
+    json_t *value;
+    json_t *ok = NULL;
+    json_t *result = NULL;
+    json_t *failure = NULL;
+    bool have_ref = false, have_attempt = false;
+    json_object_foreach (self->root, key, value) {
+        if (strcmp (key, "op") == 0)
+            continue;
+        if (strcmp (key, "ref") == 0) {
+            if (s_wmsg_ref (self, value, error))
+                return -1;
+            have_ref = true;
+        } else if (strcmp (key, "attempt") == 0) {
+            int64_t attempt;
+            if (s_integer (value, 1, UINT32_MAX, "attempt", &attempt, error))
+                return -1;
+            self->attempt = (uint32_t) attempt;
+            have_attempt = true;
+        } else if (strcmp (key, "ok") == 0) {
+            if (!json_is_boolean (value)) {
+                s_error_set (error, ZDEX_BAD_REQUEST, "field 'ok' must be true or false");
+                return -1;
+            }
+            ok = value;
+        } else if (strcmp (key, "value") == 0)
+            result = value;
+        else if (strcmp (key, "error") == 0) {
+            if (!json_is_string (value)) {
+                s_error_set (error, ZDEX_BAD_REQUEST, "field 'error' must be a string");
+                return -1;
+            }
+            failure = value;
+        } else if (strcmp (key, "state") == 0)
+            self->state = value;
+        else {
+            s_unknown_field ("", key, op, error);
+            return -1;
+        }
+    }
+    const char *missing = !have_ref ? "ref" : !have_attempt ? "attempt" : !ok ? "ok" : NULL;
+    if (missing) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "field '%s' is required for op '%s'", missing, op);
+        return -1;
+    }
+    self->ok = json_is_true (ok);
+    if (self->ok) {
+        if (failure) {
+            s_error_set (error, ZDEX_BAD_REQUEST, "field 'error' is not allowed when 'ok' is true");
+            return -1;
+        }
+        self->value = result ? result : json_null ();
+    } else {
+        if (result) {
+            s_error_set (error, ZDEX_BAD_REQUEST,
+                         "field 'value' is not allowed when 'ok' is false");
+            return -1;
+        }
+        if (!failure) {
+            s_error_set (error, ZDEX_BAD_REQUEST, "field 'error' is required when 'ok' is false");
+            return -1;
+        }
+        self->error = json_string_value (failure);
+    }
+    return 0;
+}
+
+static int
+s_wmsg_bare (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach (self->root, key, value) {
+        (void) value;
+        if (strcmp (key, "op") != 0) {
+            s_unknown_field ("", key, op, error);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+zdex_wmsg_t *
+zdex_wmsg_parse (const void *data, size_t size, const zdex_limits_t *limits, zdex_error_t *error)
+{
+    zdex_error_t scratch;
+    if (!error)
+        error = &scratch;
+    error->code = ZDEX_OK;
+    error->message[0] = 0;
+    error->req_text = NULL;
+
+    size_t max_frame, max_payload;
+    s_limits (limits, &max_frame, &max_payload);
+    json_t *root = s_load_object (data, size, max_frame, error);
+    if (!root)
+        goto failed;
+    if (!s_depth_ok (root, error))
+        goto failed_root;
+    size_t op_length;
+    const char *op_name = s_op_name (root, &op_length, error);
+    if (!op_name)
+        goto failed_root;
+    const s_wop_t *wop = NULL;
+    for (size_t index = 0; index < sizeof (s_wops) / sizeof (s_wops[0]); index++)
+        if (s_wops[index].length == op_length &&
+            memcmp (s_wops[index].name, op_name, op_length) == 0)
+            wop = &s_wops[index];
+    if (!wop) {
+        s_unknown_op (op_name, error);
+        goto failed_root;
+    }
+    zdex_wmsg_t *self = (zdex_wmsg_t *) calloc (1, sizeof (zdex_wmsg_t));
+    if (!self) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "out of memory");
+        goto failed_root;
+    }
+    self->kind = wop->kind;
+    self->root = root;
+    int rc;
+    if (wop->kind == ZDEX_WMSG_READY)
+        rc = s_wmsg_ready (self, wop->name, error);
+    else if (wop->kind == ZDEX_WMSG_RESULT)
+        rc = s_wmsg_result (self, wop->name, error);
+    else
+        rc = s_wmsg_bare (self, wop->name, error);
+    if (rc == 0)
+        return self;
+    zdex_wmsg_destroy (&self);
+    goto failed;
+
+failed_root:
+    json_decref (root);
+failed:
+    if (error == &scratch)
+        zdex_error_reset (error);
+    return NULL;
+}
+
+void
+zdex_wmsg_destroy (zdex_wmsg_t **self_p)
+{
+    assert (self_p);
+    zdex_wmsg_t *self = *self_p;
+    if (!self)
+        return;
+    zlist_destroy (&self->types);
+    json_decref (self->root);
+    free (self);
+    *self_p = NULL;
+}
+
+zframe_t *
+zdex_wmsg_task (const char *executor, uint64_t task_id, uint32_t attempt, const char *type,
+                const char *payload_text)
+{
+    static const char ref_open[] = "{\"op\":\"worker.task\",\"ref\":[\"d\",";
+    static const char attempt_open[] = "],\"attempt\":";
+    static const char type_open[] = ",\"type\":";
+    static const char payload_open[] = ",\"payload\":";
+    assert (executor);
+    assert (type);
+    if (!payload_text)
+        payload_text = "null";
+    char task_id_text[24], attempt_text[16];
+    int task_id_size = snprintf (task_id_text, sizeof (task_id_text), ",%" PRIu64, task_id);
+    int attempt_size = snprintf (attempt_text, sizeof (attempt_text), "%" PRIu32, attempt);
+    s_quoted_t executor_quoted, type_quoted;
+    if (s_quoted_init (&executor_quoted, executor))
+        return NULL;
+    if (s_quoted_init (&type_quoted, type)) {
+        s_quoted_release (&executor_quoted);
+        return NULL;
+    }
+    size_t payload_size = strlen (payload_text);
+    size_t size = sizeof (ref_open) - 1 + executor_quoted.size + (size_t) task_id_size +
+                  sizeof (attempt_open) - 1 + (size_t) attempt_size + sizeof (type_open) - 1 +
+                  type_quoted.size + sizeof (payload_open) - 1 + payload_size + 1;
+    zframe_t *frame = zframe_new (NULL, size);
+    if (frame) {
+        char *cursor = (char *) zframe_data (frame);
+        cursor = S_PUT_LITERAL (cursor, ref_open);
+        cursor = s_quoted_write (&executor_quoted, cursor);
+        cursor = s_put (cursor, task_id_text, (size_t) task_id_size);
+        cursor = S_PUT_LITERAL (cursor, attempt_open);
+        cursor = s_put (cursor, attempt_text, (size_t) attempt_size);
+        cursor = S_PUT_LITERAL (cursor, type_open);
+        cursor = s_quoted_write (&type_quoted, cursor);
+        cursor = S_PUT_LITERAL (cursor, payload_open);
+        cursor = s_put (cursor, payload_text, payload_size);
+        *cursor++ = '}';
+        assert (cursor == (char *) zframe_data (frame) + size);
+    }
+    s_quoted_release (&executor_quoted);
+    s_quoted_release (&type_quoted);
+    return frame;
+}
+
+zframe_t *
+zdex_wmsg_simple (const char *op)
+{
+    static const char op_open[] = "{\"op\":";
+    assert (op);
+    s_quoted_t quoted;
+    if (s_quoted_init (&quoted, op))
+        return NULL;
+    size_t size = sizeof (op_open) - 1 + quoted.size + 1;
+    zframe_t *frame = zframe_new (NULL, size);
+    if (frame) {
+        char *cursor = S_PUT_LITERAL ((char *) zframe_data (frame), op_open);
+        cursor = s_quoted_write (&quoted, cursor);
+        *cursor++ = '}';
+    }
+    s_quoted_release (&quoted);
+    return frame;
+}

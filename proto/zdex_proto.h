@@ -1,0 +1,190 @@
+//  zdex_proto: the wire codec every member component uses.
+//
+//  Parses one client request frame into a validated zdex_request_t, parses worker
+//  messages, and builds reply frames.  Parsing is strict: json_loadb with
+//  JSON_REJECT_DUPLICATES, an object at the top level, nesting no deeper than
+//  ZDEX_MAX_DEPTH, no unknown fields for a known op, every field typed and ranged.
+//  A request that fails validation yields an error code and a message and changes
+//  nothing.  Replies are built by splicing already-serialized JSON text (the echoed
+//  `req`, a stored result) so a hot path never re-encodes what it stored.
+//
+//  Ownership: functions returning pointers say who owns them.  A zdex_request_t owns
+//  its parsed JSON tree; the const char * fields point into it and live as long as
+//  the request.
+
+#ifndef ZDEX_PROTO_H_INCLUDED
+#define ZDEX_PROTO_H_INCLUDED
+
+#include <czmq.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZDEX_PROTOCOL_VERSION "0.1.0"
+#define ZDEX_MAX_DEPTH        64   //  deepest allowed nesting of any frame
+#define ZDEX_MAX_NAME_BYTES   1024 //  executor, key, idempotency_key, type, worker name
+
+//  Stable error codes; zdex_code_str gives the wire string.
+typedef enum {
+    ZDEX_OK = 0,
+    ZDEX_BAD_REQUEST,
+    ZDEX_UNKNOWN_OP,
+    ZDEX_TOO_LARGE,
+    ZDEX_REJECTED,
+    ZDEX_STALE_TASK_ID,
+    ZDEX_STALE_TASK,
+    ZDEX_DUPLICATE_TASK,
+    ZDEX_TASK_FAILED,
+    ZDEX_CANCELLED,
+    ZDEX_TIMEOUT,
+    ZDEX_SPLIT_BRAIN_PROTECTION,
+    ZDEX_MEMBER_LOST,
+    ZDEX_PARTITION_LOST,
+    ZDEX_UNAVAILABLE
+} zdex_code_t;
+
+//  Client operations.  Scheduled ops are recognised by name so that the member can
+//  answer them with a typed error until the scheduled executor exists.
+typedef enum {
+    ZDEX_OP_DURABLE_SUBMIT = 0,
+    ZDEX_OP_DURABLE_EXECUTE,
+    ZDEX_OP_DURABLE_RETRIEVE,
+    ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE,
+    ZDEX_OP_DURABLE_DISPOSE,
+    ZDEX_OP_DURABLE_SHUTDOWN,
+    ZDEX_OP_DURABLE_SHUTDOWN_NOW,
+    ZDEX_OP_DURABLE_STATUS,
+    ZDEX_OP_DURABLE_STATS,
+    ZDEX_OP_CLUSTER_PING,
+    ZDEX_OP_CLUSTER_MEMBERS,
+    ZDEX_OP_CLUSTER_WORKERS, //  zdex extension: workers connected to this member
+    ZDEX_OP_SCHEDULED,       //  any "scheduled.*" op; not validated further yet
+    ZDEX_OP_COUNT
+} zdex_op_t;
+
+//  Limits the codec enforces.  Frames above max_frame_bytes get TOO_LARGE (the
+//  socket's ZMQ_MAXMSGSIZE is a larger hard cap that drops the connection); a task
+//  payload whose compact encoding is above max_payload_bytes gets TOO_LARGE.
+typedef struct {
+    size_t max_frame_bytes;
+    size_t max_payload_bytes;
+} zdex_limits_t;
+
+//  A validated client request.
+typedef struct {
+    zdex_op_t op;
+    json_t *root;                //  owned: the parsed frame
+    char *req_text;              //  owned: compact encoding of "req", or NULL if absent
+    const char *executor;        //  "default" when absent
+    const char *key;             //  NULL when absent
+    const char *idempotency_key; //  NULL when absent
+    const char *task_type;       //  submit/execute: task.type
+    json_t *payload;             //  submit/execute: task.payload (borrowed; json null if absent)
+    uint64_t task_id;            //  retrieve/dispose ops
+    int64_t timeout_ms;          //  -1 when absent (wait until done)
+    int min_workers;             //  cluster.workers: wait until this many (0 when absent)
+} zdex_request_t;
+
+//  An error produced while parsing; req_text is the compact "req" when the frame was
+//  an object that carried one (so the error reply can echo it), else NULL.
+typedef struct {
+    zdex_code_t code;
+    char message[256];
+    char *req_text; //  owned by the error; free with zdex_error_reset
+} zdex_error_t;
+
+//  Wire string of a code, e.g. "BAD_REQUEST".
+const char *zdex_code_str (zdex_code_t code);
+
+//  Wire name of an op, e.g. "durable.submit".
+const char *zdex_op_str (zdex_op_t op);
+
+//  Parse and validate one client request frame.  Returns a new request (caller owns,
+//  destroy with zdex_request_destroy), or NULL with *error filled in.  *error is
+//  overwritten, not freed: reset it before reusing it.  limits NULL (or a zero
+//  field) means the defaults, 1 MiB frames and 512 KiB payloads.
+zdex_request_t *zdex_request_parse (const void *data, size_t size, const zdex_limits_t *limits,
+                                    zdex_error_t *error);
+
+//  Destroy a request and null the pointer.
+void zdex_request_destroy (zdex_request_t **self_p);
+
+//  Free what an error owns and clear it.
+void zdex_error_reset (zdex_error_t *error);
+
+//  Compact JSON encoding of any value (caller owns the string, free with free()).
+//  Returns NULL only on allocation failure.
+char *zdex_json_text (const json_t *value);
+
+//  Compact JSON encoding of a C string as a JSON string literal, with quotes (caller
+//  owns).
+char *zdex_json_quote (const char *string);
+
+//  Depth of a JSON value: scalars 1, containers 1 + deepest child.  Stops counting
+//  at limit + 1.
+int zdex_json_depth (const json_t *value, int limit);
+
+//  Build a success reply frame: {"req":<req_text>,"ok":true<fields>}.  req_text may
+//  be NULL (no "req" key).  fields is NULL or a fragment of members starting with a
+//  comma, e.g. ",\"task_id\":4294967296".  Caller owns the frame.
+zframe_t *zdex_reply_ok (const char *req_text, const char *fields);
+
+//  Build an error reply frame:
+//  {"req":<req_text>,"ok":false,"error":{"code":"CODE","message":"<msg>"[,"cause":<cause_text>]}}
+//  message is escaped; cause_text is already-serialized JSON or NULL.  Caller owns.
+zframe_t *zdex_reply_error (const char *req_text, zdex_code_t code, const char *message,
+                            const char *cause_text);
+
+//  ---------------------------------------------------------------------------------
+//  Worker protocol (member side).
+
+typedef enum {
+    ZDEX_WMSG_READY = 0,
+    ZDEX_WMSG_RESULT,
+    ZDEX_WMSG_HEARTBEAT,
+    ZDEX_WMSG_BYE
+} zdex_wmsg_kind_t;
+
+//  The ref the member puts in worker.task for a durable task is the JSON array
+//  ["d", executor, task_id]; only refs of that shape are accepted back.
+typedef struct {
+    zdex_wmsg_kind_t kind;
+    json_t *root; //  owned
+    //  READY
+    zlist_t *types;   //  owned list of strdup'ed type names (autofree)
+    int slots;        //  >= 1
+    const char *name; //  NULL when absent
+    //  RESULT
+    const char *executor; //  from ref
+    uint64_t task_id;     //  from ref
+    uint32_t attempt;     //  >= 1
+    bool ok;
+    json_t *value;     //  borrowed; ok == true (json null if absent)
+    const char *error; //  ok == false
+    json_t *state;     //  borrowed; NULL when absent
+} zdex_wmsg_t;
+
+//  Parse one frame from a worker.  Returns a new message (caller owns) or NULL with
+//  *error filled in.
+zdex_wmsg_t *zdex_wmsg_parse (const void *data, size_t size, const zdex_limits_t *limits,
+                              zdex_error_t *error);
+
+//  Destroy a worker message and null the pointer.
+void zdex_wmsg_destroy (zdex_wmsg_t **self_p);
+
+//  Build a worker.task frame; payload_text is serialized JSON.  Caller owns.
+zframe_t *zdex_wmsg_task (const char *executor, uint64_t task_id, uint32_t attempt,
+                          const char *type, const char *payload_text);
+
+//  Build a bodiless worker message frame ("worker.heartbeat", "worker.bye").
+zframe_t *zdex_wmsg_simple (const char *op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
