@@ -13,12 +13,13 @@ cleanup () {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$work"
+    echo "demo: stopped the member and the workers it started"
 }
 trap cleanup EXIT
 
 say () { printf '\n== %s\n' "$*"; }
-run () { printf '$ zdex %s\n' "$*"; "$bin/zdex" --connect "$client" "$@"; }
-run_expect_error () { printf '$ zdex %s   (an error is expected)\n' "$*"; "$bin/zdex" --connect "$client" "$@" || true; }
+run () { printf '$ zdex %s\n' "$*" >&2; "$bin/zdex" --connect "$client" "$@"; }
+run_expect_error () { printf '$ zdex %s   (an error is expected)\n' "$*" >&2; "$bin/zdex" --connect "$client" "$@" || true; }
 task_id () { sed -E 's/.*"task_id":([0-9]+).*/\1/'; }
 
 say "starting a member (zdexd) on ephemeral loopback ports"
