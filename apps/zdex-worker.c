@@ -31,9 +31,9 @@ typedef struct {
 static int
 s_echo (const char *type, json_t *payload, json_t **value_p, char **error_p, void *arg)
 {
-    (void)type;
-    (void)error_p;
-    (void)arg;
+    (void) type;
+    (void) error_p;
+    (void) arg;
     *value_p = json_incref (payload);
     return 0;
 }
@@ -41,8 +41,8 @@ s_echo (const char *type, json_t *payload, json_t **value_p, char **error_p, voi
 static int
 s_sleep (const char *type, json_t *payload, json_t **value_p, char **error_p, void *arg)
 {
-    (void)type;
-    s_app_t *app = (s_app_t *)arg;
+    (void) type;
+    s_app_t *app = (s_app_t *) arg;
     json_t *ms = json_object_get (payload, "ms");
     if (!json_is_integer (ms) || json_integer_value (ms) < 0 ||
         json_integer_value (ms) > S_MAX_SLEEP_MS) {
@@ -59,7 +59,7 @@ s_sleep (const char *type, json_t *payload, json_t **value_p, char **error_p, vo
             *error_p = strdup ("sleep: worker stopping");
             return -1;
         }
-        zclock_sleep ((int)(remaining < S_SLEEP_SLICE_MS ? remaining : S_SLEEP_SLICE_MS));
+        zclock_sleep ((int) (remaining < S_SLEEP_SLICE_MS ? remaining : S_SLEEP_SLICE_MS));
     }
     *value_p = json_incref (payload);
     return 0;
@@ -68,9 +68,9 @@ s_sleep (const char *type, json_t *payload, json_t **value_p, char **error_p, vo
 static int
 s_fail (const char *type, json_t *payload, json_t **value_p, char **error_p, void *arg)
 {
-    (void)type;
-    (void)value_p;
-    (void)arg;
+    (void) type;
+    (void) value_p;
+    (void) arg;
     const char *message = json_string_value (json_object_get (payload, "message"));
     *error_p = strdup (message ? message : "failed");
     return -1;
@@ -79,13 +79,13 @@ s_fail (const char *type, json_t *payload, json_t **value_p, char **error_p, voi
 static void
 s_count (const char *type, int64_t attempt, const char *ref_json, void *arg)
 {
-    s_app_t *app = (s_app_t *)arg;
+    s_app_t *app = (s_app_t *) arg;
     char *line = zsys_sprintf ("%s %" PRId64 " %s\n", type, attempt, ref_json);
     if (!line)
         return;
     size_t size = strlen (line);
     //  O_APPEND and a single write keep lines from concurrent slots whole.
-    if (write (app->count_fd, line, size) != (ssize_t)size)
+    if (write (app->count_fd, line, size) != (ssize_t) size)
         fprintf (stderr, "zdex-worker: cannot write count file: %s\n", strerror (errno));
     free (line);
 }
@@ -93,8 +93,8 @@ s_count (const char *type, int64_t attempt, const char *ref_json, void *arg)
 static void
 s_ready (zdex_worker_t *worker, void *arg)
 {
-    (void)worker;
-    (void)arg;
+    (void) worker;
+    (void) arg;
     printf ("zdex-worker ready\n");
     fflush (stdout);
 }
@@ -130,7 +130,7 @@ s_parse_int (const char *text, long low, long high, int *value_p)
     long value = strtol (text, &end, 10);
     if (errno || end == text || *end != '\0' || value < low || value > high)
         return -1;
-    *value_p = (int)value;
+    *value_p = (int) value;
     return 0;
 }
 
@@ -187,7 +187,7 @@ main (int argc, char *argv[])
     }
     char default_name[64];
     if (!name) {
-        snprintf (default_name, sizeof default_name, "zdex-worker-%d", (int)getpid ());
+        snprintf (default_name, sizeof default_name, "zdex-worker-%d", (int) getpid ());
         name = default_name;
     }
     app.worker = zdex_worker_new (name);

@@ -81,7 +81,7 @@ s_parse_count (const char *text, int64_t *value_p)
     long long value = strtoll (text, &end, 10);
     if (errno || *end != '\0' || value < 0)
         return -1;
-    *value_p = (int64_t)value;
+    *value_p = (int64_t) value;
     return 0;
 }
 
@@ -108,7 +108,7 @@ s_parse (int argc, char *argv[], s_options_t *options)
         char name[32];
         const char *value = NULL;
         const char *equals = strchr (arg, '=');
-        size_t length = equals ? (size_t)(equals - arg) : strlen (arg);
+        size_t length = equals ? (size_t) (equals - arg) : strlen (arg);
         if (length >= sizeof name)
             return s_usage_error ("unknown option '%s'", arg);
         memcpy (name, arg, length);

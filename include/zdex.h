@@ -12,9 +12,12 @@
 #define ZDEX_VERSION_MINOR 1
 #define ZDEX_VERSION_PATCH 0
 
-#define ZDEX_MAKE_VERSION(major, minor, patch) ((major)*10000 + (minor)*100 + (patch))
-#define ZDEX_VERSION                           ZDEX_MAKE_VERSION (ZDEX_VERSION_MAJOR, ZDEX_VERSION_MINOR, ZDEX_VERSION_PATCH)
-#define ZDEX_VERSION_STRING                    "0.1.0"
+#define ZDEX_VERSION_STRING "0.1.0"
+
+//  A version as one comparable number, e.g. 100 for 0.1.0.
+#define ZDEX_MAKE_VERSION(major, minor, patch) (10000 * (major) + 100 * (minor) + (patch))
+//  This library's version as one number.
+#define ZDEX_VERSION ZDEX_MAKE_VERSION (ZDEX_VERSION_MAJOR, ZDEX_VERSION_MINOR, ZDEX_VERSION_PATCH)
 
 #include "zdex_hash.h"
 #include "zdex_client.h"

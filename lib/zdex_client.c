@@ -47,7 +47,7 @@ typedef enum {
 static void
 s_json_destructor (void **item_p)
 {
-    json_decref ((json_t *)*item_p);
+    json_decref ((json_t *) *item_p);
     *item_p = NULL;
 }
 
@@ -89,7 +89,7 @@ s_slice (int64_t deadline)
     int64_t remaining = deadline - zclock_mono ();
     if (remaining <= 0)
         return 0;
-    return remaining < S_POLL_SLICE_MS ? (long)remaining : S_POLL_SLICE_MS;
+    return remaining < S_POLL_SLICE_MS ? (long) remaining : S_POLL_SLICE_MS;
 }
 
 //  The client-side wait for a request: the client timeout, extended to T + grace
@@ -170,7 +170,7 @@ s_recv_one (zdex_client_t *self, int64_t deadline, json_t **reply_p)
                     break;
             }
             json_error_t error;
-            json_t *reply = json_loadb ((const char *)zmq_msg_data (&msg), zmq_msg_size (&msg),
+            json_t *reply = json_loadb ((const char *) zmq_msg_data (&msg), zmq_msg_size (&msg),
                                         JSON_REJECT_DUPLICATES, &error);
             zmq_msg_close (&msg);
             if (json_is_object (reply)) {
@@ -312,12 +312,12 @@ s_with_task_id (zdex_client_t *self, json_t *request, uint64_t task_id)
 {
     if (!request)
         return NULL;
-    if (task_id > (uint64_t)INT64_MAX) {
+    if (task_id > (uint64_t) INT64_MAX) {
         s_error_set (self, "BAD_REQUEST", NULL, "task_id out of range");
         json_decref (request);
         return NULL;
     }
-    json_object_set_new (request, "task_id", json_integer ((json_int_t)task_id));
+    json_object_set_new (request, "task_id", json_integer ((json_int_t) task_id));
     return request;
 }
 
@@ -346,7 +346,7 @@ s_submit_request (zdex_client_t *self, const char *op, const char *executor, con
 zdex_client_t *
 zdex_client_new (const char *endpoints)
 {
-    zdex_client_t *self = (zdex_client_t *)zmalloc (sizeof (zdex_client_t));
+    zdex_client_t *self = (zdex_client_t *) zmalloc (sizeof (zdex_client_t));
     assert (self);
     self->timeout_ms = -1;
     self->stash = zlistx_new ();
@@ -446,7 +446,7 @@ zdex_client_recv (zdex_client_t *self, int timeout_ms)
 {
     assert (self);
     s_error_clear (self);
-    json_t *reply = (json_t *)zlistx_first (self->stash);
+    json_t *reply = (json_t *) zlistx_first (self->stash);
     if (reply) {
         zlistx_detach_cur (self->stash);
     } else {
@@ -486,7 +486,7 @@ zdex_client_submit (zdex_client_t *self, const char *executor, const char *type,
         s_error_set (self, ZDEX_CLIENT_IO, NULL, "malformed reply: no task_id");
         rc = -1;
     } else if (task_id_p)
-        *task_id_p = (uint64_t)json_integer_value (task_id);
+        *task_id_p = (uint64_t) json_integer_value (task_id);
     json_decref (reply);
     return rc;
 }
