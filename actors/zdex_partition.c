@@ -23,6 +23,7 @@
 //  wait for, so the reply goes out as soon as the task is in the ring, and the job
 //  goes to the dispatcher at the same time so replication and execution overlap.
 
+#include "zdex_hash_table.h"
 #include "zdex_partition.h"
 #include "zdex_deadlines.h"
 #include "zdex_ring.h"
@@ -128,8 +129,8 @@ s_self_new (zsock_t *pipe, const zdex_partition_args_t *args)
     zsock_set_sndhwm (self->output, 0);
     int rc = zsock_connect (self->output, "%s", args->output_endpoint);
     assert (rc == 0);
-    self->executors = zhashx_new ();
-    self->waiters = zhashx_new ();
+    self->executors = zdex_hash_table_new ();
+    self->waiters = zdex_hash_table_new ();
     self->deadlines = zdex_deadlines_new ();
     assert (self->executors && self->waiters && self->deadlines);
     zhashx_set_destructor (self->executors, s_executor_destroy);

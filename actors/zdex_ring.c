@@ -29,6 +29,7 @@
 //  builds check it against the slot states after every change.
 
 #include "zdex_ring.h"
+#include "zdex_hash.h"
 
 #include <czmq.h>
 
@@ -157,59 +158,6 @@ s_slot_of (zdex_ring_t *self, uint32_t sequence)
     return slot;
 }
 
-//  SipHash-2-4 (Aumasson and Bernstein) of a string, keyed by seed.
-#define S_ROTL(x, b) (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
-#define S_SIPROUND                                                                                 \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = S_ROTL (v1, 13);                                                                      \
-        v1 ^= v0;                                                                                  \
-        v0 = S_ROTL (v0, 32);                                                                      \
-        v2 += v3;                                                                                  \
-        v3 = S_ROTL (v3, 16);                                                                      \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = S_ROTL (v3, 21);                                                                      \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = S_ROTL (v1, 17);                                                                      \
-        v1 ^= v2;                                                                                  \
-        v2 = S_ROTL (v2, 32);                                                                      \
-    } while (0)
-
-uint64_t
-zdex_ring_siphash (const void *data, size_t size, uint64_t k0, uint64_t k1)
-{
-    const uint8_t *bytes = (const uint8_t *) data;
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
-    uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
-    uint64_t v3 = 0x7465646279746573ULL ^ k1;
-    size_t whole = size - size % 8;
-    for (size_t offset = 0; offset < whole; offset += 8) {
-        uint64_t word = 0;
-        for (int index = 7; index >= 0; index--)
-            word = word << 8 | bytes[offset + index];
-        v3 ^= word;
-        S_SIPROUND;
-        S_SIPROUND;
-        v0 ^= word;
-    }
-    uint64_t last = (uint64_t) size << 56;
-    for (size_t index = whole; index < size; index++)
-        last |= (uint64_t) bytes[index] << (8 * (index - whole));
-    v3 ^= last;
-    S_SIPROUND;
-    S_SIPROUND;
-    v0 ^= last;
-    v2 ^= 0xff;
-    S_SIPROUND;
-    S_SIPROUND;
-    S_SIPROUND;
-    S_SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
 //  Map keys are a seed followed by the key string.
 static size_t
 s_key_hash (const void *key)
@@ -217,7 +165,7 @@ s_key_hash (const void *key)
     uint64_t seed;
     memcpy (&seed, key, S_SEED_SIZE);
     const char *string = (const char *) key + S_SEED_SIZE;
-    return (size_t) zdex_ring_siphash (string, strlen (string), seed, ~seed);
+    return (size_t) zdex_hash_siphash (string, strlen (string), seed, ~seed);
 }
 
 static int

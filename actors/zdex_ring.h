@@ -108,10 +108,6 @@ void zdex_ring_foreach_pending (zdex_ring_t *self, zdex_ring_pending_fn *fn, voi
 //  or out of range.
 int zdex_ring_set_next_sequence (zdex_ring_t *self, uint64_t next);
 
-//  SipHash-2-4 of size bytes under the 128-bit key (k0, k1): the hash of the
-//  idempotency map, under a random per-ring key.  Exposed for tests.
-uint64_t zdex_ring_siphash (const void *data, size_t size, uint64_t k0, uint64_t k1);
-
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,7 @@
 //                     RUNNING --cancel--> RUNNING, result dropped when it comes
 //                     RUNNING --worker dead--> QUEUED (attempt + 1)
 
+#include "zdex_hash_table.h"
 #include "zdex_dispatcher.h"
 
 #include <inttypes.h>
@@ -116,9 +117,9 @@ zdex_dispatcher_new (zsock_t *router, zdex_registry_t *registry, const zdex_limi
     self->timeout_ms = timeout_ms;
     self->deliver = deliver;
     self->deliver_arg = deliver_arg;
-    self->workers = zhashx_new ();
-    self->by_type = zhashx_new ();
-    self->jobs = zhashx_new ();
+    self->workers = zdex_hash_table_new ();
+    self->by_type = zdex_hash_table_new ();
+    self->jobs = zdex_hash_table_new ();
     self->queues = zlistx_new ();
     assert (self->workers && self->by_type && self->jobs && self->queues);
     zhashx_set_destructor (self->by_type, (zhashx_destructor_fn *) zlistx_destroy);

@@ -1,5 +1,6 @@
 //  zdex_registry: executor records by name, created on first use, bounded.
 
+#include "zdex_hash_table.h"
 #include "zdex_registry.h"
 
 struct _zdex_registry_t {
@@ -29,7 +30,7 @@ zdex_registry_new (zdex_config_t *config, size_t max_executors)
     assert (self);
     self->config = config;
     self->max_executors = max_executors;
-    self->executors = zhashx_new ();
+    self->executors = zdex_hash_table_new ();
     assert (self->executors);
     zhashx_set_destructor (self->executors, s_executor_destroy);
     return self;
@@ -62,7 +63,7 @@ zdex_registry_require (zdex_registry_t *self, const char *name)
     assert (executor->name);
     zdex_config_durable (self->config, name, &executor->config);
     executor->stats.creation_time_ms = zclock_time ();
-    executor->queues = zhashx_new ();
+    executor->queues = zdex_hash_table_new ();
     assert (executor->queues);
     zhashx_insert (self->executors, name, executor);
     return executor;

@@ -21,6 +21,9 @@ uint32_t zdex_hash_fnv1a (const void *data, size_t size);
 //  Partition of a NUL-terminated key; partition_count must be > 0.
 uint32_t zdex_hash_partition (const char *key, uint32_t partition_count);
 
+//  SipHash-2-4 of size bytes under the 128-bit key (k0, k1).
+uint64_t zdex_hash_siphash (const void *data, size_t size, uint64_t k0, uint64_t k1);
+
 #ifdef __cplusplus
 }
 #endif

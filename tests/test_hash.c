@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "zdex_hash.h"
+#include "zdex_hash_table.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -89,10 +90,52 @@ test_stability (void **state)
     assert_int_equal (zdex_hash_partition (copy, 271), first);
 }
 
+static void
+test_siphash_vectors (void **state)
+{
+    (void) state;
+    //  Reference vectors: key 00..0f, message 00..n-1
+    uint8_t message[16];
+    for (int index = 0; index < 16; index++)
+        message[index] = (uint8_t) index;
+    uint64_t k0 = 0x0706050403020100ULL, k1 = 0x0f0e0d0c0b0a0908ULL;
+    assert_true (zdex_hash_siphash (message, 0, k0, k1) == 0x726fdb47dd0e0e31ULL);
+    assert_true (zdex_hash_siphash (message, 1, k0, k1) == 0x74f839c593dc67fdULL);
+    assert_true (zdex_hash_siphash (message, 8, k0, k1) == 0x93f5f5799a932462ULL);
+    assert_true (zdex_hash_siphash (message, 15, k0, k1) == 0xa129ca6149be45e5ULL);
+    assert_true (zdex_hash_siphash (message, 16, k0, k1) == 0x3f2acc7f57c29bdbULL);
+}
+
+//  Names built from blocks "BA" and "C`" all share one czmq default hash; a
+//  default zhashx aborts out of memory after a few dozen.  zdex_hash_table takes
+//  1,024 of them (an executor-name limit's worth) and finds each again.
+static void
+test_hash_table_colliding_names (void **state)
+{
+    (void) state;
+    zhashx_t *table = zdex_hash_table_new ();
+    assert_non_null (table);
+    for (int index = 0; index < 1024; index++) {
+        char key[32] = "";
+        for (int block = 0; block < 10; block++)
+            strcat (key, (index >> block) & 1 ? "BA" : "C`");
+        assert_int_equal (zhashx_insert (table, key, (void *) (intptr_t) (index + 1)), 0);
+    }
+    for (int index = 0; index < 1024; index++) {
+        char key[32] = "";
+        for (int block = 0; block < 10; block++)
+            strcat (key, (index >> block) & 1 ? "BA" : "C`");
+        assert_int_equal ((intptr_t) zhashx_lookup (table, key), index + 1);
+    }
+    zhashx_destroy (&table);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_hash_table_colliding_names),
+        cmocka_unit_test (test_siphash_vectors),
         cmocka_unit_test (test_fnv1a_vectors),
         cmocka_unit_test (test_partition_definition),
         cmocka_unit_test (test_partition_spread),
