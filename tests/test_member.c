@@ -427,6 +427,21 @@ test_execute_and_ping (void **state)
                          fixture->member.member_id);
     assert_string_equal (json_string_value (json_object_get (reply, "version")), "0.1.0");
     json_decref (reply);
+    //  cluster.workers waits for min_workers, bounded by timeout_ms.
+    json_t *request =
+        json_pack ("{s:s, s:i, s:i}", "op", "cluster.workers", "min_workers", 3, "timeout_ms", 100);
+    int64_t start = zclock_mono ();
+    json_t *answer = zdex_client_call (client, request, 5000);
+    assert_non_null (answer);
+    assert_string_equal (zdex_client_error_code (client), "TIMEOUT");
+    assert_true (zclock_mono () - start >= 90);
+    json_decref (answer);
+    json_object_set_new (request, "min_workers", json_integer (2));
+    answer = zdex_client_call (client, request, 5000);
+    assert_true (json_is_true (json_object_get (answer, "ok")));
+    assert_int_equal (json_array_size (json_object_get (answer, "workers")), 2);
+    json_decref (answer);
+    json_decref (request);
     //  A REQ socket gets the same reply through its envelope.
     zsock_t *req = zsock_new_req (fixture->member.client);
     zsock_set_rcvtimeo (req, 10000);

@@ -280,7 +280,17 @@ test_cluster_ops (void **state)
     zdex_request_destroy (&request);
     request = s_parse ("{\"op\":\"cluster.workers\"}");
     assert_int_equal (request->op, ZDEX_OP_CLUSTER_WORKERS);
+    assert_int_equal (request->min_workers, 0);
+    assert_int_equal (request->timeout_ms, -1);
     zdex_request_destroy (&request);
+    request = s_parse ("{\"op\":\"cluster.workers\",\"min_workers\":3,\"timeout_ms\":50}");
+    assert_int_equal (request->min_workers, 3);
+    assert_int_equal (request->timeout_ms, 50);
+    zdex_request_destroy (&request);
+    s_expect ("{\"op\":\"cluster.workers\",\"min_workers\":-1}", ZDEX_BAD_REQUEST, "'min_workers'",
+              NULL);
+    s_expect ("{\"op\":\"cluster.ping\",\"min_workers\":1}", ZDEX_BAD_REQUEST, "'min_workers'",
+              NULL);
     s_expect ("{\"op\":\"cluster.ping\",\"executor\":\"e\"}", ZDEX_BAD_REQUEST, "'executor'", NULL);
 }
 
