@@ -10,7 +10,9 @@
 #include "zdex_proto.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <stdio.h>
 
 static void
@@ -52,6 +54,16 @@ main (int argc, char *argv[])
                                             {"version", no_argument, NULL, 'v'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
+
+    //  SIGINT and SIGTERM are blocked before any thread exists, so every thread
+    //  inherits the mask and the main thread alone takes them, with sigwait.
+    //  (Left to the default, the kernel may hand the signal to a partition or
+    //  libzmq thread and the main thread never wakes.)
+    sigset_t stop_signals;
+    sigemptyset (&stop_signals);
+    sigaddset (&stop_signals, SIGINT);
+    sigaddset (&stop_signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
 
     zsys_set_logident ("zdexd");
     //  stdout carries only the ready line (scripts may stop reading it); logs go to
@@ -112,14 +124,10 @@ main (int argc, char *argv[])
         printf ("zdexd ready member=%s client=%s worker=%s cluster=%s\n",
                 zdex_config_member (config)->member_id, client, worker, cluster);
         fflush (stdout);
-        //  Block until a signal interrupts the wait; the broker never writes here.
-        while (!zsys_interrupted) {
-            char *message = zstr_recv (broker);
-            if (!message)
-                break;
-            zstr_free (&message);
-        }
-        zsys_info ("member %s stopping", zdex_config_member (config)->member_id);
+        int signal_number = 0;
+        sigwait (&stop_signals, &signal_number);
+        zsys_info ("member %s stopping (%s)", zdex_config_member (config)->member_id,
+                   strsignal (signal_number));
     }
     zstr_free (&status);
     zstr_free (&client);
