@@ -446,12 +446,12 @@ s_expire (s_self_t *self)
     }
 }
 
-static void
+static bool
 s_on_pipe (s_self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
+    zmsg_t *msg = zmsg_recv (self->pipe); //  receive timeout 0: NULL when empty
     if (!msg)
-        return;
+        return false;
     char *command = zmsg_popstr (msg);
     zframe_t *pointer = zmsg_pop (msg);
     void *item = NULL;
@@ -470,6 +470,7 @@ s_on_pipe (s_self_t *self)
     zframe_destroy (&pointer);
     zstr_free (&command);
     zmsg_destroy (&msg);
+    return true;
 }
 
 static void
@@ -480,15 +481,16 @@ s_actor (zsock_t *pipe, void *arg)
     assert (poller);
     zpoller_set_nonstop (poller, true);
     zsock_signal (pipe, 0);
+    //  A zero receive timeout lets the actor drain its pipe without asking
+    //  ZMQ_EVENTS (a system call) before every message.
+    zsock_set_rcvtimeo (pipe, 0);
     while (!self->terminated) {
         void *which =
             zpoller_wait (poller, zdex_deadlines_timeout (self->deadlines, zclock_mono ()));
         if (which == pipe)
-            for (int count = 0; count < S_BATCH_MAX && !self->terminated; count++) {
-                s_on_pipe (self);
-                if (!(zsock_events (pipe) & ZMQ_POLLIN))
+            for (int count = 0; count < S_BATCH_MAX && !self->terminated; count++)
+                if (!s_on_pipe (self))
                     break;
-            }
         s_expire (self);
     }
     zpoller_destroy (&poller);

@@ -116,6 +116,7 @@ s_bind (s_self_t *self, const char *endpoint, char *bound, const char *what)
     //  max_frame_bytes get a TOO_LARGE reply.
     zsock_set_maxmsgsize (sock, (int) (self->limits.max_frame_bytes * 4 + 4096));
     zsock_set_linger (sock, 0);
+    zsock_set_rcvtimeo (sock, 0);
     if (zsock_bind (sock, "%s", endpoint) == -1) {
         snprintf (self->error, sizeof self->error, "cannot bind %s endpoint %s: %s", what, endpoint,
                   zmq_strerror (zmq_errno ()));
@@ -146,6 +147,7 @@ s_start (s_self_t *self)
     self->collector = zsock_new (ZMQ_PULL);
     assert (self->collector);
     zsock_set_rcvhwm (self->collector, 0);
+    zsock_set_rcvtimeo (self->collector, 0);
     int rc = zsock_bind (self->collector, "%s", collector_endpoint);
     assert (rc == 0);
 
@@ -391,16 +393,16 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p)
     zsock_send (s_actor_of (self, partition), "sp", "CALL", call);
 }
 
-static void
+static bool
 s_on_client (s_self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->client);
     if (!msg)
-        return;
+        return false;
     zframe_t *body = zmsg_last (msg);
     if (zmsg_size (msg) < 2 || zmsg_size (msg) > 3) {
         zmsg_destroy (&msg); //  not a DEALER or REQ envelope: nothing to answer
-        return;
+        return true;
     }
     zmsg_remove (msg, body);
     zdex_error_t error = {0};
@@ -410,7 +412,7 @@ s_on_client (s_self_t *self)
     if (!request) {
         s_reply_error (self, &msg, error.req_text, error.code, error.message);
         zdex_error_reset (&error);
-        return;
+        return true;
     }
     switch (request->op) {
     case ZDEX_OP_DURABLE_SUBMIT:
@@ -426,14 +428,15 @@ s_on_client (s_self_t *self)
     }
     zdex_request_destroy (&request);
     zmsg_destroy (&msg);
+    return true;
 }
 
-static void
+static bool
 s_on_collector (s_self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->collector);
     if (!msg)
-        return;
+        return false;
     char *command = zmsg_popstr (msg);
     if (streq (command, "REPLY"))
         zmsg_send (&msg, self->client);
@@ -458,14 +461,15 @@ s_on_collector (s_self_t *self)
         assert (false);
     zstr_free (&command);
     zmsg_destroy (&msg);
+    return true;
 }
 
-static void
+static bool
 s_on_pipe (s_self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->pipe);
     if (!msg)
-        return;
+        return false;
     char *command = zmsg_popstr (msg);
     if (streq (command, "$TERM"))
         self->terminated = true;
@@ -478,23 +482,26 @@ s_on_pipe (s_self_t *self)
     }
     zstr_free (&command);
     zmsg_destroy (&msg);
+    return true;
 }
 
+//  Handle up to S_BATCH_MAX messages from one socket.  Sockets have a zero receive
+//  timeout, so a receive on an empty socket returns at once: asking ZMQ_EVENTS
+//  before each receive would cost a system call per message.
 static void
-s_drain (s_self_t *self, zsock_t *sock, void (*handler) (s_self_t *))
+s_drain (s_self_t *self, bool (*handler) (s_self_t *))
 {
-    for (int count = 0; count < S_BATCH_MAX && !self->terminated; count++) {
-        if (!(zsock_events (sock) & ZMQ_POLLIN))
+    for (int count = 0; count < S_BATCH_MAX && !self->terminated; count++)
+        if (!handler (self))
             break;
-        handler (self);
-    }
 }
 
-static void
+static bool
 s_discard (s_self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->cluster);
     zmsg_destroy (&msg);
+    return true;
 }
 
 static void
@@ -507,8 +514,8 @@ s_stop (s_self_t *self)
     free (self->actors);
     self->terminated = true;
     if (self->collector)
-        while (zsock_events (self->collector) & ZMQ_POLLIN)
-            s_on_collector (self);
+        while (s_on_collector (self))
+            ;
     zdex_dispatcher_destroy (&self->dispatcher);
     zdex_registry_destroy (&self->registry);
     zpoller_destroy (&self->poller);
@@ -541,18 +548,19 @@ s_actor (zsock_t *pipe, void *arg)
         s_stop (self);
         return;
     }
+    zsock_set_rcvtimeo (pipe, 0);
     int watch_timeout = -1;
     while (!self->terminated) {
         int timeout = zdex_dispatcher_timeout (self->dispatcher);
         if (watch_timeout >= 0 && (timeout < 0 || watch_timeout < timeout))
             timeout = watch_timeout;
         zpoller_wait (self->poller, timeout);
-        s_drain (self, self->pipe, s_on_pipe);
-        s_drain (self, self->collector, s_on_collector);
+        s_drain (self, s_on_pipe);
+        s_drain (self, s_on_collector);
         if (!self->terminated)
             zdex_dispatcher_recv (self->dispatcher);
-        s_drain (self, self->client, s_on_client);
-        s_drain (self, self->cluster, s_discard);
+        s_drain (self, s_on_client);
+        s_drain (self, s_discard);
         if (!self->terminated && zdex_dispatcher_timeout (self->dispatcher) == 0)
             zdex_dispatcher_tick (self->dispatcher);
         watch_timeout = s_watchers_check (self);

@@ -128,6 +128,7 @@ zdex_dispatcher_new (zsock_t *router, zdex_registry_t *registry, const zdex_limi
     self->bye = zdex_wmsg_simple ("worker.bye");
     zsock_set_router_mandatory (router, 1);
     zsock_set_sndtimeo (router, 0);
+    zsock_set_rcvtimeo (router, 0);
     return self;
 }
 
@@ -479,9 +480,7 @@ zdex_dispatcher_recv (zdex_dispatcher_t *self)
     assert (self);
     //  Drain what is waiting, bounded so client traffic is not starved.
     for (int count = 0; count < 1000; count++) {
-        if (!(zsock_events (self->router) & ZMQ_POLLIN))
-            break;
-        zmsg_t *msg = zmsg_recv (self->router);
+        zmsg_t *msg = zmsg_recv (self->router); //  receive timeout 0: NULL when empty
         if (!msg)
             break;
         s_handle (self, msg);
