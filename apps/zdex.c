@@ -284,8 +284,12 @@ main (int argc, char *argv[])
         return S_EXIT_ERROR;
     }
     zdex_client_set_timeout (client, options.timeout);
+    //  The client numbers requests itself; show "req" only when the user set one.
+    bool user_req = json_object_get (request, "req") != NULL;
     json_t *reply = zdex_client_call (client, request, -1);
     json_decref (request);
+    if (reply && !user_req)
+        json_object_del (reply, "req");
     if (reply) {
         char *text = json_dumps (reply, JSON_COMPACT);
         if (text)
