@@ -27,6 +27,11 @@
 //
 //  The in-flight counter is maintained on each transition to and from PENDING; debug
 //  builds check it against the slot states after every change.
+//
+//  Backups (zdex_replica) never run add's slot walk: they install each slot as the
+//  primary placed it, so a copy cannot drift from its primary by choosing another
+//  slot, and a snapshot is just zdex_ring_foreach on one side and install on the
+//  other.
 
 #include "zdex_ring.h"
 #include "zdex_hash.h"
@@ -433,15 +438,25 @@ s_compare_sequences (const void *a, const void *b)
     return (left > right) - (left < right);
 }
 
-//  Slot order is not sequence order: a task pinning its slot keeps an old sequence
-//  while its neighbours are reused, so the pending sequences are sorted.  fn gets
-//  each one looked up afresh, so it may change the ring as it goes.
-void
-zdex_ring_foreach_pending (zdex_ring_t *self, zdex_ring_pending_fn *fn, void *arg)
+//  Does a slot in this state take part in a walk?
+static bool
+s_walked (zdex_ring_state_t state, bool pending_only)
 {
-    assert (self);
-    assert (fn);
-    uint32_t count = self->in_flight;
+    return pending_only ? state == ZDEX_RING_PENDING : state != ZDEX_RING_STALE;
+}
+
+//  Slot order is not sequence order: a task pinning its slot keeps an old sequence
+//  while its neighbours are reused, so the sequences are sorted.  fn gets each one
+//  looked up afresh, so it may change the ring as it goes.
+static void
+s_foreach (zdex_ring_t *self, bool pending_only, zdex_ring_slot_fn *fn, void *arg)
+{
+    uint32_t count = 0;
+    if (pending_only)
+        count = self->in_flight;
+    else
+        for (uint32_t index = 0; index < self->capacity; index++)
+            count += self->slots[index].state != ZDEX_RING_STALE;
     if (count == 0)
         return;
     uint32_t *sequences = (uint32_t *) malloc (count * sizeof (uint32_t));
@@ -449,24 +464,24 @@ zdex_ring_foreach_pending (zdex_ring_t *self, zdex_ring_pending_fn *fn, void *ar
     if (sequences) {
         uint32_t found = 0;
         for (uint32_t index = 0; index < self->capacity && found < count; index++)
-            if (self->slots[index].state == ZDEX_RING_PENDING)
+            if (s_walked ((zdex_ring_state_t) self->slots[index].state, pending_only))
                 sequences[found++] = self->slots[index].sequence;
         qsort (sequences, found, sizeof (uint32_t), s_compare_sequences);
         for (uint32_t index = 0; index < found; index++)
-            if (zdex_ring_lookup (self, sequences[index], &view) == ZDEX_RING_PENDING)
+            if (s_walked (zdex_ring_lookup (self, sequences[index], &view), pending_only))
                 fn (&view, arg);
         free (sequences);
         return;
     }
-    //  Out of memory: select the next pending sequence each time, O(capacity * count)
+    //  Out of memory: select the next sequence each time, O(capacity * count)
     uint64_t floor = 0;
-    uint64_t limit = self->next_sequence; //  tasks fn adds are not visited
+    uint64_t limit = self->next_sequence; //  sequences fn adds are not visited
     while (true) {
         uint64_t best = UINT64_MAX;
         for (uint32_t index = 0; index < self->capacity; index++) {
             s_slot_t *slot = &self->slots[index];
-            if (slot->state == ZDEX_RING_PENDING && slot->sequence >= floor &&
-                slot->sequence < limit && slot->sequence < best)
+            if (s_walked ((zdex_ring_state_t) slot->state, pending_only) &&
+                slot->sequence >= floor && slot->sequence < limit && slot->sequence < best)
                 best = slot->sequence;
         }
         if (best == UINT64_MAX)
@@ -475,4 +490,90 @@ zdex_ring_foreach_pending (zdex_ring_t *self, zdex_ring_pending_fn *fn, void *ar
         fn (&view, arg);
         floor = best + 1;
     }
+}
+
+void
+zdex_ring_foreach_pending (zdex_ring_t *self, zdex_ring_pending_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    s_foreach (self, true, fn, arg);
+}
+
+void
+zdex_ring_foreach (zdex_ring_t *self, zdex_ring_slot_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    s_foreach (self, false, fn, arg);
+}
+
+//  A backup's copy must come out exactly as the primary's, so install builds the
+//  same block add and complete would have built, and refuses (changing nothing)
+//  rather than half-apply: every check and the allocation come before the old slot
+//  is cleared.
+int
+zdex_ring_install (zdex_ring_t *self, const zdex_ring_slot_t *view)
+{
+    assert (self);
+    assert (view);
+    zdex_ring_state_t state = view->state;
+    bool pending = state == ZDEX_RING_PENDING;
+    bool result = state == ZDEX_RING_DONE_OK || state == ZDEX_RING_FAILED;
+    if (!pending && !result && state != ZDEX_RING_DISPOSED)
+        return -1;
+    if ((pending && !view->type) || ((pending || result) && !view->data))
+        return -1;
+    s_slot_t *slot = &self->slots[view->sequence % self->capacity];
+    const char *key = state == ZDEX_RING_DISPOSED ? NULL : view->idempotency_key;
+    if (key) {
+        //  A key may only be remembered by the slot being replaced
+        uint32_t owner;
+        if (s_key_lookup (self, key, &owner) == 0 && !(slot->has_key && slot->sequence == owner))
+            return -1;
+        if (s_keys_create (self))
+            return -1;
+    }
+    char *block = NULL;
+    if (state != ZDEX_RING_DISPOSED) {
+        //  [seed key \0] [type \0] data \0
+        size_t key_size = key ? S_SEED_SIZE + strlen (key) + 1 : 0;
+        size_t type_size = pending ? strlen (view->type) + 1 : 0;
+        size_t data_size = strlen (view->data) + 1;
+        block = (char *) malloc (key_size + type_size + data_size);
+        if (!block)
+            return -1;
+        if (key_size) {
+            memcpy (block, &self->seed, S_SEED_SIZE);
+            memcpy (block + S_SEED_SIZE, key, key_size - S_SEED_SIZE);
+        }
+        if (type_size)
+            memcpy (block + key_size, view->type, type_size);
+        memcpy (block + key_size + type_size, view->data, data_size);
+    }
+    s_slot_clear (self, slot, ZDEX_RING_STALE);
+    slot->block = block;
+    slot->sequence = view->sequence;
+    slot->state = state;
+    slot->attempt = view->attempt < S_ATTEMPT_MAX ? view->attempt : S_ATTEMPT_MAX;
+    slot->discard_result = view->discard_result;
+    if (key)
+        s_key_remember (self, slot);
+    if (pending)
+        self->in_flight++;
+    if ((uint64_t) view->sequence + 1 > self->next_sequence)
+        self->next_sequence = (uint64_t) view->sequence + 1;
+    s_check (self);
+    return 0;
+}
+
+int
+zdex_ring_set_attempt (zdex_ring_t *self, uint32_t sequence, uint32_t attempt)
+{
+    assert (self);
+    s_slot_t *slot = s_slot_of (self, sequence);
+    if (!slot || slot->state != ZDEX_RING_PENDING)
+        return -1;
+    slot->attempt = attempt < S_ATTEMPT_MAX ? attempt : S_ATTEMPT_MAX;
+    return 0;
 }

@@ -103,6 +103,30 @@ int zdex_ring_dispose (zdex_ring_t *self, uint32_t sequence, bool *was_pending);
 typedef void (zdex_ring_pending_fn) (const zdex_ring_slot_t *slot, void *arg);
 void zdex_ring_foreach_pending (zdex_ring_t *self, zdex_ring_pending_fn *fn, void *arg);
 
+//  Call fn for every slot that is not stale (PENDING, DONE_OK, FAILED, DISPOSED), in
+//  sequence order: what a snapshot of the ring must carry.  Like foreach_pending, fn
+//  may change the ring: slots it makes stale are skipped, sequences it adds are not
+//  visited.
+typedef void (zdex_ring_slot_fn) (const zdex_ring_slot_t *slot, void *arg);
+void zdex_ring_foreach (zdex_ring_t *self, zdex_ring_slot_fn *fn, void *arg);
+
+//  Put a slot exactly as another ring holds it (a backup applying the replication
+//  stream, or installing a snapshot): slot->sequence, state (PENDING, DONE_OK,
+//  FAILED or DISPOSED), attempt, discard_result, and the strings that state carries
+//  (PENDING: type and data; DONE_OK / FAILED: data; both: idempotency_key or NULL;
+//  DISPOSED carries no strings and they are ignored).  Strings are copied.  It goes
+//  to index sequence % capacity, replacing whatever is there, whatever its state
+//  (its block is freed and its key forgotten); the next sequence rises to at least
+//  sequence + 1 and never falls; the in-flight count follows the slot states.
+//  Returns 0, or -1 and changes nothing when the state or strings are missing or
+//  wrong, the key is remembered for another slot, or memory runs out.
+int zdex_ring_install (zdex_ring_t *self, const zdex_ring_slot_t *slot);
+
+//  Set the attempt count of a task (a backup applying the primary's count).
+//  Saturates like next_attempt.  Returns 0, or -1 when the slot does not hold that
+//  task.
+int zdex_ring_set_attempt (zdex_ring_t *self, uint32_t sequence, uint32_t attempt);
+
 //  For tests and replica rebuild: move the next sequence forward to `next` (at most
 //  ZDEX_RING_MAX_SEQUENCE + 1).  Returns 0, or -1 when that would move it backwards
 //  or out of range.

@@ -1,7 +1,9 @@
 //  test_ring: the task ring of one (executor, partition).  Sequence rules (monotonic,
 //  skipping pinned slots, never moving back, exhaustion), stale versus disposed,
-//  idempotency keys, the in-flight count, pending order; then 100,000 random
-//  operations checked against a plain model, and a printed memory figure.
+//  idempotency keys, the in-flight count, pending order; the backup-side install,
+//  set_attempt and foreach (a ring copied slot by slot stays the same ring); then
+//  100,000 random operations checked against a plain model, and a printed memory
+//  figure.
 
 #include "zdex_ring.h"
 
@@ -571,6 +573,304 @@ test_colliding_keys (void **state)
 }
 
 //  ---------------------------------------------------------------------------
+//  Backup-side additions: install, set_attempt, foreach.
+
+static zdex_ring_slot_t
+s_view (zdex_ring_state_t state, uint32_t sequence, const char *type, const char *data,
+        const char *key)
+{
+    zdex_ring_slot_t slot = {0};
+    slot.state = state;
+    slot.sequence = sequence;
+    slot.type = type;
+    slot.data = data;
+    slot.idempotency_key = key;
+    return slot;
+}
+
+static void
+test_install (void **state)
+{
+    (void) state;
+    zdex_ring_t *ring = zdex_ring_new (4);
+    zdex_ring_slot_t slot;
+    uint32_t sequence;
+
+    //  A task exactly as given, at sequence % capacity; next rises past it
+    zdex_ring_slot_t task = s_view (ZDEX_RING_PENDING, 5, "t", "{\"a\":1}", "k5");
+    task.attempt = 3;
+    task.discard_result = true;
+    assert_int_equal (zdex_ring_install (ring, &task), 0);
+    assert_int_equal (zdex_ring_next_sequence (ring), 6);
+    assert_int_equal (zdex_ring_in_flight (ring), 1);
+    assert_int_equal (zdex_ring_lookup (ring, 5, &slot), ZDEX_RING_PENDING);
+    assert_int_equal (slot.attempt, 3);
+    assert_true (slot.discard_result);
+    assert_string_equal (slot.type, "t");
+    assert_string_equal (slot.data, "{\"a\":1}");
+    assert_string_equal (slot.idempotency_key, "k5");
+    assert_int_equal (zdex_ring_find_idempotent (ring, "k5", &sequence), 0);
+    assert_int_equal (sequence, 5);
+    //  Skipped sequences were never issued
+    for (uint32_t skipped = 0; skipped < 5; skipped++)
+        assert_int_equal (zdex_ring_lookup (ring, skipped, NULL), ZDEX_RING_STALE);
+
+    //  Results and a failure; a lower sequence does not move next back
+    assert_int_equal (zdex_ring_install (ring, &(zdex_ring_slot_t){.state = ZDEX_RING_DONE_OK,
+                                                                   .sequence = 10,
+                                                                   .attempt = 2,
+                                                                   .data = "\"ten\"",
+                                                                   .idempotency_key = "k10"}),
+                      0);
+    zdex_ring_slot_t failed = s_view (ZDEX_RING_FAILED, 3, "ignored", "\"boom\"", NULL);
+    assert_int_equal (zdex_ring_install (ring, &failed), 0);
+    assert_int_equal (zdex_ring_next_sequence (ring), 11);
+    assert_int_equal (zdex_ring_lookup (ring, 10, &slot), ZDEX_RING_DONE_OK);
+    assert_int_equal (slot.attempt, 2);
+    assert_null (slot.type);
+    assert_string_equal (slot.data, "\"ten\"");
+    assert_string_equal (slot.idempotency_key, "k10");
+    assert_int_equal (zdex_ring_lookup (ring, 3, &slot), ZDEX_RING_FAILED);
+    assert_null (slot.type);
+    assert_null (slot.idempotency_key);
+    assert_string_equal (slot.data, "\"boom\"");
+    assert_int_equal (zdex_ring_in_flight (ring), 1);
+
+    //  Replacing the task with its own result keeps the key; in flight drops
+    zdex_ring_slot_t done = s_view (ZDEX_RING_DONE_OK, 5, NULL, "1", "k5");
+    assert_int_equal (zdex_ring_install (ring, &done), 0);
+    assert_int_equal (zdex_ring_in_flight (ring), 0);
+    assert_int_equal (zdex_ring_find_idempotent (ring, "k5", &sequence), 0);
+    assert_int_equal (sequence, 5);
+
+    //  Replacing another sequence forgets its key and makes it stale
+    zdex_ring_slot_t newer = s_view (ZDEX_RING_PENDING, 14, "t", "[]", NULL);
+    assert_int_equal (zdex_ring_install (ring, &newer), 0);
+    assert_int_equal (zdex_ring_lookup (ring, 10, NULL), ZDEX_RING_STALE);
+    assert_int_equal (zdex_ring_find_idempotent (ring, "k10", &sequence), -1);
+    assert_int_equal (zdex_ring_next_sequence (ring), 15);
+
+    //  A tombstone carries no strings, whatever is passed
+    zdex_ring_slot_t tombstone = s_view (ZDEX_RING_DISPOSED, 7, "t", "x", "k7");
+    assert_int_equal (zdex_ring_install (ring, &tombstone), 0);
+    assert_int_equal (zdex_ring_lookup (ring, 7, &slot), ZDEX_RING_DISPOSED);
+    assert_null (slot.data);
+    assert_null (slot.type);
+    assert_null (slot.idempotency_key);
+    assert_int_equal (zdex_ring_lookup (ring, 3, NULL), ZDEX_RING_STALE);
+    assert_int_equal (zdex_ring_find_idempotent (ring, "k7", &sequence), -1);
+
+    //  Refused, changing nothing: no state, missing strings, a key held elsewhere
+    zdex_ring_slot_t bad = s_view (ZDEX_RING_STALE, 12, "t", "1", NULL);
+    assert_int_equal (zdex_ring_install (ring, &bad), -1);
+    bad = s_view (ZDEX_RING_PENDING, 12, NULL, "1", NULL);
+    assert_int_equal (zdex_ring_install (ring, &bad), -1);
+    bad = s_view (ZDEX_RING_PENDING, 12, "t", NULL, NULL);
+    assert_int_equal (zdex_ring_install (ring, &bad), -1);
+    bad = s_view (ZDEX_RING_FAILED, 12, NULL, NULL, NULL);
+    assert_int_equal (zdex_ring_install (ring, &bad), -1);
+    bad = s_view ((zdex_ring_state_t) 7, 12, "t", "1", NULL);
+    assert_int_equal (zdex_ring_install (ring, &bad), -1);
+    bad = s_view (ZDEX_RING_PENDING, 12, "t", "1", "k5"); //  k5 belongs to 5, in slot 1
+    assert_int_equal (zdex_ring_install (ring, &bad), -1);
+    assert_int_equal (zdex_ring_lookup (ring, 12, NULL), ZDEX_RING_STALE);
+    assert_int_equal (zdex_ring_lookup (ring, 5, NULL), ZDEX_RING_DONE_OK);
+    assert_int_equal (zdex_ring_next_sequence (ring), 15);
+    assert_int_equal (zdex_ring_in_flight (ring), 1);
+
+    //  Installed slots behave like added ones: complete, dispose, add continues
+    assert_int_equal (s_complete (ring, 14, "\"late\""), 0);
+    assert_int_equal (zdex_ring_lookup (ring, 14, &slot), ZDEX_RING_DONE_OK);
+    assert_int_equal (zdex_ring_dispose (ring, 5, NULL), 0);
+    assert_int_equal (zdex_ring_find_idempotent (ring, "k5", &sequence), -1);
+    assert_int_equal (s_add (ring, "p", "k5", false), 15);
+    assert_int_equal (zdex_ring_in_flight (ring), 1);
+
+    //  The attempt saturates; the last sequence exhausts the ring
+    zdex_ring_slot_t last = s_view (ZDEX_RING_PENDING, ZDEX_RING_MAX_SEQUENCE, "t", "1", NULL);
+    last.attempt = UINT32_MAX;
+    assert_int_equal (zdex_ring_install (ring, &last), 0);
+    assert_int_equal (zdex_ring_lookup (ring, ZDEX_RING_MAX_SEQUENCE, &slot), ZDEX_RING_PENDING);
+    assert_int_equal (slot.attempt, (1u << 27) - 1);
+    assert_true (zdex_ring_next_sequence (ring) == (uint64_t) ZDEX_RING_MAX_SEQUENCE + 1);
+    assert_int_equal (s_add (ring, "p", NULL, false), -1);
+    zdex_ring_destroy (&ring);
+}
+
+static void
+test_set_attempt (void **state)
+{
+    (void) state;
+    zdex_ring_t *ring = zdex_ring_new (2);
+    zdex_ring_slot_t slot;
+    assert_int_equal (s_add (ring, "p", NULL, false), 0);
+    assert_int_equal (zdex_ring_set_attempt (ring, 0, 7), 0);
+    zdex_ring_lookup (ring, 0, &slot);
+    assert_int_equal (slot.attempt, 7);
+    assert_int_equal (zdex_ring_next_attempt (ring, 0), 8);
+    assert_int_equal (zdex_ring_set_attempt (ring, 0, 2), 0); //  absolute, may go down
+    zdex_ring_lookup (ring, 0, &slot);
+    assert_int_equal (slot.attempt, 2);
+    assert_int_equal (zdex_ring_set_attempt (ring, 0, UINT32_MAX), 0);
+    zdex_ring_lookup (ring, 0, &slot);
+    assert_int_equal (slot.attempt, (1u << 27) - 1);
+    assert_int_equal (zdex_ring_set_attempt (ring, 1, 1), -1); //  never issued
+    assert_int_equal (s_complete (ring, 0, "1"), 0);
+    assert_int_equal (zdex_ring_set_attempt (ring, 0, 1), -1); //  a result
+    assert_int_equal (s_add (ring, "p", NULL, false), 1);
+    assert_int_equal (zdex_ring_dispose (ring, 1, NULL), 0);
+    assert_int_equal (zdex_ring_set_attempt (ring, 1, 1), -1); //  disposed
+    zdex_ring_destroy (&ring);
+}
+
+typedef struct {
+    uint32_t sequences[32];
+    zdex_ring_state_t states[32];
+    int count;
+    zdex_ring_t *ring; //  set: on the first visit, dispose `dispose` and add a task
+    uint32_t dispose;
+} t_walk_t;
+
+static void
+s_walk (const zdex_ring_slot_t *slot, void *arg)
+{
+    t_walk_t *walk = (t_walk_t *) arg;
+    assert_true (walk->count < 32);
+    assert_int_not_equal (slot->state, ZDEX_RING_STALE);
+    walk->sequences[walk->count] = slot->sequence;
+    walk->states[walk->count] = slot->state;
+    if (walk->ring && walk->count == 0) {
+        zdex_ring_dispose (walk->ring, walk->dispose, NULL);
+        s_add (walk->ring, "added", NULL, false);
+    }
+    walk->count++;
+}
+
+static void
+test_foreach_all (void **state)
+{
+    (void) state;
+    zdex_ring_t *ring = zdex_ring_new (4);
+    t_walk_t walk = {.count = 0};
+    zdex_ring_foreach (ring, s_walk, &walk);
+    assert_int_equal (walk.count, 0);
+    //  0 pinned; 1 done, 2 failed, 3 disposed; then 4, 5 reuse slots 1, 2 (6 and 7
+    //  skip nothing); slot order 0 4 5 3 versus sequence order 0 3 4 5
+    for (int index = 0; index < 4; index++)
+        assert_int_equal (s_add (ring, "p", NULL, false), index);
+    assert_int_equal (s_complete (ring, 1, "1"), 0);
+    assert_int_equal (zdex_ring_complete (ring, 2, false, s_dup ("\"x\"")), 0);
+    assert_int_equal (zdex_ring_dispose (ring, 3, NULL), 0);
+    assert_int_equal (s_add (ring, "p", NULL, true), 5); //  4 skipped: slot 0 pinned
+    assert_int_equal (s_add (ring, "p", NULL, false), 6);
+    assert_int_equal (s_complete (ring, 5, "1"), 0); //  durable.execute: slot cleared
+    zdex_ring_foreach (ring, s_walk, &walk);
+    assert_int_equal (walk.count, 3);
+    assert_int_equal (walk.sequences[0], 0);
+    assert_int_equal (walk.states[0], ZDEX_RING_PENDING);
+    assert_int_equal (walk.sequences[1], 3);
+    assert_int_equal (walk.states[1], ZDEX_RING_DISPOSED);
+    assert_int_equal (walk.sequences[2], 6);
+    assert_int_equal (walk.states[2], ZDEX_RING_PENDING);
+
+    //  fn may change the ring: what it makes stale is skipped, what it adds is not seen
+    assert_int_equal (s_complete (ring, 6, "2"), 0);
+    assert_int_equal (s_add (ring, "p", NULL, false), 7); //  slot 3: the tombstone goes
+    walk = (t_walk_t){.ring = ring, .dispose = 6};
+    zdex_ring_foreach (ring, s_walk, &walk);
+    //  Visits 0 (disposing 6, adding 9: 8 would be slot 0), then 6 as it is now, 7
+    assert_int_equal (walk.count, 3);
+    assert_int_equal (walk.sequences[1], 6);
+    assert_int_equal (walk.states[1], ZDEX_RING_DISPOSED);
+    assert_int_equal (walk.sequences[2], 7);
+    assert_int_equal (zdex_ring_lookup (ring, 9, NULL), ZDEX_RING_PENDING);
+    zdex_ring_destroy (&ring);
+}
+
+//  A copy made with foreach + install + set_next_sequence is the same ring, and
+//  keeps behaving the same under the same operations (what a promoted backup does).
+static void
+s_assert_same_ring (zdex_ring_t *left, zdex_ring_t *right, const char **keys, int key_count)
+{
+    assert_int_equal (zdex_ring_capacity (left), zdex_ring_capacity (right));
+    assert_int_equal (zdex_ring_in_flight (left), zdex_ring_in_flight (right));
+    assert_true (zdex_ring_next_sequence (left) == zdex_ring_next_sequence (right));
+    for (uint64_t sequence = 0; sequence < zdex_ring_next_sequence (left) + 2; sequence++) {
+        zdex_ring_slot_t a, b;
+        assert_int_equal (zdex_ring_lookup (left, (uint32_t) sequence, &a),
+                          zdex_ring_lookup (right, (uint32_t) sequence, &b));
+        assert_int_equal (a.attempt, b.attempt);
+        assert_int_equal (a.discard_result, b.discard_result);
+        assert_true ((a.type == NULL) == (b.type == NULL));
+        assert_true ((a.data == NULL) == (b.data == NULL));
+        assert_true ((a.idempotency_key == NULL) == (b.idempotency_key == NULL));
+        if (a.type)
+            assert_string_equal (a.type, b.type);
+        if (a.data)
+            assert_string_equal (a.data, b.data);
+        if (a.idempotency_key)
+            assert_string_equal (a.idempotency_key, b.idempotency_key);
+    }
+    for (int key = 0; key < key_count; key++) {
+        uint32_t a = 0, b = 0;
+        assert_int_equal (zdex_ring_find_idempotent (left, keys[key], &a),
+                          zdex_ring_find_idempotent (right, keys[key], &b));
+        assert_int_equal (a, b);
+    }
+}
+
+static void
+s_copy_slot (const zdex_ring_slot_t *slot, void *arg)
+{
+    assert_int_equal (zdex_ring_install ((zdex_ring_t *) arg, slot), 0);
+}
+
+static void
+test_install_copies_a_ring (void **state)
+{
+    (void) state;
+    uint64_t random = s_seed ();
+    const char *keys[] = {"a", "b", "c", "d", "e", "f"};
+    for (int round = 0; round < 40; round++) {
+        uint32_t capacity = 1 + (uint32_t) (s_random (&random) % 9);
+        zdex_ring_t *rings[2] = {zdex_ring_new (capacity), NULL};
+        //  Ops on the original; then copy; then the same ops on both
+        for (int phase = 0; phase < 2; phase++) {
+            for (int op = 0; op < 400; op++) {
+                uint64_t choice = s_random (&random) % 10;
+                uint64_t next = zdex_ring_next_sequence (rings[0]);
+                uint32_t sequence = (uint32_t) (next - s_random (&random) % (2 * capacity + 1));
+                const char *key = s_random (&random) % 3 ? NULL : keys[s_random (&random) % 6];
+                bool discard = s_random (&random) % 6 == 0;
+                bool ok = s_random (&random) % 3;
+                for (int copy = 0; copy <= phase; copy++) {
+                    zdex_ring_t *ring = rings[copy];
+                    uint32_t ignored;
+                    if (choice < 4) {
+                        if (!key || zdex_ring_find_idempotent (ring, key, &ignored))
+                            zdex_ring_add (ring, "t", s_dup ("{}"), key, discard, &ignored);
+                    } else if (choice < 7)
+                        zdex_ring_complete (ring, sequence, ok, s_dup (ok ? "1" : "\"e\""));
+                    else if (choice < 8)
+                        zdex_ring_dispose (ring, sequence, NULL);
+                    else
+                        zdex_ring_next_attempt (ring, sequence);
+                }
+            }
+            if (phase == 0) {
+                rings[1] = zdex_ring_new (capacity);
+                zdex_ring_foreach (rings[0], s_copy_slot, rings[1]);
+                assert_int_equal (
+                    zdex_ring_set_next_sequence (rings[1], zdex_ring_next_sequence (rings[0])), 0);
+            }
+            s_assert_same_ring (rings[0], rings[1], keys, 6);
+        }
+        zdex_ring_destroy (&rings[0]);
+        zdex_ring_destroy (&rings[1]);
+    }
+}
+
+//  ---------------------------------------------------------------------------
 //  The model: a record per issued sequence and the list of sequences whose slot
 //  still holds something.  Written from the rules, not from the ring's layout.
 
@@ -1050,6 +1350,10 @@ main (void)
         cmocka_unit_test (test_next_attempt),
         cmocka_unit_test (test_sequence_exhaustion),
         cmocka_unit_test (test_colliding_keys),
+        cmocka_unit_test (test_install),
+        cmocka_unit_test (test_set_attempt),
+        cmocka_unit_test (test_foreach_all),
+        cmocka_unit_test (test_install_copies_a_ring),
         cmocka_unit_test (test_model_random),
         cmocka_unit_test (test_memory_per_result),
     };

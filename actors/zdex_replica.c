@@ -1,0 +1,1182 @@
+//  zdex_replica: how a partition's rings get from its primary to its backups.
+//
+//  The primary turns every ring change into one stream message
+//  (zdex_replica_log_record), publishes it, and keeps the most recent ones in a
+//  bounded backlog so that a backup that missed some can FETCH them.  A backup that
+//  is new, too far behind the backlog, or on another epoch gets a snapshot instead:
+//  BEGIN, one SLOT per live slot, END (Redis's +CONTINUE versus +FULLRESYNC).
+//
+//  Backup state machine (zdex_replica_t; the Clone client of the zguide, see
+//  ../shared/reference/zeromq.md §1.11):
+//
+//      INITIAL --BEGIN--> SYNCING --SLOT...--> SYNCING --END--> LIVE
+//      LIVE    seq == applied + 1: apply it, applied + 1
+//              seq <= applied: DUPLICATE (replays are harmless)
+//              seq >  applied + 1, or a HEAD beyond applied: GAP; the caller FETCHes
+//              applied + 1 .. seq and applies the answer in order
+//              a newer epoch: NEW_EPOCH; the caller asks for a snapshot (FETCH with
+//              from_seq 0), whose BEGIN starts SYNCING again
+//              a message that does not fit the rings: DIVERGED, also a snapshot
+//      SYNCING a SLOT or END that does not fit: back to INITIAL (DIVERGED)
+//      any     an older epoch: STALE_EPOCH, nothing changes (a paused old primary
+//              must never change a backup)
+//
+//  The caller subscribes to the partition's topic before it asks for a snapshot,
+//  and drops stream messages while SYNCING; after END, the next one (or the next
+//  HEAD) shows the GAP between the snapshot's seq and the stream, which a FETCH
+//  fills.  INITIAL holds nothing, so it applies no stream message at all: even
+//  seq 1 of a new epoch would be applied on top of the rings the new primary
+//  inherited.
+//
+//  A backup never runs add()'s walk over pinned slots: ADD carries the sequence the
+//  primary chose and zdex_ring_install puts the task exactly there, so the copy
+//  cannot drift by picking another slot.  RESULT, DISPOSE and ATTEMPT replay the
+//  primary's own operation (complete also clears a durable.execute slot as the
+//  primary did) and refuse, as DIVERGED, a message for a task the copy does not
+//  hold: with every earlier seq applied that cannot happen unless the copy is
+//  wrong, and then only a snapshot helps.
+//
+//  Acks are cumulative (everything up to seq is applied), per epoch, and count only
+//  for the members the partition table names as backups, so a backup that left
+//  cannot keep replies flowing.  durable(k) is the k-th highest ack: a client reply
+//  held for a change with seq <= durable(k) can go; holding replies in seq order
+//  lets one pass release them.
+
+#include "zdex_replica.h"
+#include "zdex_hash_table.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_HEADER_SIZE 18 //  version, op, epoch, seq
+
+//  ---------------------------------------------------------------------------------
+//  Bytes
+
+static void
+s_put_u32 (byte *out, uint32_t value)
+{
+    out[0] = (byte) (value >> 24);
+    out[1] = (byte) (value >> 16);
+    out[2] = (byte) (value >> 8);
+    out[3] = (byte) value;
+}
+
+static void
+s_put_u64 (byte *out, uint64_t value)
+{
+    s_put_u32 (out, (uint32_t) (value >> 32));
+    s_put_u32 (out + 4, (uint32_t) value);
+}
+
+static uint32_t
+s_get_u32 (const byte *in)
+{
+    return (uint32_t) in[0] << 24 | (uint32_t) in[1] << 16 | (uint32_t) in[2] << 8 |
+           (uint32_t) in[3];
+}
+
+static uint64_t
+s_get_u64 (const byte *in)
+{
+    return (uint64_t) s_get_u32 (in) << 32 | s_get_u32 (in + 4);
+}
+
+//  Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+//  U+10FFFF.
+static bool
+s_utf8_valid (const byte *text, size_t size)
+{
+    size_t index = 0;
+    while (index < size) {
+        byte lead = text[index];
+        if (lead < 0x80) {
+            index++;
+            continue;
+        }
+        size_t length;
+        uint32_t point;
+        if (lead >= 0xC2 && lead <= 0xDF) {
+            length = 2;
+            point = lead & 0x1F;
+        } else if (lead >= 0xE0 && lead <= 0xEF) {
+            length = 3;
+            point = lead & 0x0F;
+        } else if (lead >= 0xF0 && lead <= 0xF4) {
+            length = 4;
+            point = lead & 0x07;
+        } else
+            return false;
+        if (size - index < length)
+            return false;
+        for (size_t next = 1; next < length; next++) {
+            byte trail = text[index + next];
+            if ((trail & 0xC0) != 0x80)
+                return false;
+            point = point << 6 | (trail & 0x3F);
+        }
+        if ((length == 3 && point < 0x800) || (length == 4 && point < 0x10000) ||
+            point > 0x10FFFF || (point >= 0xD800 && point <= 0xDFFF))
+            return false;
+        index += length;
+    }
+    return true;
+}
+
+//  A string's bytes as the wire carries them: no NUL inside, valid UTF-8.
+static bool
+s_text_valid (const char *text, size_t size)
+{
+    return memchr (text, 0, size) == NULL && s_utf8_valid ((const byte *) text, size);
+}
+
+static bool
+s_name_ok (const char *name)
+{
+    if (!name)
+        return false;
+    size_t size = strnlen (name, ZDEX_REPLICA_NAME_MAX + 1);
+    return size > 0 && size <= ZDEX_REPLICA_NAME_MAX && s_utf8_valid ((const byte *) name, size);
+}
+
+static bool
+s_key_ok (const char *key)
+{
+    return !key || s_name_ok (key);
+}
+
+static bool
+s_data_ok (const char *data)
+{
+    return data && *data && s_utf8_valid ((const byte *) data, strlen (data));
+}
+
+//  ---------------------------------------------------------------------------------
+//  Encoding
+
+void
+zdex_replica_topic (uint32_t partition, byte topic[ZDEX_REPLICA_TOPIC_SIZE])
+{
+    topic[0] = 'R';
+    s_put_u32 (topic + 1, partition);
+}
+
+static bool
+s_slot_state_ok (zdex_ring_state_t state)
+{
+    return state >= ZDEX_RING_PENDING && state <= ZDEX_RING_DISPOSED;
+}
+
+//  The rules decode enforces, on a message about to be encoded.
+static bool
+s_encodable (const zdex_replica_msg_t *msg)
+{
+    const zdex_ring_slot_t *slot = &msg->slot;
+    switch (msg->op) {
+    case ZDEX_REPLICA_ADD:
+        return s_name_ok (msg->executor) && msg->capacity > 0 && s_name_ok (slot->type) &&
+               s_data_ok (slot->data) && s_key_ok (slot->idempotency_key);
+    case ZDEX_REPLICA_RESULT:
+        return s_name_ok (msg->executor) && s_data_ok (slot->data) &&
+               (slot->state == ZDEX_RING_DONE_OK || slot->state == ZDEX_RING_FAILED);
+    case ZDEX_REPLICA_DISPOSE:
+    case ZDEX_REPLICA_ATTEMPT:
+        return s_name_ok (msg->executor);
+    case ZDEX_REPLICA_HEAD:
+    case ZDEX_REPLICA_SNAPSHOT_BEGIN:
+        return true;
+    case ZDEX_REPLICA_SNAPSHOT_SLOT:
+        if (!s_name_ok (msg->executor) || msg->capacity == 0 || !s_slot_state_ok (slot->state))
+            return false;
+        if (slot->state == ZDEX_RING_DISPOSED)
+            return true;
+        return (slot->state != ZDEX_RING_PENDING || s_name_ok (slot->type)) &&
+               s_data_ok (slot->data) && s_key_ok (slot->idempotency_key);
+    case ZDEX_REPLICA_SNAPSHOT_END:
+        if (msg->next_count && !msg->nexts)
+            return false;
+        for (size_t index = 0; index < msg->next_count; index++)
+            if (!s_name_ok (msg->nexts[index].executor) || msg->nexts[index].capacity == 0 ||
+                msg->nexts[index].next_sequence > (uint64_t) ZDEX_RING_MAX_SEQUENCE + 1)
+                return false;
+        return true;
+    case ZDEX_REPLICA_ACK:
+        return s_name_ok (msg->member);
+    case ZDEX_REPLICA_FETCH:
+        return msg->to_seq >= msg->seq;
+    }
+    return false;
+}
+
+static void
+s_add_u8 (zmsg_t *msg, byte value)
+{
+    zmsg_addmem (msg, &value, 1);
+}
+
+static void
+s_add_u32 (zmsg_t *msg, uint32_t value)
+{
+    byte bytes[4];
+    s_put_u32 (bytes, value);
+    zmsg_addmem (msg, bytes, sizeof bytes);
+}
+
+static void
+s_add_u64 (zmsg_t *msg, uint64_t value)
+{
+    byte bytes[8];
+    s_put_u64 (bytes, value);
+    zmsg_addmem (msg, bytes, sizeof bytes);
+}
+
+//  A string with its NUL; NULL as an empty frame.
+static void
+s_add_string (zmsg_t *msg, const char *text)
+{
+    zmsg_addmem (msg, text, text ? strlen (text) + 1 : 0);
+}
+
+zmsg_t *
+zdex_replica_encode (const zdex_replica_msg_t *msg)
+{
+    assert (msg);
+    if (!s_encodable (msg))
+        return NULL;
+    zmsg_t *out = zmsg_new ();
+    assert (out);
+    byte topic[ZDEX_REPLICA_TOPIC_SIZE];
+    zdex_replica_topic (msg->partition, topic);
+    zmsg_addmem (out, topic, sizeof topic);
+    byte header[S_HEADER_SIZE];
+    header[0] = ZDEX_REPLICA_VERSION;
+    header[1] = (byte) msg->op;
+    s_put_u64 (header + 2, msg->epoch);
+    s_put_u64 (header + 10, msg->seq);
+    zmsg_addmem (out, header, sizeof header);
+
+    const zdex_ring_slot_t *slot = &msg->slot;
+    bool disposed = slot->state == ZDEX_RING_DISPOSED;
+    switch (msg->op) {
+    case ZDEX_REPLICA_ADD:
+        s_add_string (out, msg->executor);
+        s_add_u32 (out, msg->capacity);
+        s_add_u32 (out, slot->sequence);
+        s_add_u32 (out, slot->attempt);
+        s_add_u8 (out, slot->discard_result ? 1 : 0);
+        s_add_string (out, slot->type);
+        s_add_string (out, slot->data);
+        s_add_string (out, slot->idempotency_key);
+        break;
+    case ZDEX_REPLICA_RESULT:
+        s_add_string (out, msg->executor);
+        s_add_u32 (out, slot->sequence);
+        s_add_u8 (out, slot->state == ZDEX_RING_DONE_OK ? 1 : 0);
+        s_add_string (out, slot->data);
+        break;
+    case ZDEX_REPLICA_DISPOSE:
+        s_add_string (out, msg->executor);
+        s_add_u32 (out, slot->sequence);
+        break;
+    case ZDEX_REPLICA_ATTEMPT:
+        s_add_string (out, msg->executor);
+        s_add_u32 (out, slot->sequence);
+        s_add_u32 (out, slot->attempt);
+        break;
+    case ZDEX_REPLICA_HEAD:
+    case ZDEX_REPLICA_SNAPSHOT_BEGIN:
+        break;
+    case ZDEX_REPLICA_SNAPSHOT_SLOT:
+        s_add_string (out, msg->executor);
+        s_add_u32 (out, msg->capacity);
+        s_add_u32 (out, slot->sequence);
+        s_add_u8 (out, (byte) slot->state);
+        s_add_u32 (out, slot->attempt);
+        s_add_u8 (out, slot->discard_result ? 1 : 0);
+        s_add_string (out, slot->state == ZDEX_RING_PENDING ? slot->type : NULL);
+        s_add_string (out, disposed ? NULL : slot->data);
+        s_add_string (out, disposed ? NULL : slot->idempotency_key);
+        break;
+    case ZDEX_REPLICA_SNAPSHOT_END:
+        for (size_t index = 0; index < msg->next_count; index++) {
+            s_add_string (out, msg->nexts[index].executor);
+            s_add_u32 (out, msg->nexts[index].capacity);
+            s_add_u64 (out, msg->nexts[index].next_sequence);
+        }
+        break;
+    case ZDEX_REPLICA_ACK:
+        s_add_string (out, msg->member);
+        break;
+    case ZDEX_REPLICA_FETCH:
+        s_add_u64 (out, msg->to_seq);
+        break;
+    }
+    return out;
+}
+
+//  ---------------------------------------------------------------------------------
+//  Decoding
+
+//  Reads frames in turn; the first bad one sets failed and every later read
+//  returns zeroes, so a decoder checks once at the end.
+typedef struct {
+    zmsg_t *msg;
+    bool failed;
+} s_reader_t;
+
+static zframe_t *
+s_next (s_reader_t *reader, size_t size)
+{
+    zframe_t *frame = reader->failed ? NULL : zmsg_next (reader->msg);
+    if (!frame || (size != SIZE_MAX && zframe_size (frame) != size)) {
+        reader->failed = true;
+        return NULL;
+    }
+    return frame;
+}
+
+static byte
+s_read_u8 (s_reader_t *reader)
+{
+    zframe_t *frame = s_next (reader, 1);
+    return frame ? zframe_data (frame)[0] : 0;
+}
+
+static uint32_t
+s_read_u32 (s_reader_t *reader)
+{
+    zframe_t *frame = s_next (reader, 4);
+    return frame ? s_get_u32 (zframe_data (frame)) : 0;
+}
+
+static uint64_t
+s_read_u64 (s_reader_t *reader)
+{
+    zframe_t *frame = s_next (reader, 8);
+    return frame ? s_get_u64 (zframe_data (frame)) : 0;
+}
+
+typedef enum {
+    S_STRING_NAME,   //  1..NAME_MAX bytes
+    S_STRING_KEY,    //  a name or absent
+    S_STRING_DATA,   //  1 or more bytes
+    S_STRING_ABSENT, //  must be an empty frame
+} s_string_kind_t;
+
+//  A string frame: bytes, then exactly one NUL, at the end.
+static const char *
+s_read_string (s_reader_t *reader, s_string_kind_t kind)
+{
+    zframe_t *frame = s_next (reader, SIZE_MAX);
+    if (!frame)
+        return NULL;
+    size_t size = zframe_size (frame);
+    if (size == 0 && (kind == S_STRING_KEY || kind == S_STRING_ABSENT))
+        return NULL;
+    const char *text = (const char *) zframe_data (frame);
+    if (kind == S_STRING_ABSENT || size < 2 || text[size - 1] != 0 ||
+        !s_text_valid (text, size - 1) ||
+        (kind != S_STRING_DATA && size - 1 > ZDEX_REPLICA_NAME_MAX)) {
+        reader->failed = true;
+        return NULL;
+    }
+    return text;
+}
+
+static bool
+s_frames_are (zmsg_t *msg, size_t count)
+{
+    return zmsg_size (msg) == count;
+}
+
+void
+zdex_replica_msg_reset (zdex_replica_msg_t *msg)
+{
+    assert (msg);
+    free (msg->owned);
+    memset (msg, 0, sizeof (*msg));
+}
+
+int
+zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out)
+{
+    assert (msg);
+    assert (out);
+    memset (out, 0, sizeof (*out));
+    size_t frames = zmsg_size (msg);
+    if (frames < 2)
+        return -1;
+    zframe_t *topic = zmsg_first (msg);
+    if (zframe_size (topic) != ZDEX_REPLICA_TOPIC_SIZE || zframe_data (topic)[0] != 'R')
+        return -1;
+    zframe_t *header = zmsg_next (msg);
+    if (zframe_size (header) != S_HEADER_SIZE || zframe_data (header)[0] != ZDEX_REPLICA_VERSION)
+        return -1;
+    out->partition = s_get_u32 (zframe_data (topic) + 1);
+    out->op = (zdex_replica_op_t) zframe_data (header)[1];
+    out->epoch = s_get_u64 (zframe_data (header) + 2);
+    out->seq = s_get_u64 (zframe_data (header) + 10);
+
+    s_reader_t reader = {msg, false};
+    zdex_ring_slot_t *slot = &out->slot;
+    byte flags = 0;
+    switch (out->op) {
+    case ZDEX_REPLICA_ADD:
+        reader.failed = !s_frames_are (msg, 10);
+        out->executor = s_read_string (&reader, S_STRING_NAME);
+        out->capacity = s_read_u32 (&reader);
+        slot->state = ZDEX_RING_PENDING;
+        slot->sequence = s_read_u32 (&reader);
+        slot->attempt = s_read_u32 (&reader);
+        flags = s_read_u8 (&reader);
+        slot->discard_result = flags & 1;
+        slot->type = s_read_string (&reader, S_STRING_NAME);
+        slot->data = s_read_string (&reader, S_STRING_DATA);
+        slot->idempotency_key = s_read_string (&reader, S_STRING_KEY);
+        reader.failed |= out->capacity == 0 || flags > 1;
+        break;
+    case ZDEX_REPLICA_RESULT: {
+        reader.failed = !s_frames_are (msg, 6);
+        out->executor = s_read_string (&reader, S_STRING_NAME);
+        slot->sequence = s_read_u32 (&reader);
+        byte ok = s_read_u8 (&reader);
+        slot->state = ok ? ZDEX_RING_DONE_OK : ZDEX_RING_FAILED;
+        slot->data = s_read_string (&reader, S_STRING_DATA);
+        reader.failed |= ok > 1;
+        break;
+    }
+    case ZDEX_REPLICA_DISPOSE:
+        reader.failed = !s_frames_are (msg, 4);
+        out->executor = s_read_string (&reader, S_STRING_NAME);
+        slot->sequence = s_read_u32 (&reader);
+        break;
+    case ZDEX_REPLICA_ATTEMPT:
+        reader.failed = !s_frames_are (msg, 5);
+        out->executor = s_read_string (&reader, S_STRING_NAME);
+        slot->sequence = s_read_u32 (&reader);
+        slot->attempt = s_read_u32 (&reader);
+        break;
+    case ZDEX_REPLICA_HEAD:
+    case ZDEX_REPLICA_SNAPSHOT_BEGIN:
+        reader.failed = !s_frames_are (msg, 2);
+        break;
+    case ZDEX_REPLICA_SNAPSHOT_SLOT: {
+        reader.failed = !s_frames_are (msg, 11);
+        out->executor = s_read_string (&reader, S_STRING_NAME);
+        out->capacity = s_read_u32 (&reader);
+        slot->sequence = s_read_u32 (&reader);
+        byte state = s_read_u8 (&reader);
+        slot->state = (zdex_ring_state_t) state;
+        slot->attempt = s_read_u32 (&reader);
+        flags = s_read_u8 (&reader);
+        slot->discard_result = flags & 1;
+        bool pending = state == ZDEX_RING_PENDING, disposed = state == ZDEX_RING_DISPOSED;
+        slot->type = s_read_string (&reader, pending ? S_STRING_NAME : S_STRING_ABSENT);
+        slot->data = s_read_string (&reader, disposed ? S_STRING_ABSENT : S_STRING_DATA);
+        slot->idempotency_key = s_read_string (&reader, disposed ? S_STRING_ABSENT : S_STRING_KEY);
+        reader.failed |= out->capacity == 0 || flags > 1 || !s_slot_state_ok (slot->state);
+        break;
+    }
+    case ZDEX_REPLICA_SNAPSHOT_END: {
+        size_t count = (frames - 2) / 3;
+        zdex_replica_next_t *nexts = NULL;
+        if ((frames - 2) % 3 == 0 && count) {
+            nexts = (zdex_replica_next_t *) calloc (count, sizeof (zdex_replica_next_t));
+            reader.failed = !nexts;
+        } else
+            reader.failed = (frames - 2) % 3 != 0;
+        if (reader.failed)
+            break;
+        for (size_t index = 0; index < count; index++) {
+            nexts[index].executor = s_read_string (&reader, S_STRING_NAME);
+            nexts[index].capacity = s_read_u32 (&reader);
+            nexts[index].next_sequence = s_read_u64 (&reader);
+            reader.failed |= nexts[index].capacity == 0 ||
+                             nexts[index].next_sequence > (uint64_t) ZDEX_RING_MAX_SEQUENCE + 1;
+        }
+        out->nexts = nexts;
+        out->next_count = count;
+        out->owned = nexts;
+        break;
+    }
+    case ZDEX_REPLICA_ACK:
+        reader.failed = !s_frames_are (msg, 3);
+        out->member = s_read_string (&reader, S_STRING_NAME);
+        break;
+    case ZDEX_REPLICA_FETCH:
+        reader.failed = !s_frames_are (msg, 3);
+        out->to_seq = s_read_u64 (&reader);
+        reader.failed |= out->to_seq < out->seq;
+        break;
+    default:
+        reader.failed = true;
+    }
+    if (reader.failed) {
+        zdex_replica_msg_reset (out);
+        return -1;
+    }
+    return 0;
+}
+
+const char *
+zdex_replica_op_name (int op)
+{
+    static const char *const names[] = {"?",
+                                        "ADD",
+                                        "RESULT",
+                                        "DISPOSE",
+                                        "ATTEMPT",
+                                        "HEAD",
+                                        "SNAPSHOT_BEGIN",
+                                        "SNAPSHOT_SLOT",
+                                        "SNAPSHOT_END",
+                                        "ACK",
+                                        "FETCH"};
+    return op >= ZDEX_REPLICA_ADD && op <= ZDEX_REPLICA_FETCH ? names[op] : names[0];
+}
+
+//  ---------------------------------------------------------------------------------
+//  zdex_replica_t
+
+struct _zdex_replica_t {
+    uint32_t partition;
+    zdex_replica_state_t state;
+    uint64_t epoch;
+    uint64_t applied;
+    uint64_t snapshot_seq; //  SYNCING: the seq the snapshot stands for
+    zhashx_t *rings;       //  executor → zdex_ring_t *; rings destroyed by s_clear
+};
+
+zdex_replica_t *
+zdex_replica_new (uint32_t partition)
+{
+    zdex_replica_t *self = (zdex_replica_t *) zmalloc (sizeof (zdex_replica_t));
+    assert (self);
+    self->partition = partition;
+    self->rings = zdex_hash_table_new ();
+    assert (self->rings);
+    return self;
+}
+
+//  Destroy every ring, keep the epoch.
+static void
+s_clear (zdex_replica_t *self)
+{
+    zdex_ring_t *ring = (zdex_ring_t *) zhashx_first (self->rings);
+    while (ring) {
+        zdex_ring_destroy (&ring);
+        ring = (zdex_ring_t *) zhashx_next (self->rings);
+    }
+    zhashx_purge (self->rings);
+    self->applied = 0;
+    self->snapshot_seq = 0;
+}
+
+void
+zdex_replica_destroy (zdex_replica_t **self_p)
+{
+    assert (self_p);
+    zdex_replica_t *self = *self_p;
+    if (!self)
+        return;
+    s_clear (self);
+    zhashx_destroy (&self->rings);
+    free (self);
+    *self_p = NULL;
+}
+
+zdex_replica_state_t
+zdex_replica_state (zdex_replica_t *self)
+{
+    assert (self);
+    return self->state;
+}
+
+uint32_t
+zdex_replica_partition (zdex_replica_t *self)
+{
+    assert (self);
+    return self->partition;
+}
+
+uint64_t
+zdex_replica_epoch (zdex_replica_t *self)
+{
+    assert (self);
+    return self->epoch;
+}
+
+uint64_t
+zdex_replica_applied (zdex_replica_t *self)
+{
+    assert (self);
+    return self->applied;
+}
+
+zdex_ring_t *
+zdex_replica_ring (zdex_replica_t *self, const char *executor)
+{
+    assert (self);
+    assert (executor);
+    return (zdex_ring_t *) zhashx_lookup (self->rings, executor);
+}
+
+zhashx_t *
+zdex_replica_take_rings (zdex_replica_t *self)
+{
+    assert (self);
+    zhashx_t *taken = zdex_hash_table_new ();
+    assert (taken);
+    zdex_ring_t *ring = (zdex_ring_t *) zhashx_first (self->rings);
+    while (ring) {
+        int rc = zhashx_insert (taken, zhashx_cursor (self->rings), ring);
+        assert (rc == 0);
+        (void) rc;
+        ring = (zdex_ring_t *) zhashx_next (self->rings);
+    }
+    zhashx_purge (self->rings); //  no destructor: the rings live on in taken
+    self->applied = 0;
+    self->snapshot_seq = 0;
+    self->state = ZDEX_REPLICA_STATE_INITIAL;
+    return taken;
+}
+
+//  The executor's ring, created with capacity if missing.  NULL when its capacity
+//  differs (a ring's capacity is fixed for life) or memory runs out; *created says
+//  whether the caller must destroy it again on failure.
+static zdex_ring_t *
+s_ring_for (zdex_replica_t *self, const char *executor, uint32_t capacity, bool *created)
+{
+    *created = false;
+    zdex_ring_t *ring = (zdex_ring_t *) zhashx_lookup (self->rings, executor);
+    if (ring)
+        return zdex_ring_capacity (ring) == capacity ? ring : NULL;
+    ring = zdex_ring_new (capacity);
+    *created = ring != NULL;
+    return ring;
+}
+
+static void
+s_ring_keep (zdex_replica_t *self, const char *executor, zdex_ring_t *ring)
+{
+    int rc = zhashx_insert (self->rings, executor, ring);
+    assert (rc == 0);
+    (void) rc;
+}
+
+//  Apply the mutation at applied + 1; true when it fitted.
+static bool
+s_apply_mutation (zdex_replica_t *self, const zdex_replica_msg_t *msg)
+{
+    const zdex_ring_slot_t *slot = &msg->slot;
+    zdex_ring_t *ring = (zdex_ring_t *) zhashx_lookup (self->rings, msg->executor);
+    switch (msg->op) {
+    case ZDEX_REPLICA_ADD: {
+        bool created;
+        ring = s_ring_for (self, msg->executor, msg->capacity, &created);
+        //  The primary's add never goes below its next sequence
+        if (!ring || slot->sequence < zdex_ring_next_sequence (ring))
+            return false;
+        zdex_ring_slot_t task = *slot;
+        task.state = ZDEX_RING_PENDING;
+        if (zdex_ring_install (ring, &task)) {
+            if (created)
+                zdex_ring_destroy (&ring);
+            return false;
+        }
+        if (created)
+            s_ring_keep (self, msg->executor, ring);
+        return true;
+    }
+    case ZDEX_REPLICA_RESULT: {
+        if (!ring || zdex_ring_lookup (ring, slot->sequence, NULL) != ZDEX_RING_PENDING)
+            return false;
+        char *data = strdup (slot->data);
+        return data && zdex_ring_complete (ring, slot->sequence, slot->state == ZDEX_RING_DONE_OK,
+                                           data) == 0;
+    }
+    case ZDEX_REPLICA_DISPOSE:
+        return ring && zdex_ring_dispose (ring, slot->sequence, NULL) == 0;
+    case ZDEX_REPLICA_ATTEMPT:
+        return ring && zdex_ring_set_attempt (ring, slot->sequence, slot->attempt) == 0;
+    default:
+        assert (false);
+        return false;
+    }
+}
+
+//  A snapshot part that does not fit: start over from nothing.
+static zdex_replica_result_t
+s_abandon (zdex_replica_t *self)
+{
+    s_clear (self);
+    self->state = ZDEX_REPLICA_STATE_INITIAL;
+    return ZDEX_REPLICA_DIVERGED;
+}
+
+static zdex_replica_result_t
+s_apply_snapshot (zdex_replica_t *self, const zdex_replica_msg_t *msg)
+{
+    if (msg->op == ZDEX_REPLICA_SNAPSHOT_BEGIN) {
+        if (self->state == ZDEX_REPLICA_STATE_LIVE && msg->epoch == self->epoch &&
+            msg->seq <= self->applied)
+            return ZDEX_REPLICA_DUPLICATE; //  we are there already
+        s_clear (self);
+        self->epoch = msg->epoch;
+        self->snapshot_seq = msg->seq;
+        self->state = ZDEX_REPLICA_STATE_SYNCING;
+        return ZDEX_REPLICA_APPLIED;
+    }
+    if (self->state != ZDEX_REPLICA_STATE_SYNCING || msg->epoch != self->epoch ||
+        msg->seq != self->snapshot_seq)
+        return ZDEX_REPLICA_IGNORED; //  parts of another snapshot
+    bool created;
+    if (msg->op == ZDEX_REPLICA_SNAPSHOT_SLOT) {
+        zdex_ring_t *ring = s_ring_for (self, msg->executor, msg->capacity, &created);
+        if (created)
+            s_ring_keep (self, msg->executor, ring);
+        if (!ring || zdex_ring_install (ring, &msg->slot))
+            return s_abandon (self);
+        return ZDEX_REPLICA_APPLIED;
+    }
+    assert (msg->op == ZDEX_REPLICA_SNAPSHOT_END);
+    for (size_t index = 0; index < msg->next_count; index++) {
+        const zdex_replica_next_t *next = &msg->nexts[index];
+        zdex_ring_t *ring = s_ring_for (self, next->executor, next->capacity, &created);
+        if (created)
+            s_ring_keep (self, next->executor, ring);
+        //  Below a slot's sequence means the snapshot contradicts itself
+        if (!ring || zdex_ring_set_next_sequence (ring, next->next_sequence))
+            return s_abandon (self);
+    }
+    self->applied = self->snapshot_seq;
+    self->snapshot_seq = 0;
+    self->state = ZDEX_REPLICA_STATE_LIVE;
+    return ZDEX_REPLICA_APPLIED;
+}
+
+zdex_replica_result_t
+zdex_replica_apply (zdex_replica_t *self, const zdex_replica_msg_t *msg)
+{
+    assert (self);
+    assert (msg);
+    if (msg->partition != self->partition || msg->op == ZDEX_REPLICA_ACK ||
+        msg->op == ZDEX_REPLICA_FETCH || msg->op < ZDEX_REPLICA_ADD || msg->op > ZDEX_REPLICA_FETCH)
+        return ZDEX_REPLICA_IGNORED;
+    if (msg->epoch < self->epoch)
+        return ZDEX_REPLICA_STALE_EPOCH;
+    if (msg->op >= ZDEX_REPLICA_SNAPSHOT_BEGIN && msg->op <= ZDEX_REPLICA_SNAPSHOT_END)
+        return s_apply_snapshot (self, msg);
+    if (self->state == ZDEX_REPLICA_STATE_INITIAL || msg->epoch > self->epoch)
+        return ZDEX_REPLICA_NEW_EPOCH;
+    if (self->state == ZDEX_REPLICA_STATE_SYNCING)
+        return ZDEX_REPLICA_SYNCING;
+    if (msg->op == ZDEX_REPLICA_HEAD)
+        return msg->seq > self->applied ? ZDEX_REPLICA_GAP : ZDEX_REPLICA_DUPLICATE;
+    if (msg->seq <= self->applied)
+        return ZDEX_REPLICA_DUPLICATE;
+    if (msg->seq > self->applied + 1)
+        return ZDEX_REPLICA_GAP;
+    if (!s_apply_mutation (self, msg))
+        return ZDEX_REPLICA_DIVERGED;
+    self->applied = msg->seq;
+    return ZDEX_REPLICA_APPLIED;
+}
+
+const char *
+zdex_replica_result_name (zdex_replica_result_t result)
+{
+    static const char *const names[] = {"APPLIED",   "DUPLICATE", "GAP",      "STALE_EPOCH",
+                                        "NEW_EPOCH", "SYNCING",   "DIVERGED", "IGNORED"};
+    return (unsigned) result < sizeof names / sizeof names[0] ? names[result] : "?";
+}
+
+//  ---------------------------------------------------------------------------------
+//  zdex_replica_log_t: a circular array of encoded messages, oldest at head, grown
+//  on demand so that 271 partitions of mostly idle logs stay small.
+
+struct _zdex_replica_log_t {
+    uint32_t partition;
+    uint64_t epoch;
+    uint64_t last; //  seq of the newest message
+    size_t max_messages;
+    size_t max_bytes; //  0: no byte limit
+    zmsg_t **entries;
+    size_t allocated;
+    size_t head;
+    size_t count;
+    size_t bytes;
+};
+
+zdex_replica_log_t *
+zdex_replica_log_new (uint32_t partition, size_t max_messages, size_t max_bytes)
+{
+    zdex_replica_log_t *self = (zdex_replica_log_t *) zmalloc (sizeof (zdex_replica_log_t));
+    assert (self);
+    self->partition = partition;
+    self->max_messages = max_messages;
+    self->max_bytes = max_bytes;
+    return self;
+}
+
+static void
+s_log_drop_oldest (zdex_replica_log_t *self)
+{
+    assert (self->count > 0);
+    zmsg_t **oldest = &self->entries[self->head];
+    self->bytes -= zmsg_content_size (*oldest);
+    zmsg_destroy (oldest);
+    self->head = (self->head + 1) % self->allocated;
+    self->count--;
+}
+
+static void
+s_log_purge (zdex_replica_log_t *self)
+{
+    while (self->count)
+        s_log_drop_oldest (self);
+    self->head = 0;
+}
+
+void
+zdex_replica_log_destroy (zdex_replica_log_t **self_p)
+{
+    assert (self_p);
+    zdex_replica_log_t *self = *self_p;
+    if (!self)
+        return;
+    s_log_purge (self);
+    free (self->entries);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zdex_replica_log_reset (zdex_replica_log_t *self, uint64_t epoch, uint64_t last_seq)
+{
+    assert (self);
+    s_log_purge (self);
+    self->epoch = epoch;
+    self->last = last_seq;
+}
+
+uint64_t
+zdex_replica_log_epoch (zdex_replica_log_t *self)
+{
+    assert (self);
+    return self->epoch;
+}
+
+uint64_t
+zdex_replica_log_last (zdex_replica_log_t *self)
+{
+    assert (self);
+    return self->last;
+}
+
+size_t
+zdex_replica_log_size (zdex_replica_log_t *self)
+{
+    assert (self);
+    return self->count;
+}
+
+//  Room for one more entry: grow up to max_messages, else drop the oldest.
+static void
+s_log_make_room (zdex_replica_log_t *self)
+{
+    if (self->count == self->max_messages) {
+        s_log_drop_oldest (self);
+        return;
+    }
+    if (self->count < self->allocated)
+        return;
+    size_t allocated = self->allocated ? self->allocated * 2 : 16;
+    if (allocated > self->max_messages)
+        allocated = self->max_messages;
+    zmsg_t **entries = (zmsg_t **) calloc (allocated, sizeof (zmsg_t *));
+    if (!entries) {
+        if (self->count)
+            s_log_drop_oldest (self); //  out of memory: keep less
+        return;
+    }
+    for (size_t index = 0; index < self->count; index++)
+        entries[index] = self->entries[(self->head + index) % self->allocated];
+    free (self->entries);
+    self->entries = entries;
+    self->allocated = allocated;
+    self->head = 0;
+}
+
+zmsg_t *
+zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *msg)
+{
+    assert (self);
+    assert (msg);
+    assert (msg->op >= ZDEX_REPLICA_ADD && msg->op <= ZDEX_REPLICA_ATTEMPT);
+    msg->partition = self->partition;
+    msg->epoch = self->epoch;
+    msg->seq = self->last + 1;
+    zmsg_t *encoded = zdex_replica_encode (msg);
+    if (!encoded)
+        return NULL;
+    self->last++;
+    if (self->max_messages == 0)
+        return encoded;
+    s_log_make_room (self);
+    if (self->count == self->allocated)
+        return encoded; //  no memory for even one entry (the backlog is empty)
+    zmsg_t *copy = zmsg_dup (encoded);
+    assert (copy);
+    self->entries[(self->head + self->count) % self->allocated] = encoded;
+    self->count++;
+    self->bytes += zmsg_content_size (encoded);
+    while (self->max_bytes && self->bytes > self->max_bytes && self->count)
+        s_log_drop_oldest (self);
+    return copy;
+}
+
+zmsg_t *
+zdex_replica_log_head (zdex_replica_log_t *self)
+{
+    assert (self);
+    zdex_replica_msg_t head = {.op = ZDEX_REPLICA_HEAD,
+                               .partition = self->partition,
+                               .epoch = self->epoch,
+                               .seq = self->last};
+    zmsg_t *msg = zdex_replica_encode (&head);
+    assert (msg);
+    return msg;
+}
+
+static void
+s_msg_destructor (void **item_p)
+{
+    zmsg_destroy ((zmsg_t **) item_p);
+}
+
+static zlistx_t *
+s_msg_list_new (void)
+{
+    zlistx_t *list = zlistx_new ();
+    assert (list);
+    zlistx_set_destructor (list, s_msg_destructor);
+    return list;
+}
+
+zlistx_t *
+zdex_replica_log_fetch (zdex_replica_log_t *self, uint64_t epoch, uint64_t from_seq,
+                        uint64_t to_seq)
+{
+    assert (self);
+    uint64_t first = self->last - self->count + 1;
+    if (epoch != self->epoch || from_seq == 0 || from_seq > self->last + 1 || from_seq < first)
+        return NULL;
+    zlistx_t *list = s_msg_list_new ();
+    uint64_t until = to_seq < self->last ? to_seq : self->last;
+    for (uint64_t seq = from_seq; seq <= until; seq++) {
+        zmsg_t *copy = zmsg_dup (self->entries[(self->head + (seq - first)) % self->allocated]);
+        assert (copy);
+        zlistx_add_end (list, copy);
+    }
+    return list;
+}
+
+//  ---------------------------------------------------------------------------------
+//  Snapshots
+
+typedef struct {
+    zlistx_t *list;
+    zdex_replica_msg_t *msg;
+    bool failed;
+} s_snapshot_t;
+
+static void
+s_snapshot_slot (const zdex_ring_slot_t *slot, void *arg)
+{
+    s_snapshot_t *snapshot = (s_snapshot_t *) arg;
+    snapshot->msg->slot = *slot;
+    zmsg_t *msg = zdex_replica_encode (snapshot->msg);
+    if (msg)
+        zlistx_add_end (snapshot->list, msg);
+    else
+        snapshot->failed = true;
+}
+
+zlistx_t *
+zdex_replica_snapshot (uint32_t partition, uint64_t epoch, uint64_t seq, zhashx_t *rings)
+{
+    assert (rings);
+    zlistx_t *list = s_msg_list_new ();
+    zdex_replica_msg_t msg = {
+        .op = ZDEX_REPLICA_SNAPSHOT_BEGIN, .partition = partition, .epoch = epoch, .seq = seq};
+    zlistx_add_end (list, zdex_replica_encode (&msg));
+
+    size_t count = zhashx_size (rings);
+    zdex_replica_next_t *nexts =
+        count ? (zdex_replica_next_t *) calloc (count, sizeof (zdex_replica_next_t)) : NULL;
+    assert (nexts || !count);
+    s_snapshot_t snapshot = {list, &msg, false};
+    msg.op = ZDEX_REPLICA_SNAPSHOT_SLOT;
+    size_t index = 0;
+    for (zdex_ring_t *ring = (zdex_ring_t *) zhashx_first (rings); ring;
+         ring = (zdex_ring_t *) zhashx_next (rings)) {
+        msg.executor = (const char *) zhashx_cursor (rings);
+        msg.capacity = zdex_ring_capacity (ring);
+        zdex_ring_foreach (ring, s_snapshot_slot, &snapshot);
+        nexts[index++] =
+            (zdex_replica_next_t){msg.executor, msg.capacity, zdex_ring_next_sequence (ring)};
+    }
+    memset (&msg.slot, 0, sizeof (msg.slot));
+    msg.executor = NULL;
+    msg.capacity = 0;
+    msg.op = ZDEX_REPLICA_SNAPSHOT_END;
+    msg.nexts = nexts;
+    msg.next_count = count;
+    zmsg_t *end = zdex_replica_encode (&msg);
+    free (nexts);
+    if (snapshot.failed || !end) {
+        zmsg_destroy (&end);
+        zlistx_destroy (&list);
+        return NULL;
+    }
+    zlistx_add_end (list, end);
+    return list;
+}
+
+//  ---------------------------------------------------------------------------------
+//  zdex_replica_acks_t: backups are few (1 to 3, rarely more), so a plain array.
+
+typedef struct {
+    char *member;
+    uint64_t acked;
+} s_ack_t;
+
+struct _zdex_replica_acks_t {
+    uint64_t epoch;
+    s_ack_t *backups;
+    size_t count;
+};
+
+zdex_replica_acks_t *
+zdex_replica_acks_new (uint64_t epoch)
+{
+    zdex_replica_acks_t *self = (zdex_replica_acks_t *) zmalloc (sizeof (zdex_replica_acks_t));
+    assert (self);
+    self->epoch = epoch;
+    return self;
+}
+
+static void
+s_acks_free (s_ack_t *backups, size_t count)
+{
+    for (size_t index = 0; index < count; index++)
+        free (backups[index].member);
+    free (backups);
+}
+
+void
+zdex_replica_acks_destroy (zdex_replica_acks_t **self_p)
+{
+    assert (self_p);
+    zdex_replica_acks_t *self = *self_p;
+    if (!self)
+        return;
+    s_acks_free (self->backups, self->count);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zdex_replica_acks_reset (zdex_replica_acks_t *self, uint64_t epoch)
+{
+    assert (self);
+    self->epoch = epoch;
+    for (size_t index = 0; index < self->count; index++)
+        self->backups[index].acked = 0;
+}
+
+static s_ack_t *
+s_ack_of (zdex_replica_acks_t *self, const char *member)
+{
+    for (size_t index = 0; index < self->count; index++)
+        if (streq (self->backups[index].member, member))
+            return &self->backups[index];
+    return NULL;
+}
+
+int
+zdex_replica_acks_set_backups (zdex_replica_acks_t *self, const char **members, size_t count)
+{
+    assert (self);
+    assert (members || count == 0);
+    for (size_t index = 0; index < count; index++) {
+        if (!s_name_ok (members[index]))
+            return -1;
+        for (size_t other = 0; other < index; other++)
+            if (streq (members[index], members[other]))
+                return -1;
+    }
+    s_ack_t *backups = count ? (s_ack_t *) calloc (count, sizeof (s_ack_t)) : NULL;
+    if (count && !backups)
+        return -1;
+    for (size_t index = 0; index < count; index++) {
+        backups[index].member = strdup (members[index]);
+        if (!backups[index].member) {
+            s_acks_free (backups, index);
+            return -1;
+        }
+        s_ack_t *known = s_ack_of (self, members[index]);
+        backups[index].acked = known ? known->acked : 0;
+    }
+    s_acks_free (self->backups, self->count);
+    self->backups = backups;
+    self->count = count;
+    return 0;
+}
+
+int
+zdex_replica_acks_update (zdex_replica_acks_t *self, const char *member, uint64_t epoch,
+                          uint64_t seq)
+{
+    assert (self);
+    assert (member);
+    s_ack_t *ack = s_ack_of (self, member);
+    if (!ack || epoch != self->epoch)
+        return -1;
+    if (seq <= ack->acked)
+        return 0;
+    ack->acked = seq;
+    return 1;
+}
+
+uint64_t
+zdex_replica_acks_acked (zdex_replica_acks_t *self, const char *member)
+{
+    assert (self);
+    assert (member);
+    s_ack_t *ack = s_ack_of (self, member);
+    return ack ? ack->acked : 0;
+}
+
+uint64_t
+zdex_replica_acks_durable (zdex_replica_acks_t *self, int needed)
+{
+    assert (self);
+    if (needed <= 0)
+        return UINT64_MAX;
+    if ((size_t) needed > self->count)
+        return 0;
+    //  The needed-th highest ack: count, for each candidate, the acks at or above it
+    uint64_t best = 0;
+    for (size_t index = 0; index < self->count; index++) {
+        uint64_t candidate = self->backups[index].acked;
+        int reached = 0;
+        for (size_t other = 0; other < self->count; other++)
+            reached += self->backups[other].acked >= candidate;
+        if (reached >= needed && candidate > best)
+            best = candidate;
+    }
+    return best;
+}
