@@ -18,14 +18,20 @@
 //  or a dispose wakes every retrieve parked on that id.  Timeouts come from one
 //  deadline heap per actor.
 //
-//  Durability hook: a submit is answered once its task is stored here and (from the
-//  cluster work on) on `durability` backups; with one member there are none to
-//  wait for, so the reply goes out as soon as the task is in the ring, and the job
-//  goes to the dispatcher at the same time so replication and execution overlap.
+//  Durability: every change to a ring is published on the partition's
+//  replication stream (zdex_replicator).  A submit's reply, a dispose's reply and
+//  the wake-up of retrieves parked on a result are held until `durability`
+//  backups acknowledged the change (fewer when fewer members exist); the job goes
+//  to the dispatcher at once, so replication and execution overlap.  On promotion
+//  (the owner died) the backup's rings become ours and every task still pending is
+//  dispatched again with the next attempt number; on demotion the rings go and
+//  parked retrieves are answered UNAVAILABLE so that clients retry at the owner.
 
 #include "zdex_hash_table.h"
 #include "zdex_partition.h"
 #include "zdex_deadlines.h"
+#include "zdex_hash_table.h"
+#include "zdex_replicator.h"
 #include "zdex_ring.h"
 
 #include <inttypes.h>
@@ -36,7 +42,17 @@
 typedef struct {
     char *name;
     zdex_ring_t **rings; //  partition_count entries, NULL until used
+    int durability;      //  from the executor's config; -1 until a request says
 } s_executor_t;
+
+//  A reply or wake-up held until the change it reports is durable.
+typedef struct {
+    zmsg_t *envelope; //  a reply: the client ...
+    zframe_t *frame;  //  ... and what it gets
+    char *req_text;   //  for the UNAVAILABLE answer when the partition moved
+    char *executor;   //  a wake-up of the retrieves parked on this task
+    uint64_t task_id;
+} s_held_t;
 
 typedef struct {
     zmsg_t *envelope;
@@ -54,6 +70,7 @@ typedef struct {
     zhashx_t *executors; //  name → s_executor_t
     zhashx_t *waiters;   //  "<task id>/<executor>" → zlistx of s_waiter_t
     zdex_deadlines_t *deadlines;
+    zdex_replicator_t *replicator;
     size_t parked;
     bool terminated;
 } s_self_t;
@@ -63,7 +80,7 @@ typedef struct {
 
 zdex_call_t *
 zdex_call_new (zmsg_t **envelope_p, zdex_request_t **request_p, uint32_t partition,
-               uint32_t capacity)
+               uint32_t capacity, int durability)
 {
     zdex_call_t *self = (zdex_call_t *) zmalloc (sizeof (zdex_call_t));
     assert (self);
@@ -73,6 +90,7 @@ zdex_call_new (zmsg_t **envelope_p, zdex_request_t **request_p, uint32_t partiti
     *request_p = NULL;
     self->partition = partition;
     self->capacity = capacity;
+    self->durability = durability;
     return self;
 }
 
@@ -116,6 +134,11 @@ s_waiter_destroy (s_waiter_t **waiter_p)
     }
 }
 
+static void s_on_promoted (uint32_t partition, zhashx_t *rings, void *arg);
+static void s_on_demoted (uint32_t partition, void *arg);
+static zhashx_t *s_rings_of (uint32_t partition, void *arg);
+static void s_on_release (void *item, bool ok, void *arg);
+
 static s_self_t *
 s_self_new (zsock_t *pipe, const zdex_partition_args_t *args)
 {
@@ -134,6 +157,19 @@ s_self_new (zsock_t *pipe, const zdex_partition_args_t *args)
     self->deadlines = zdex_deadlines_new ();
     assert (self->executors && self->waiters && self->deadlines);
     zhashx_set_destructor (self->executors, s_executor_destroy);
+    zdex_replicator_callbacks_t callbacks = {
+        .promoted = s_on_promoted,
+        .demoted = s_on_demoted,
+        .rings = s_rings_of,
+        .release = s_on_release,
+        .arg = self,
+    };
+    self->replicator = zdex_replicator_new (args->member_id, args->bind_host, args->index,
+                                            args->actor_count, args->partition_count, &callbacks);
+    assert (self->replicator); //  binding 127.0.0.1:* or the cluster host
+    zdex_replicator_set_drop_every (self->replicator, args->drop_every);
+    self->args.member_id = NULL;
+    self->args.bind_host = NULL;
     return self;
 }
 
@@ -143,6 +179,7 @@ s_self_destroy (s_self_t **self_p)
     s_self_t *self = *self_p;
     if (!self)
         return;
+    zdex_replicator_destroy (&self->replicator); //  held replies answered first
     zlistx_t *list = (zlistx_t *) zhashx_first (self->waiters);
     while (list) {
         s_waiter_t *waiter = (s_waiter_t *) zlistx_first (list);
@@ -179,6 +216,7 @@ s_ring (s_self_t *self, const char *name, uint32_t partition, uint32_t create_ca
         executor->name = strdup (name);
         executor->rings =
             (zdex_ring_t **) calloc (self->args.partition_count, sizeof (zdex_ring_t *));
+        executor->durability = -1;
         assert (executor->name && executor->rings);
         zhashx_insert (self->executors, name, executor);
     }
@@ -208,23 +246,28 @@ s_reply_error (s_self_t *self, zmsg_t **envelope_p, const char *req_text, zdex_c
     s_reply (self, envelope_p, zdex_reply_error (req_text, code, message, NULL));
 }
 
-//  Reply with what a completed or disposed slot holds.
-static void
-s_reply_slot (s_self_t *self, zmsg_t **envelope_p, const char *req_text,
-              const zdex_ring_slot_t *slot)
+//  The reply frame for what a completed or disposed slot holds.
+static zframe_t *
+s_slot_frame (const char *req_text, const zdex_ring_slot_t *slot)
 {
     if (slot->state == ZDEX_RING_DONE_OK) {
         char *fields = zsys_sprintf (",\"result\":%s", slot->data);
         assert (fields);
-        s_reply (self, envelope_p, zdex_reply_ok (req_text, fields));
+        zframe_t *frame = zdex_reply_ok (req_text, fields);
         zstr_free (&fields);
-    } else if (slot->state == ZDEX_RING_FAILED)
-        s_reply (self, envelope_p,
-                 zdex_reply_error (req_text, ZDEX_TASK_FAILED, "task failed", slot->data));
-    else {
-        assert (slot->state == ZDEX_RING_DISPOSED);
-        s_reply (self, envelope_p, zdex_reply_ok (req_text, ",\"result\":null,\"disposed\":true"));
+        return frame;
     }
+    if (slot->state == ZDEX_RING_FAILED)
+        return zdex_reply_error (req_text, ZDEX_TASK_FAILED, "task failed", slot->data);
+    assert (slot->state == ZDEX_RING_DISPOSED);
+    return zdex_reply_ok (req_text, ",\"result\":null,\"disposed\":true");
+}
+
+static void
+s_reply_slot (s_self_t *self, zmsg_t **envelope_p, const char *req_text,
+              const zdex_ring_slot_t *slot)
+{
+    s_reply (self, envelope_p, s_slot_frame (req_text, slot));
 }
 
 //  Answer and free every retrieve parked on key, from the slot's current state.
@@ -256,6 +299,123 @@ s_output_cancel (s_self_t *self, const char *executor, uint64_t task_id)
     char id[24];
     snprintf (id, sizeof id, "%" PRIu64, task_id);
     zstr_sendx (self->output, "CANCEL", executor, id, NULL);
+}
+
+static s_executor_t *
+s_executor_require (s_self_t *self, const char *name)
+{
+    s_executor_t *executor = (s_executor_t *) zhashx_lookup (self->executors, name);
+    if (!executor) {
+        executor = (s_executor_t *) zmalloc (sizeof (s_executor_t));
+        assert (executor);
+        executor->name = strdup (name);
+        executor->rings =
+            (zdex_ring_t **) calloc (self->args.partition_count, sizeof (zdex_ring_t *));
+        executor->durability = -1;
+        assert (executor->name && executor->rings);
+        zhashx_insert (self->executors, name, executor);
+    }
+    return executor;
+}
+
+//  Backups an executor's changes must reach before they are acknowledged.
+static int
+s_needed (s_self_t *self, const char *name)
+{
+    s_executor_t *executor = (s_executor_t *) zhashx_lookup (self->executors, name);
+    //  Unknown (a promoted executor nobody asked about yet): as many as there are.
+    return executor && executor->durability >= 0 ? executor->durability : INT32_MAX;
+}
+
+//  Publish one change of a slot on the partition's replication stream.
+static uint64_t
+s_publish (s_self_t *self, uint32_t partition, zdex_replica_op_t op, const char *executor,
+           uint32_t capacity, const zdex_ring_slot_t *slot)
+{
+    zdex_replica_msg_t msg = {.op = op, .executor = executor, .capacity = capacity};
+    msg.slot = *slot;
+    return zdex_replicator_publish (self->replicator, partition, &msg);
+}
+
+//  Hold a reply until the change at seq is durable.
+static void
+s_hold_reply (s_self_t *self, uint32_t partition, uint64_t seq, int needed, zmsg_t **envelope_p,
+              zframe_t *frame, char **req_text_p)
+{
+    s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
+    assert (held);
+    held->envelope = *envelope_p;
+    *envelope_p = NULL;
+    held->frame = frame;
+    held->req_text = *req_text_p;
+    *req_text_p = NULL;
+    zdex_replicator_hold (self->replicator, partition, seq, needed, held);
+}
+
+//  Hold the wake-up of the retrieves parked on a task until its change is durable.
+static void
+s_hold_wake (s_self_t *self, const char *executor, uint64_t task_id, uint64_t seq)
+{
+    s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
+    assert (held);
+    held->executor = strdup (executor);
+    held->task_id = task_id;
+    zdex_replicator_hold (self->replicator, (uint32_t) (task_id >> 32), seq,
+                          s_needed (self, executor), held);
+}
+
+//  Dispose a slot and publish it; returns the change's stream seq (0 if none).
+static uint64_t
+s_dispose_slot (s_self_t *self, const char *executor, zdex_ring_t *ring, uint64_t task_id)
+{
+    uint32_t sequence = (uint32_t) task_id;
+    if (zdex_ring_dispose (ring, sequence, NULL) != 0)
+        return 0;
+    zdex_ring_slot_t slot = {.sequence = sequence};
+    return s_publish (self, (uint32_t) (task_id >> 32), ZDEX_REPLICA_DISPOSE, executor, 0, &slot);
+}
+
+//  Wake the retrieves parked on a task from its slot as it is now.
+static void
+s_wake_task (s_self_t *self, const char *executor, uint64_t task_id)
+{
+    zdex_ring_t *ring = s_ring (self, executor, (uint32_t) (task_id >> 32), 0);
+    zdex_ring_slot_t slot;
+    char key[S_KEY_MAX];
+    zdex_job_key (executor, task_id, key, sizeof key);
+    if (!ring || zdex_ring_lookup (ring, (uint32_t) task_id, &slot) == ZDEX_RING_STALE) {
+        //  Overwritten meanwhile: nothing left to give them.
+        zdex_ring_slot_t disposed = {.state = ZDEX_RING_DISPOSED};
+        s_wake (self, key, &disposed);
+        return;
+    }
+    if (slot.state == ZDEX_RING_PENDING)
+        return;
+    if (s_wake (self, key, &slot) && slot.state != ZDEX_RING_DISPOSED)
+        s_dispose_slot (self, executor, ring, task_id);
+}
+
+static void
+s_on_release (void *item, bool ok, void *arg)
+{
+    s_self_t *self = (s_self_t *) arg;
+    s_held_t *held = (s_held_t *) item;
+    if (held->envelope) {
+        if (ok) {
+            s_reply (self, &held->envelope, held->frame);
+            held->frame = NULL; //  sent with the reply
+        } else {
+            zframe_destroy (&held->frame);
+            s_reply_error (self, &held->envelope, held->req_text, ZDEX_UNAVAILABLE,
+                           "the partition moved before the change was replicated; retry");
+        }
+    } else if (ok)
+        s_wake_task (self, held->executor, held->task_id);
+    zmsg_destroy (&held->envelope);
+    zframe_destroy (&held->frame);
+    free (held->req_text);
+    free (held->executor);
+    free (held);
 }
 
 static void
@@ -297,12 +457,18 @@ s_submit (s_self_t *self, zdex_call_t *call)
     }
     uint64_t task_id = ((uint64_t) call->partition << 32) | sequence;
     uint32_t attempt = zdex_ring_next_attempt (ring, sequence);
+    zdex_ring_slot_t slot;
+    zdex_ring_lookup (ring, sequence, &slot);
+    uint64_t seq = s_publish (self, call->partition, ZDEX_REPLICA_ADD, request->executor,
+                              zdex_ring_capacity (ring), &slot);
+    //  The job goes to a worker while the backups store the task.
     zdex_job_t *job =
         zdex_job_new (request->executor, task_id, attempt, request->task_type, job_payload);
     assert (job);
     zsock_send (self->output, "sp", "DISPATCH", job);
     snprintf (fields, sizeof fields, ",\"task_id\":%" PRIu64, task_id);
-    s_reply (self, &call->envelope, zdex_reply_ok (request->req_text, execute ? NULL : fields));
+    s_hold_reply (self, call->partition, seq, call->durability, &call->envelope,
+                  zdex_reply_ok (request->req_text, execute ? NULL : fields), &request->req_text);
 }
 
 static void
@@ -320,10 +486,13 @@ s_retrieve (s_self_t *self, zdex_call_t *call)
         return;
     }
     if (state != ZDEX_RING_PENDING) {
-        bool dispose = and_dispose && state != ZDEX_RING_DISPOSED;
-        s_reply_slot (self, &call->envelope, request->req_text, &slot);
-        if (dispose)
-            zdex_ring_dispose (ring, (uint32_t) request->task_id, NULL);
+        if (and_dispose && state != ZDEX_RING_DISPOSED) {
+            zframe_t *frame = s_slot_frame (request->req_text, &slot);
+            uint64_t seq = s_dispose_slot (self, request->executor, ring, request->task_id);
+            s_hold_reply (self, call->partition, seq, s_needed (self, request->executor),
+                          &call->envelope, frame, &request->req_text);
+        } else
+            s_reply_slot (self, &call->envelope, request->req_text, &slot);
         return;
     }
     if (request->timeout_ms == 0) {
@@ -357,32 +526,42 @@ s_retrieve (s_self_t *self, zdex_call_t *call)
                             &waiter->position);
     self->parked++;
 }
-
 static void
 s_dispose (s_self_t *self, zdex_call_t *call)
 {
     zdex_request_t *request = call->request;
     zdex_ring_t *ring = s_ring (self, request->executor, call->partition, 0);
-    bool was_pending = false;
-    if (!ring || zdex_ring_dispose (ring, (uint32_t) request->task_id, &was_pending) != 0) {
+    zdex_ring_slot_t slot;
+    zdex_ring_state_t state =
+        ring ? zdex_ring_lookup (ring, (uint32_t) request->task_id, &slot) : ZDEX_RING_STALE;
+    if (state == ZDEX_RING_STALE) {
         s_reply_error (self, &call->envelope, request->req_text, ZDEX_STALE_TASK_ID,
                        "task id was never issued or its slot has been overwritten");
         return;
     }
-    if (was_pending) {
-        s_output_cancel (self, request->executor, request->task_id);
-        char key[S_KEY_MAX];
-        zdex_job_key (request->executor, request->task_id, key, sizeof key);
-        zdex_ring_slot_t slot;
-        zdex_ring_lookup (ring, (uint32_t) request->task_id, &slot);
-        s_wake (self, key, &slot);
+    uint64_t seq = 0;
+    if (state != ZDEX_RING_DISPOSED) {
+        seq = s_dispose_slot (self, request->executor, ring, request->task_id);
+        if (state == ZDEX_RING_PENDING) {
+            s_output_cancel (self, request->executor, request->task_id);
+            s_hold_wake (self, request->executor, request->task_id, seq);
+        }
     }
-    s_reply (self, &call->envelope, zdex_reply_ok (request->req_text, NULL));
+    s_hold_reply (self, call->partition, seq, s_needed (self, request->executor), &call->envelope,
+                  zdex_reply_ok (request->req_text, NULL), &request->req_text);
 }
 
 static void
 s_on_call (s_self_t *self, zdex_call_t *call)
 {
+    if (!zdex_replicator_is_primary (self->replicator, call->partition)) {
+        //  The table moved the partition while the request was on its way.
+        s_reply_error (self, &call->envelope, call->request->req_text, ZDEX_UNAVAILABLE,
+                       "this member does not own the partition (tables changing); retry");
+        zdex_call_destroy (&call);
+        return;
+    }
+    s_executor_require (self, call->request->executor)->durability = call->durability;
     switch (call->request->op) {
     case ZDEX_OP_DURABLE_SUBMIT:
     case ZDEX_OP_DURABLE_EXECUTE:
@@ -409,21 +588,131 @@ s_on_job (s_self_t *self, zdex_job_t *job, bool drop)
     uint32_t sequence = (uint32_t) job->task_id;
     zdex_ring_t *ring = s_ring (self, job->executor, partition, 0);
     zdex_ring_slot_t slot;
-    if (!ring || zdex_ring_lookup (ring, sequence, &slot) != ZDEX_RING_PENDING) {
-        zdex_job_destroy (&job); //  disposed meanwhile: the late result is dropped
+    if (!zdex_replicator_is_primary (self->replicator, partition) || !ring ||
+        zdex_ring_lookup (ring, sequence, &slot) != ZDEX_RING_PENDING) {
+        //  Disposed meanwhile, or the partition moved: the late result is dropped
+        //  (the new owner runs the task again).
+        zdex_job_destroy (&job);
         return;
     }
+    uint64_t seq;
     if (drop)
-        zdex_ring_dispose (ring, sequence, NULL);
+        seq = s_dispose_slot (self, job->executor, ring, job->task_id);
     else {
+        zdex_ring_slot_t result = {.sequence = sequence,
+                                   .state = job->ok ? ZDEX_RING_DONE_OK : ZDEX_RING_FAILED,
+                                   .data = job->result};
+        seq = s_publish (self, partition, ZDEX_REPLICA_RESULT, job->executor, 0, &result);
         zdex_ring_complete (ring, sequence, job->ok, job->result);
         job->result = NULL;
     }
-    char key[S_KEY_MAX];
-    zdex_job_key (job->executor, job->task_id, key, sizeof key);
-    if (zdex_ring_lookup (ring, sequence, &slot) != ZDEX_RING_STALE && s_wake (self, key, &slot))
-        zdex_ring_dispose (ring, sequence, NULL);
+    //  Retrieves parked on it wake once the backups hold the result (a result
+    //  that reached them is never run again).
+    s_hold_wake (self, job->executor, job->task_id, seq);
     zdex_job_destroy (&job);
+}
+
+typedef struct {
+    s_self_t *self;
+    const char *executor;
+    zdex_ring_t *ring;
+    uint32_t partition;
+} s_redispatch_t;
+
+static void
+s_redispatch_one (const zdex_ring_slot_t *slot, void *arg)
+{
+    s_redispatch_t *context = (s_redispatch_t *) arg;
+    uint32_t attempt = zdex_ring_next_attempt (context->ring, slot->sequence);
+    zdex_ring_slot_t bumped = {.sequence = slot->sequence, .attempt = attempt};
+    s_publish (context->self, context->partition, ZDEX_REPLICA_ATTEMPT, context->executor, 0,
+               &bumped);
+    zdex_job_t *job =
+        zdex_job_new (context->executor, ((uint64_t) context->partition << 32) | slot->sequence,
+                      attempt, slot->type, strdup (slot->data));
+    assert (job);
+    zsock_send (context->self->output, "sp", "DISPATCH", job);
+}
+
+//  We became the primary: adopt the replica's rings and run again every task
+//  that has no result yet (at-least-once: it may have been running at the old
+//  owner).
+static void
+s_on_promoted (uint32_t partition, zhashx_t *rings, void *arg)
+{
+    s_self_t *self = (s_self_t *) arg;
+    if (!rings)
+        return;
+    size_t pending = 0;
+    zdex_ring_t *ring = (zdex_ring_t *) zhashx_first (rings);
+    while (ring) {
+        const char *name = (const char *) zhashx_cursor (rings);
+        s_executor_t *executor = s_executor_require (self, name);
+        zdex_ring_destroy (&executor->rings[partition]);
+        executor->rings[partition] = ring;
+        pending += zdex_ring_in_flight (ring);
+        s_redispatch_t context = {self, executor->name, ring, partition};
+        zdex_ring_foreach_pending (ring, s_redispatch_one, &context);
+        ring = (zdex_ring_t *) zhashx_next (rings);
+    }
+    zhashx_destroy (&rings);
+    if (self->args.verbose)
+        zsys_info ("partition %" PRIu32 ": promoted to primary, %zu task(s) dispatched again",
+                   partition, pending);
+}
+
+//  We no longer own the partition: its rings go; parked retrieves are answered
+//  UNAVAILABLE so that clients ask the new owner.
+static void
+s_on_demoted (uint32_t partition, void *arg)
+{
+    s_self_t *self = (s_self_t *) arg;
+    s_executor_t *executor = (s_executor_t *) zhashx_first (self->executors);
+    while (executor) {
+        zdex_ring_destroy (&executor->rings[partition]);
+        executor = (s_executor_t *) zhashx_next (self->executors);
+    }
+    zlist_t *keys = zlist_new ();
+    zlist_autofree (keys);
+    zlistx_t *list = (zlistx_t *) zhashx_first (self->waiters);
+    while (list) {
+        const char *key = (const char *) zhashx_cursor (self->waiters);
+        if ((uint32_t) (strtoull (key, NULL, 10) >> 32) == partition)
+            zlist_append (keys, (void *) key);
+        list = (zlistx_t *) zhashx_next (self->waiters);
+    }
+    const char *key = (const char *) zlist_first (keys);
+    while (key) {
+        list = (zlistx_t *) zhashx_lookup (self->waiters, key);
+        s_waiter_t *waiter = (s_waiter_t *) zlistx_first (list);
+        while (waiter) {
+            zdex_deadlines_remove (self->deadlines, &waiter->position);
+            s_reply_error (self, &waiter->envelope, waiter->req_text, ZDEX_UNAVAILABLE,
+                           "the partition moved to another member; retry");
+            s_waiter_destroy (&waiter);
+            self->parked--;
+            waiter = (s_waiter_t *) zlistx_next (list);
+        }
+        zlistx_destroy (&list);
+        zhashx_delete (self->waiters, key);
+        key = (const char *) zlist_next (keys);
+    }
+    zlist_destroy (&keys);
+}
+
+static zhashx_t *
+s_rings_of (uint32_t partition, void *arg)
+{
+    s_self_t *self = (s_self_t *) arg;
+    zhashx_t *rings = zhashx_new ();
+    assert (rings);
+    s_executor_t *executor = (s_executor_t *) zhashx_first (self->executors);
+    while (executor) {
+        if (executor->rings[partition])
+            zhashx_insert (rings, executor->name, executor->rings[partition]);
+        executor = (s_executor_t *) zhashx_next (self->executors);
+    }
+    return rings;
 }
 
 static void
@@ -453,6 +742,22 @@ s_on_pipe (s_self_t *self)
     if (!msg)
         return false;
     char *command = zmsg_popstr (msg);
+    if (streq (command, "ENDPOINT")) {
+        zstr_send (self->pipe, zdex_replicator_endpoint (self->replicator));
+        zstr_free (&command);
+        zmsg_destroy (&msg);
+        return true;
+    }
+    if (streq (command, "CLUSTER")) {
+        char *table = zmsg_popstr (msg);
+        char *view = zmsg_popstr (msg);
+        zdex_replicator_update (self->replicator, table, view);
+        zstr_free (&table);
+        zstr_free (&view);
+        zstr_free (&command);
+        zmsg_destroy (&msg);
+        return true;
+    }
     zframe_t *pointer = zmsg_pop (msg);
     void *item = NULL;
     if (pointer && zframe_size (pointer) == sizeof (void *))
@@ -477,23 +782,31 @@ static void
 s_actor (zsock_t *pipe, void *arg)
 {
     s_self_t *self = s_self_new (pipe, (const zdex_partition_args_t *) arg);
-    zpoller_t *poller = zpoller_new (pipe, NULL);
-    assert (poller);
-    zpoller_set_nonstop (poller, true);
     zsock_signal (pipe, 0);
     //  A zero receive timeout lets the actor drain its pipe without asking
     //  ZMQ_EVENTS (a system call) before every message.
     zsock_set_rcvtimeo (pipe, 0);
     while (!self->terminated) {
-        void *which =
-            zpoller_wait (poller, zdex_deadlines_timeout (self->deadlines, zclock_mono ()));
-        if (which == pipe)
-            for (int count = 0; count < S_BATCH_MAX && !self->terminated; count++)
-                if (!s_on_pipe (self))
-                    break;
+        int timeout = zdex_deadlines_timeout (self->deadlines, zclock_mono ());
+        int replication = zdex_replicator_timeout (self->replicator);
+        if (timeout < 0 || replication < timeout)
+            timeout = replication;
+        //  The replicator's sockets change as members come and go.
+        void *sockets[64] = {pipe};
+        size_t count = 1 + zdex_replicator_sockets (self->replicator, sockets + 1, 63);
+        zmq_pollitem_t items[64];
+        for (size_t index = 0; index < count; index++)
+            items[index] = (zmq_pollitem_t){zsock_resolve (sockets[index]), 0, ZMQ_POLLIN, 0};
+        zmq_poll (items, (int) count, timeout);
+        for (int batch = 0; batch < S_BATCH_MAX && !self->terminated; batch++)
+            if (!s_on_pipe (self))
+                break;
+        if (self->terminated)
+            break;
+        zdex_replicator_recv (self->replicator);
+        zdex_replicator_tick (self->replicator);
         s_expire (self);
     }
-    zpoller_destroy (&poller);
     s_self_destroy (&self);
 }
 

@@ -9,7 +9,8 @@
 //      "CALL"   zdex_call_t *  a validated client request for one of its partitions
 //      "RESULT" zdex_job_t *   a finished job (state DONE) from the dispatcher
 //      "DROP"   zdex_job_t *   dispose a task that will not start (shutdown_now)
-//  and "$TERM".
+//  and string commands: "ENDPOINT" (reply: "pub|control" of its replication
+//  sockets), "CLUSTER" table-json view-json (a new partition table or view), "$TERM".
 //
 //  Output (actor → broker) on a PUSH socket connected to the broker's collector:
 //      "REPLY"  + the client's envelope frames + one reply frame
@@ -34,11 +35,12 @@ typedef struct {
     zdex_request_t *request; //  owned
     uint32_t partition;      //  where the request goes
     uint32_t capacity;       //  ring capacity for the executor (from its config)
+    int durability;          //  backups that must hold a change before the reply
 } zdex_call_t;
 
 //  Create a call; takes ownership of envelope and request.
 zdex_call_t *zdex_call_new (zmsg_t **envelope_p, zdex_request_t **request_p, uint32_t partition,
-                            uint32_t capacity);
+                            uint32_t capacity, int durability);
 
 //  Destroy and null.
 void zdex_call_destroy (zdex_call_t **self_p);
@@ -49,6 +51,10 @@ typedef struct {
     uint32_t partition_count;
     const char *output_endpoint; //  the broker's collector (inproc PULL)
     size_t max_parked;           //  parked retrieves this actor may hold
+    int actor_count;             //  partition actors of this member
+    const char *member_id;       //  this member
+    const char *bind_host;       //  where replication sockets bind, e.g. "tcp://127.0.0.1"
+    int drop_every;              //  test hook: drop every n-th replication message (0: none)
     bool verbose;
 } zdex_partition_args_t;
 

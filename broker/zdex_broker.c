@@ -10,18 +10,26 @@
 //  Sockets:
 //  - client endpoint: ROUTER (clients' DEALER or REQ); replies reuse the envelope.
 //  - worker endpoint: ROUTER, driven by zdex_dispatcher.
-//  - cluster endpoint: ROUTER, bound so the address is held for the cluster
-//    protocol; with one member nothing speaks on it and what arrives is discarded.
+//  - cluster endpoint: bound by the membership actor, through zdex_cluster, which
+//    also owns one DEALER per other member for forwarding and fan-out.
 //  - collector: inproc PULL where partition actors push replies, dispatches and
 //    cancels.  Unbounded, so an actor never blocks on the broker; the pipes into
 //    the actors are bounded, so a flood of client requests backs up into TCP.
 //
-//  State machine: STARTING (bind, start actors) → SERVING → $TERM → STOPPING
-//  (actors drain and stop, the collector is drained, the dispatcher frees its jobs).
-//  Member ops: one member is the whole cluster, master of itself, with a partition
-//  table where it owns every partition (table version 1).
+//  State machine: STARTING (bind, start actors, start membership) → FORMING (no
+//  partition table yet: partition ops answer UNAVAILABLE) → SERVING → $TERM →
+//  STOPPING (membership stops, actors drain and stop, the collector is drained,
+//  the dispatcher frees its jobs).
+//
+//  Routing in a cluster: a partition op for a partition this member owns goes to
+//  the local partition actor; otherwise zdex_cluster forwards it to the owner and
+//  relays the answer.  A request that was itself forwarded to us is never
+//  forwarded again: if we do not own the partition (tables converging) it gets
+//  UNAVAILABLE, which clients retry.  shutdown, shutdown_now and stats apply
+//  locally and are fanned out to every member; status is local.
 
 #include "zdex_broker.h"
+#include "zdex_cluster.h"
 #include "zdex_dispatcher.h"
 #include "zdex_hash.h"
 #include "zdex_partition.h"
@@ -51,7 +59,7 @@ typedef struct {
     zdex_limits_t limits;
     zsock_t *client;
     zsock_t *worker;
-    zsock_t *cluster;
+    zdex_cluster_t *cluster;
     zsock_t *collector;
     char client_endpoint[S_ENDPOINT_MAX];
     char worker_endpoint[S_ENDPOINT_MAX];
@@ -61,7 +69,7 @@ typedef struct {
     int actor_count;
     zdex_registry_t *registry;
     zdex_dispatcher_t *dispatcher;
-    zpoller_t *poller;
+    bool serving;
     zlistx_t *watchers; //  s_watcher_t *
     uint64_t random_state;
     bool terminated;
@@ -129,6 +137,18 @@ s_bind (s_self_t *self, const char *endpoint, char *bound, const char *what)
     return sock;
 }
 
+//  New table or view: every partition actor follows it (in pipe order, so it
+//  applies before any request the broker routes by the same table).
+static void
+s_on_cluster (const char *table_json, const char *view_json, void *arg)
+{
+    s_self_t *self = (s_self_t *) arg;
+    if (!table_json)
+        return;
+    for (int index = 0; index < self->actor_count; index++)
+        zstr_sendx (self->actors[index], "CLUSTER", table_json, view_json, NULL);
+}
+
 static int
 s_start (s_self_t *self)
 {
@@ -136,9 +156,7 @@ s_start (s_self_t *self)
     self->client = s_bind (self, member->client_endpoint, self->client_endpoint, "client");
     if (self->client)
         self->worker = s_bind (self, member->worker_endpoint, self->worker_endpoint, "worker");
-    if (self->worker)
-        self->cluster = s_bind (self, member->cluster_endpoint, self->cluster_endpoint, "cluster");
-    if (!self->cluster)
+    if (!self->worker)
         return -1;
 
     char collector_endpoint[64];
@@ -155,27 +173,65 @@ s_start (s_self_t *self)
     self->dispatcher = zdex_dispatcher_new (self->worker, self->registry, &self->limits,
                                             member->worker_heartbeat_ms, member->worker_timeout_ms,
                                             s_deliver, self);
+    //  Replication sockets bind on the cluster endpoint's host, on ephemeral ports
+    //  that the view advertises.
+    char bind_host[S_ENDPOINT_MAX];
+    snprintf (bind_host, sizeof bind_host, "%s", member->cluster_endpoint);
+    char *colon = strrchr (bind_host, ':');
+    if (colon && colon > strstr (bind_host, "://") + 2)
+        *colon = '\0';
+    const char *drop = getenv ("ZDEX_TEST_DROP_REPLICATION"); //  fault-test hook
     self->actor_count = member->partition_threads;
     self->actors = (zactor_t **) calloc ((size_t) self->actor_count, sizeof (zactor_t *));
     assert (self->actors);
+    char replication[4096] = "";
     for (int index = 0; index < self->actor_count; index++) {
         zdex_partition_args_t args = {
             .index = index,
             .partition_count = member->partition_count,
             .output_endpoint = collector_endpoint,
             .max_parked = member->max_parked / (size_t) self->actor_count + 1,
-            .verbose = member->log_level >= ZDEX_LOG_DEBUG,
+            .actor_count = self->actor_count,
+            .member_id = member->member_id,
+            .bind_host = bind_host,
+            .drop_every = drop ? atoi (drop) : 0,
+            .verbose = member->log_level >= ZDEX_LOG_INFO,
         };
         self->actors[index] = zdex_partition_new (&args);
         assert (self->actors[index]);
+        zstr_send (self->actors[index], "ENDPOINT");
+        char *endpoint = zstr_recv (self->actors[index]);
+        size_t used = strlen (replication);
+        snprintf (replication + used, sizeof replication - used, "%s%s", index ? "," : "",
+                  endpoint ? endpoint : "");
+        zstr_free (&endpoint);
     }
+
+    zdex_cluster_args_t cluster_args = {
+        .member_id = member->member_id,
+        .cluster_endpoint = member->cluster_endpoint,
+        .client_endpoint = self->client_endpoint,
+        .worker_endpoint = self->worker_endpoint,
+        .replication_endpoint = replication,
+        .seeds = zdex_config_seeds (self->config),
+        .heartbeat_ms = member->cluster_heartbeat_ms,
+        .timeout_ms = member->cluster_timeout_ms,
+        .partition_count = member->partition_count,
+        .max_backups = (size_t) zdex_config_max_durability (self->config),
+        .max_pending = member->max_parked,
+        .client = self->client,
+        .verbose = member->log_level >= ZDEX_LOG_INFO,
+    };
+    self->cluster =
+        zdex_cluster_new (&cluster_args, s_on_cluster, self, self->error, sizeof self->error);
+    if (!self->cluster)
+        return -1;
+    snprintf (self->cluster_endpoint, sizeof self->cluster_endpoint, "%s",
+              zdex_cluster_endpoint (self->cluster));
     self->watchers = zlistx_new ();
     assert (self->watchers);
     zlistx_set_destructor (self->watchers, s_watcher_destroy);
-    self->poller =
-        zpoller_new (self->pipe, self->collector, self->worker, self->client, self->cluster, NULL);
-    assert (self->poller);
-    zpoller_set_nonstop (self->poller, true);
+    self->serving = true;
     if (member->log_level >= ZDEX_LOG_INFO)
         zsys_info ("member %s serving clients on %s, workers on %s, %" PRIu32
                    " partitions on %d actor(s)",
@@ -232,7 +288,7 @@ s_stats_json (zdex_executor_t *executor)
 }
 
 static void
-s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request)
+s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request, bool forwarded)
 {
     const char *member_id = self->member->member_id;
     const char *req = request->req_text;
@@ -243,12 +299,7 @@ s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request)
             json_pack ("{s:s, s:s}", "member_id", member_id, "version", ZDEX_PROTOCOL_VERSION));
         return;
     case ZDEX_OP_CLUSTER_MEMBERS:
-        s_reply_object (self, envelope_p, req,
-                        json_pack ("{s:[{s:s, s:s, s:s, s:s, s:b}], s:i, s:i}", "members", "id",
-                                   member_id, "client_endpoint", self->client_endpoint,
-                                   "worker_endpoint", self->worker_endpoint, "cluster_endpoint",
-                                   self->cluster_endpoint, "master", 1, "partition_count",
-                                   (int) self->member->partition_count, "table_version", 1));
+        s_reply_object (self, envelope_p, req, zdex_cluster_members (self->cluster));
         return;
     case ZDEX_OP_CLUSTER_WORKERS:
         if ((size_t) request->min_workers <= zdex_dispatcher_worker_count (self->dispatcher))
@@ -295,9 +346,10 @@ s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request)
                        "too many executor names on this member (limits.max_executors)");
         return;
     }
+    json_t *reply;
     if (request->op == ZDEX_OP_DURABLE_SHUTDOWN) {
         executor->shutdown = true;
-        s_send_reply (self, envelope_p, zdex_reply_ok (req, NULL));
+        reply = json_object ();
     } else if (request->op == ZDEX_OP_DURABLE_SHUTDOWN_NOW) {
         executor->shutdown = true;
         json_t *ids = zdex_dispatcher_drain (self->dispatcher, executor);
@@ -309,14 +361,20 @@ s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request)
             assert (job);
             zsock_send (s_actor_of (self, (uint32_t) (task_id >> 32)), "sp", "DROP", job);
         }
-        s_reply_object (self, envelope_p, req, json_pack ("{s:o}", "not_started", ids));
+        reply = json_pack ("{s:o}", "not_started", ids);
     } else {
         assert (request->op == ZDEX_OP_DURABLE_STATS);
         json_t *members = json_object ();
         if (executor->config.statistics_enabled)
             json_object_set_new (members, member_id, s_stats_json (executor));
-        s_reply_object (self, envelope_p, req, json_pack ("{s:o}", "members", members));
+        reply = json_pack ("{s:o}", "members", members);
     }
+    //  These ops apply on every member: a client's request is fanned out, a
+    //  member's share is answered here.
+    if (forwarded)
+        s_reply_object (self, envelope_p, req, reply);
+    else
+        zdex_cluster_fan_out (self->cluster, envelope_p, request, reply);
 }
 
 //  Answer the cluster.workers requests whose condition is met or whose time is up;
@@ -348,13 +406,38 @@ s_watchers_check (s_self_t *self)
 }
 
 static void
-s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p)
+s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p, bool forwarded)
 {
     zdex_request_t *request = *request_p;
     const char *req = request->req_text;
+    bool submit = request->op == ZDEX_OP_DURABLE_SUBMIT || request->op == ZDEX_OP_DURABLE_EXECUTE;
     uint32_t partition;
+    if (!submit)
+        partition = (uint32_t) (request->task_id >> 32);
+    else if (request->key)
+        partition = zdex_hash_partition (request->key, self->member->partition_count);
+    else if (request->idempotency_key)
+        partition = zdex_hash_partition (request->idempotency_key, self->member->partition_count);
+    else
+        partition = s_random_partition (self);
+    if (!submit && request->task_id >> 32 >= self->member->partition_count) {
+        s_reply_error (self, envelope_p, req, ZDEX_STALE_TASK_ID, "task id was never issued");
+        return;
+    }
+    if (!zdex_cluster_ready (self->cluster)) {
+        s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE, "the cluster is forming; retry");
+        return;
+    }
+    if (!zdex_cluster_owns (self->cluster, partition)) {
+        if (forwarded)
+            s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE,
+                           "this member does not own the partition (tables changing); retry");
+        else
+            zdex_cluster_forward (self->cluster, partition, envelope_p, request);
+        return;
+    }
     uint32_t capacity = 0;
-    if (request->op == ZDEX_OP_DURABLE_SUBMIT || request->op == ZDEX_OP_DURABLE_EXECUTE) {
+    if (submit) {
         zdex_executor_t *executor = zdex_registry_require (self->registry, request->executor);
         if (!executor) {
             s_reply_error (self, envelope_p, req, ZDEX_REJECTED,
@@ -374,22 +457,13 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p)
             return;
         }
         capacity = (uint32_t) executor->config.capacity;
-        if (request->key)
-            partition = zdex_hash_partition (request->key, self->member->partition_count);
-        else if (request->idempotency_key)
-            partition =
-                zdex_hash_partition (request->idempotency_key, self->member->partition_count);
-        else
-            partition = s_random_partition (self);
-    } else {
-        partition = (uint32_t) (request->task_id >> 32);
-        if (request->task_id >> 32 >= self->member->partition_count ||
-            !zdex_registry_lookup (self->registry, request->executor)) {
-            s_reply_error (self, envelope_p, req, ZDEX_STALE_TASK_ID, "task id was never issued");
-            return;
-        }
+    } else if (!zdex_registry_lookup (self->registry, request->executor)) {
+        s_reply_error (self, envelope_p, req, ZDEX_STALE_TASK_ID, "task id was never issued");
+        return;
     }
-    zdex_call_t *call = zdex_call_new (envelope_p, request_p, partition, capacity);
+    zdex_executor_t *executor = zdex_registry_lookup (self->registry, request->executor);
+    zdex_call_t *call = zdex_call_new (envelope_p, request_p, partition, capacity,
+                                       executor ? executor->config.durability : 0);
     zsock_send (s_actor_of (self, partition), "sp", "CALL", call);
 }
 
@@ -414,16 +488,17 @@ s_on_client (s_self_t *self)
         zdex_error_reset (&error);
         return true;
     }
+    bool forwarded = zdex_cluster_is_forwarded (zmsg_first (msg));
     switch (request->op) {
     case ZDEX_OP_DURABLE_SUBMIT:
     case ZDEX_OP_DURABLE_EXECUTE:
     case ZDEX_OP_DURABLE_RETRIEVE:
     case ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE:
     case ZDEX_OP_DURABLE_DISPOSE:
-        s_partition_op (self, &msg, &request);
+        s_partition_op (self, &msg, &request, forwarded);
         break;
     default:
-        s_member_op (self, &msg, request);
+        s_member_op (self, &msg, request, forwarded);
         break;
     }
     zdex_request_destroy (&request);
@@ -446,9 +521,16 @@ s_on_collector (s_self_t *self)
         assert (pointer && zframe_size (pointer) == sizeof (void *));
         memcpy (&job, zframe_data (pointer), sizeof (void *));
         zframe_destroy (&pointer);
+        //  A promoted partition brings tasks of executors this member may not have
+        //  seen yet.
         if (self->terminated)
             zdex_job_destroy (&job);
-        else
+        else if (!zdex_registry_require (self->registry, job->executor)) {
+            zsys_error ("member %s: task %" PRIu64 " of executor '%s' cannot run here: "
+                        "too many executor names (limits.max_executors)",
+                        self->member->member_id, job->task_id, job->executor);
+            zdex_job_destroy (&job);
+        } else
             zdex_dispatcher_submit (self->dispatcher, &job);
     } else if (streq (command, "CANCEL")) {
         char *executor = zmsg_popstr (msg);
@@ -474,7 +556,7 @@ s_on_pipe (s_self_t *self)
     if (streq (command, "$TERM"))
         self->terminated = true;
     else if (streq (command, "ENDPOINTS")) {
-        if (self->poller)
+        if (self->serving)
             zstr_sendx (self->pipe, "OK", self->client_endpoint, self->worker_endpoint,
                         self->cluster_endpoint, NULL);
         else
@@ -496,12 +578,29 @@ s_drain (s_self_t *self, bool (*handler) (s_self_t *))
             break;
 }
 
-static bool
-s_discard (s_self_t *self)
+//  The smaller of two poll timeouts, where -1 means none.
+static int
+s_min_timeout (int first, int second)
 {
-    zmsg_t *msg = zmsg_recv (self->cluster);
-    zmsg_destroy (&msg);
-    return true;
+    if (first < 0)
+        return second;
+    if (second < 0)
+        return first;
+    return first < second ? first : second;
+}
+
+//  Wait until a socket is readable or timeout_ms passes.  The set of sockets
+//  changes as members come and go, so the poll list is built on each call.
+static void
+s_wait (s_self_t *self, int timeout_ms)
+{
+    void *sockets[64] = {self->pipe, self->collector, self->worker, self->client};
+    size_t count = 4;
+    count += zdex_cluster_sockets (self->cluster, sockets + count, 64 - count);
+    zmq_pollitem_t items[64];
+    for (size_t index = 0; index < count; index++)
+        items[index] = (zmq_pollitem_t){zsock_resolve (sockets[index]), 0, ZMQ_POLLIN, 0};
+    zmq_poll (items, (int) count, timeout_ms);
 }
 
 static void
@@ -509,6 +608,9 @@ s_stop (s_self_t *self)
 {
     //  Actors first: they finish what is in their pipes and push the last replies
     //  and jobs to the collector, which is then drained so nothing leaks.
+    //  Membership first: the others see us go at once, and forwarded requests
+    //  still waiting are answered UNAVAILABLE while the client socket is open.
+    zdex_cluster_destroy (&self->cluster);
     for (int index = 0; index < self->actor_count; index++)
         zactor_destroy (&self->actors[index]);
     free (self->actors);
@@ -518,12 +620,10 @@ s_stop (s_self_t *self)
             ;
     zdex_dispatcher_destroy (&self->dispatcher);
     zdex_registry_destroy (&self->registry);
-    zpoller_destroy (&self->poller);
     zlistx_destroy (&self->watchers);
     zsock_destroy (&self->collector);
     zsock_destroy (&self->client);
     zsock_destroy (&self->worker);
-    zsock_destroy (&self->cluster);
 }
 
 static void
@@ -551,18 +651,20 @@ s_actor (zsock_t *pipe, void *arg)
     zsock_set_rcvtimeo (pipe, 0);
     int watch_timeout = -1;
     while (!self->terminated) {
-        int timeout = zdex_dispatcher_timeout (self->dispatcher);
-        if (watch_timeout >= 0 && (timeout < 0 || watch_timeout < timeout))
-            timeout = watch_timeout;
-        zpoller_wait (self->poller, timeout);
+        int timeout = s_min_timeout (zdex_dispatcher_timeout (self->dispatcher), watch_timeout);
+        timeout = s_min_timeout (timeout, zdex_cluster_timeout (self->cluster));
+        s_wait (self, timeout);
         s_drain (self, s_on_pipe);
         s_drain (self, s_on_collector);
         if (!self->terminated)
             zdex_dispatcher_recv (self->dispatcher);
+        if (!self->terminated)
+            zdex_cluster_recv (self->cluster);
         s_drain (self, s_on_client);
-        s_drain (self, s_discard);
         if (!self->terminated && zdex_dispatcher_timeout (self->dispatcher) == 0)
             zdex_dispatcher_tick (self->dispatcher);
+        if (!self->terminated && zdex_cluster_timeout (self->cluster) == 0)
+            zdex_cluster_tick (self->cluster);
         watch_timeout = s_watchers_check (self);
     }
     s_stop (self);

@@ -138,6 +138,7 @@ typedef struct {
     int timeout_ms;
     uint32_t partition_count;
     size_t max_backups;
+    bool hold_primaries;
     bool verbose;
     //  State
     char incarnation[S_INCARNATION_MAX];
@@ -456,6 +457,7 @@ s_found_cluster (s_self_t *self)
     zdex_partition_table_destroy (&self->table);
     self->table = zdex_partition_table_new (self->partition_count, self->max_backups);
     assert (self->table);
+    zdex_partition_table_set_hold_primaries (self->table, self->hold_primaries);
     zstr_free (&self->table_text);
     self->view_version = s_next_view_version (self);
     self->members = (s_member_t **) realloc (self->members, sizeof (s_member_t *));
@@ -790,6 +792,7 @@ s_on_view (s_self_t *self, const char *sender, json_t *msg)
         zdex_partition_table_destroy (&self->table);
         self->table = zdex_partition_table_new (self->partition_count, self->max_backups);
         assert (self->table);
+        zdex_partition_table_set_hold_primaries (self->table, self->hold_primaries);
         zstr_free (&self->table_text);
         self->next_beat = now;
     }
@@ -1089,6 +1092,7 @@ s_start (s_self_t *self, const zdex_membership_args_t *args)
     self->timeout_ms = args->timeout_ms > 0 ? args->timeout_ms : ZDEX_MEMBERSHIP_TIMEOUT_MS;
     self->partition_count = args->partition_count ? args->partition_count : S_PARTITIONS;
     self->max_backups = args->max_backups;
+    self->hold_primaries = args->hold_primaries;
     self->verbose = args->verbose;
     self->state = S_FAILED;
 
@@ -1104,6 +1108,7 @@ s_start (s_self_t *self, const zdex_membership_args_t *args)
     zuuid_destroy (&uuid);
     self->table = zdex_partition_table_new (self->partition_count, self->max_backups);
     assert (self->table);
+    zdex_partition_table_set_hold_primaries (self->table, self->hold_primaries);
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
     zsock_set_router_handover (self->router, 1);

@@ -55,7 +55,8 @@ typedef struct {
     int timeout_ms;                   //  0: ZDEX_MEMBERSHIP_TIMEOUT_MS
     uint32_t partition_count;         //  0: 271
     size_t max_backups;
-    bool verbose; //  log view changes with zsys_info
+    bool verbose;        //  log view changes with zsys_info
+    bool hold_primaries; //  see zdex_partition_table_set_hold_primaries
 } zdex_membership_args_t;
 
 //  Start the membership actor.  Caller owns; destroy with zactor_destroy.

@@ -33,6 +33,7 @@ typedef struct {
 } s_partition_t;
 
 struct _zdex_partition_table_t {
+    bool hold_primaries; //  no rebalancing: primaries move only by promotion
     uint32_t partition_count;
     size_t max_backups;
     uint64_t version;
@@ -401,7 +402,8 @@ zdex_partition_table_update (zdex_partition_table_t *self, const char **members_
             s_round_robin (&draft, self, target);
         else {
             s_promote (&draft, self, loads);
-            s_rebalance (&draft, self, loads);
+            if (!self->hold_primaries)
+                s_rebalance (&draft, self, loads);
         }
         s_fill_backups (&draft, self, target);
         rc = s_commit (self, &draft);
@@ -411,6 +413,13 @@ zdex_partition_table_update (zdex_partition_table_t *self, const char **members_
     free (draft.changed);
     free (loads);
     return rc;
+}
+
+void
+zdex_partition_table_set_hold_primaries (zdex_partition_table_t *self, bool hold)
+{
+    assert (self);
+    self->hold_primaries = hold;
 }
 
 //  ---------------------------------------------------------------------------------

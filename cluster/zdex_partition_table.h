@@ -110,6 +110,12 @@ size_t zdex_partition_table_underreplicated (zdex_partition_table_t *self);
 uint32_t zdex_partition_table_partition_count (zdex_partition_table_t *self);
 size_t zdex_partition_table_max_backups (zdex_partition_table_t *self);
 
+//  Hold primaries in place: update() moves a primary only by promoting a backup
+//  when its owner left, never to balance load.  Used until partitions can migrate
+//  with their data to a member that joins.
+void
+    zdex_partition_table_set_hold_primaries (zdex_partition_table_t *self, bool hold);
+
 #ifdef __cplusplus
 }
 #endif

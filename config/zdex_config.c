@@ -1246,6 +1246,29 @@ zdex_config_seeds (zdex_config_t *self)
     return self->seeds;
 }
 
+int
+zdex_config_max_durability (zdex_config_t *self)
+{
+    assert (self);
+    s_settings_t settings;
+    s_resolve (&self->durable, S_DEFAULT_ENTRY, &settings);
+    int most = settings.durability;
+    for (size_t index = 0; index < self->durable.count; index++) {
+        s_resolve (&self->durable, self->durable.entries[index].name, &settings);
+        if (settings.durability > most)
+            most = settings.durability;
+    }
+    s_resolve (&self->scheduled, S_DEFAULT_ENTRY, &settings);
+    if (settings.durability > most)
+        most = settings.durability;
+    for (size_t index = 0; index < self->scheduled.count; index++) {
+        s_resolve (&self->scheduled, self->scheduled.entries[index].name, &settings);
+        if (settings.durability > most)
+            most = settings.durability;
+    }
+    return most;
+}
+
 void
 zdex_config_durable (zdex_config_t *self, const char *name, zdex_durable_config_t *out)
 {

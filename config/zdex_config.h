@@ -128,6 +128,10 @@ zlist_t *zdex_config_seeds (zdex_config_t *self);
 //  a copy in *out.
 void zdex_config_durable (zdex_config_t *self, const char *name, zdex_durable_config_t *out);
 
+//  The highest durability any durable or scheduled executor entry (or the defaults)
+//  asks for: how many backups each partition keeps.
+int zdex_config_max_durability (zdex_config_t *self);
+
 //  Settings for a scheduled executor name, resolved exact, wildcard, default.
 void zdex_config_scheduled (zdex_config_t *self, const char *name, zdex_scheduled_config_t *out);
 

@@ -45,6 +45,12 @@ extern "C" {
 //  Extra client-side wait on top of a request's own "timeout_ms".
 #define ZDEX_CLIENT_GRACE_MS 5000
 
+//  How long a synchronous call keeps retrying while the cluster answers
+//  UNAVAILABLE (a member died and its partitions are being promoted, tables are
+//  changing).  Submits and executes are retried only when they carry an
+//  idempotency_key, so that a retry cannot run a task twice.
+#define ZDEX_CLIENT_RETRY_MS 30000
+
 //  Client-side error codes (the member's codes are listed in the protocol).
 #define ZDEX_CLIENT_TIMEOUT "CLIENT_TIMEOUT"
 #define ZDEX_CLIENT_IO      "CLIENT_IO"

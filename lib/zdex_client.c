@@ -262,6 +262,42 @@ s_check_reply (zdex_client_t *self, json_t *reply)
 //  Run one synchronous op: takes ownership of request (NULL: allocation or argument
 //  failure already recorded), adds a sync req, returns the ok reply (caller owns) or
 //  NULL with the error recorded.
+//  True when an ok:false reply says UNAVAILABLE and request may be sent again:
+//  anything but a submit or execute without an idempotency key (which could then
+//  run twice).
+static bool
+s_retryable (json_t *request, json_t *reply)
+{
+    const char *code =
+        json_string_value (json_object_get (json_object_get (reply, "error"), "code"));
+    if (!code || !streq (code, "UNAVAILABLE"))
+        return false;
+    const char *op = json_string_value (json_object_get (request, "op"));
+    bool submit = op && (streq (op, "durable.submit") || streq (op, "durable.execute"));
+    return !submit || json_object_get (request, "idempotency_key");
+}
+
+//  Send request and wait for its reply, sending it again (with a new req) while
+//  the cluster answers UNAVAILABLE (an owner died, tables are changing), with a
+//  growing pause, for at most ZDEX_CLIENT_RETRY_MS.  Returns the last reply.
+static json_t *
+s_exchange_retrying (zdex_client_t *self, json_t *request, int64_t wait_ms)
+{
+    int64_t give_up = zclock_mono () + ZDEX_CLIENT_RETRY_MS;
+    int pause = 20;
+    while (true) {
+        json_t *req = json_object_get (request, "req");
+        json_t *reply = s_exchange (self, request, req, wait_ms);
+        if (!reply || !s_retryable (request, reply) || zclock_mono () + pause > give_up ||
+            zsys_interrupted)
+            return reply;
+        json_decref (reply);
+        zmq_poll (NULL, 0, pause); //  back off before asking again
+        pause = pause < 500 ? pause * 2 : 500;
+        json_object_set_new (request, "req", json_integer (--self->next_sync_req));
+    }
+}
+
 static json_t *
 s_request (zdex_client_t *self, json_t *request)
 {
@@ -269,7 +305,7 @@ s_request (zdex_client_t *self, json_t *request)
         return NULL;
     json_t *req = json_integer (--self->next_sync_req);
     json_object_set_new (request, "req", req);
-    json_t *reply = s_exchange (self, request, req, s_wait_for (self, request));
+    json_t *reply = s_exchange_retrying (self, request, s_wait_for (self, request));
     json_decref (request);
     if (reply && s_check_reply (self, reply)) {
         json_decref (reply);
@@ -631,12 +667,15 @@ zdex_client_call (zdex_client_t *self, json_t *request, int64_t timeout_ms)
         return NULL;
     }
     json_t *req = json_object_get (copy, "req");
-    if (!req) {
-        req = json_integer (--self->next_sync_req);
-        json_object_set_new (copy, "req", req);
+    json_t *reply;
+    if (req) //  the caller's own req: sent once, as it is
+        reply =
+            s_exchange (self, copy, req, timeout_ms >= 0 ? timeout_ms : s_wait_for (self, copy));
+    else {
+        json_object_set_new (copy, "req", json_integer (--self->next_sync_req));
+        reply = s_exchange_retrying (self, copy,
+                                     timeout_ms >= 0 ? timeout_ms : s_wait_for (self, copy));
     }
-    json_t *reply =
-        s_exchange (self, copy, req, timeout_ms >= 0 ? timeout_ms : s_wait_for (self, copy));
     json_decref (copy);
     if (reply)
         s_check_reply (self, reply);

@@ -1,0 +1,640 @@
+//  zdex_replicator: replication of a partition actor's partitions.
+//
+//  Role per partition (from the table): NONE, PRIMARY or BACKUP.
+//      NONE    --table: owner is us--> PRIMARY (rings: none)
+//      BACKUP  --table: owner is us--> PRIMARY (rings: the replica's, promoted)
+//      PRIMARY --table: owner is another--> BACKUP or NONE (demoted: held items
+//              released not ok, parked retrieves answered UNAVAILABLE by the actor)
+//      any     --table: we are a backup--> BACKUP (subscribe; a new owner or
+//              epoch makes the replica resync by snapshot)
+//
+//  ON publish (primary): record in the log (stamps epoch and seq), send on PUB.
+//  ON hold (primary): keep the item until acks_durable(needed) >= seq.
+//  ON RECV ACK (control): update the backup's cumulative ack; release held items.
+//  ON RECV FETCH (control): answer with the log's range, or a snapshot of the
+//      partition's rings when the range is gone or the epoch differs.
+//  ON RECV stream message (SUB or fetch answer), as backup: drop it if its epoch
+//      is older than the table's; else apply: APPLIED → ack after the batch; GAP →
+//      FETCH the range; NEW_EPOCH / DIVERGED → FETCH from 0 (snapshot).
+//  EVERY 200 ms (primary): HEAD on each partition that has backups.
+
+#include "zdex_replicator.h"
+#include "zdex_hash_table.h"
+
+#include <inttypes.h>
+
+#define S_HEAD_MS        200
+#define S_FETCH_RETRY_MS 500
+#define S_LOG_MESSAGES   20000
+#define S_LOG_BYTES      (64 * 1024 * 1024)
+#define S_MAX_BACKUPS    64
+#define S_ENDPOINT_MAX   256
+#define S_BATCH_MAX      512
+
+typedef enum { S_NONE = 0, S_PRIMARY, S_BACKUP } s_role_t;
+
+typedef struct {
+    uint64_t seq;
+    int needed;
+    void *item;
+} s_held_t;
+
+typedef struct {
+    uint32_t partition;
+    s_role_t role;
+    uint64_t epoch; //  the table's epoch for the partition
+    char owner[S_ENDPOINT_MAX];
+    //  PRIMARY
+    zdex_replica_log_t *log;
+    zdex_replica_acks_t *acks;
+    zlistx_t *held; //  s_held_t, in seq order
+    size_t backups;
+    //  BACKUP
+    zdex_replica_t *replica;
+    bool ack_due;
+    int64_t fetch_until; //  a fetch is outstanding until then
+} s_part_t;
+
+struct _zdex_replicator_t {
+    char member_id[S_ENDPOINT_MAX];
+    int actor_index;
+    int actor_count;
+    uint32_t partition_count;
+    zdex_replicator_callbacks_t callbacks;
+    zsock_t *pub;
+    zsock_t *control;
+    zsock_t *sub;
+    zhashx_t *dealers; //  control endpoint → DEALER
+    zhashx_t *pubs;    //  PUB endpoints the SUB is connected to (value unused)
+    char endpoint[2 * S_ENDPOINT_MAX + 2];
+    s_part_t *parts; //  partition_count entries; ours are p mod count == index
+    zdex_partition_table_t *table;
+    json_t *view;
+    int64_t next_head;
+    int drop_every;
+    uint64_t published;
+};
+
+static bool
+s_ours (zdex_replicator_t *self, uint32_t partition)
+{
+    return partition % (uint32_t) self->actor_count == (uint32_t) self->actor_index;
+}
+
+static zsock_t *
+s_bind (const char *host, int type, char *bound)
+{
+    zsock_t *sock = zsock_new (type);
+    assert (sock);
+    zsock_set_sndhwm (sock, 0); //  bounded by the log; a drop shows up as a gap
+    zsock_set_rcvhwm (sock, 100000);
+    zsock_set_linger (sock, 0);
+    zsock_set_rcvtimeo (sock, 0);
+    zsock_set_sndtimeo (sock, 0);
+    if (zsock_bind (sock, "%s:*", host) == -1) {
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    char *last = zsock_last_endpoint (sock);
+    snprintf (bound, S_ENDPOINT_MAX, "%s", last ? last : "");
+    zstr_free (&last);
+    return sock;
+}
+
+zdex_replicator_t *
+zdex_replicator_new (const char *member_id, const char *bind_host, int actor_index, int actor_count,
+                     uint32_t partition_count, const zdex_replicator_callbacks_t *callbacks)
+{
+    assert (member_id && bind_host && callbacks);
+    zdex_replicator_t *self = (zdex_replicator_t *) zmalloc (sizeof (zdex_replicator_t));
+    assert (self);
+    snprintf (self->member_id, sizeof self->member_id, "%s", member_id);
+    self->actor_index = actor_index;
+    self->actor_count = actor_count;
+    self->partition_count = partition_count;
+    self->callbacks = *callbacks;
+    char pub[S_ENDPOINT_MAX], control[S_ENDPOINT_MAX];
+    self->pub = s_bind (bind_host, ZMQ_PUB, pub);
+    self->control = s_bind (bind_host, ZMQ_ROUTER, control);
+    self->sub = zsock_new (ZMQ_SUB);
+    self->dealers = zdex_hash_table_new ();
+    self->pubs = zdex_hash_table_new ();
+    self->parts = (s_part_t *) calloc (partition_count, sizeof (s_part_t));
+    self->table = zdex_partition_table_new (partition_count, S_MAX_BACKUPS);
+    if (!self->pub || !self->control || !self->sub || !self->parts || !self->table) {
+        zdex_replicator_destroy (&self);
+        return NULL;
+    }
+    zsock_set_rcvhwm (self->sub, 100000);
+    zsock_set_rcvtimeo (self->sub, 0);
+    zsock_set_linger (self->sub, 0);
+    zsock_set_router_mandatory (self->control, 1);
+    zhashx_set_destructor (self->dealers, (zhashx_destructor_fn *) zsock_destroy);
+    for (uint32_t partition = 0; partition < partition_count; partition++)
+        self->parts[partition].partition = partition;
+    snprintf (self->endpoint, sizeof self->endpoint, "%s|%s", pub, control);
+    return self;
+}
+
+static void
+s_release_all (zdex_replicator_t *self, s_part_t *part, bool ok)
+{
+    if (!part->held)
+        return;
+    s_held_t *held;
+    while ((held = (s_held_t *) zlistx_detach (part->held, NULL))) {
+        self->callbacks.release (held->item, ok, self->callbacks.arg);
+        free (held);
+    }
+}
+
+static void
+s_part_clear (zdex_replicator_t *self, s_part_t *part)
+{
+    s_release_all (self, part, false);
+    zlistx_destroy (&part->held);
+    zdex_replica_log_destroy (&part->log);
+    zdex_replica_acks_destroy (&part->acks);
+    zdex_replica_destroy (&part->replica);
+}
+
+void
+zdex_replicator_destroy (zdex_replicator_t **self_p)
+{
+    assert (self_p);
+    zdex_replicator_t *self = *self_p;
+    if (self) {
+        if (self->parts)
+            for (uint32_t partition = 0; partition < self->partition_count; partition++)
+                s_part_clear (self, &self->parts[partition]);
+        free (self->parts);
+        zdex_partition_table_destroy (&self->table);
+        json_decref (self->view);
+        zhashx_destroy (&self->dealers);
+        zhashx_destroy (&self->pubs);
+        zsock_destroy (&self->pub);
+        zsock_destroy (&self->control);
+        zsock_destroy (&self->sub);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+zdex_replicator_endpoint (zdex_replicator_t *self)
+{
+    assert (self);
+    return self->endpoint;
+}
+
+//  The replication endpoints string a member advertises, from the view.
+static const char *
+s_replication_of (zdex_replicator_t *self, const char *member)
+{
+    size_t index;
+    json_t *entry;
+    json_array_foreach (json_object_get (self->view, "members"), index, entry) {
+        const char *id = json_string_value (json_object_get (entry, "id"));
+        if (id && streq (id, member))
+            return json_string_value (json_object_get (entry, "replication"));
+    }
+    return NULL;
+}
+
+//  The DEALER to the control endpoint of the actor owning partition on member.
+static zsock_t *
+s_control_of (zdex_replicator_t *self, const char *member, uint32_t partition)
+{
+    const char *replication = s_replication_of (self, member);
+    if (!replication || !*replication)
+        return NULL;
+    //  "pub|control,pub|control,...": entry partition mod count
+    size_t count = 1;
+    for (const char *c = replication; *c; c++)
+        count += *c == ',';
+    size_t wanted = partition % count;
+    const char *start = replication;
+    for (size_t index = 0; index < wanted; index++)
+        start = strchr (start, ',') + 1;
+    const char *bar = strchr (start, '|');
+    const char *end = strchr (start, ',');
+    if (!end)
+        end = start + strlen (start);
+    if (!bar || bar > end)
+        return NULL;
+    char endpoint[S_ENDPOINT_MAX];
+    snprintf (endpoint, sizeof endpoint, "%.*s", (int) (end - bar - 1), bar + 1);
+    zsock_t *dealer = (zsock_t *) zhashx_lookup (self->dealers, endpoint);
+    if (!dealer) {
+        dealer = zsock_new (ZMQ_DEALER);
+        assert (dealer);
+        char identity[S_ENDPOINT_MAX + 16];
+        snprintf (identity, sizeof identity, "%s/%d", self->member_id, self->actor_index);
+        zsock_set_identity (dealer, identity);
+        zsock_set_rcvtimeo (dealer, 0);
+        zsock_set_sndtimeo (dealer, 0);
+        zsock_set_linger (dealer, 0);
+        zsock_set_rcvhwm (dealer, 100000);
+        zsock_set_sndhwm (dealer, 100000);
+        if (zsock_connect (dealer, "%s", endpoint) != 0) {
+            zsock_destroy (&dealer);
+            return NULL;
+        }
+        zhashx_insert (self->dealers, endpoint, dealer);
+    }
+    return dealer;
+}
+
+static void
+s_send_control (zdex_replicator_t *self, s_part_t *part, zdex_replica_msg_t *msg)
+{
+    zsock_t *dealer = s_control_of (self, part->owner, part->partition);
+    if (!dealer)
+        return;
+    zmsg_t *encoded = zdex_replica_encode (msg);
+    if (encoded && zmsg_send (&encoded, dealer) != 0)
+        zmsg_destroy (&encoded);
+}
+
+static void
+s_fetch (zdex_replicator_t *self, s_part_t *part, uint64_t from)
+{
+    int64_t now = zclock_mono ();
+    if (part->fetch_until > now)
+        return;
+    part->fetch_until = now + S_FETCH_RETRY_MS;
+    zdex_replica_msg_t msg = {.op = ZDEX_REPLICA_FETCH,
+                              .partition = part->partition,
+                              .epoch = part->epoch,
+                              .seq = from,
+                              .to_seq = UINT64_MAX};
+    s_send_control (self, part, &msg);
+}
+
+static void
+s_release (zdex_replicator_t *self, s_part_t *part)
+{
+    s_held_t *held;
+    while ((held = (s_held_t *) zlistx_first (part->held))) {
+        if (held->needed > 0 && zdex_replica_acks_durable (part->acks, held->needed) < held->seq)
+            break;
+        zlistx_detach (part->held, NULL);
+        self->callbacks.release (held->item, true, self->callbacks.arg);
+        free (held);
+    }
+}
+
+static void
+s_subscribe (zdex_replicator_t *self, uint32_t partition, bool on)
+{
+    byte topic[ZDEX_REPLICA_TOPIC_SIZE];
+    zdex_replica_topic (partition, topic);
+    zmq_setsockopt (zsock_resolve (self->sub), on ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, topic,
+                    sizeof topic);
+}
+
+static void
+s_demote (zdex_replicator_t *self, s_part_t *part)
+{
+    s_release_all (self, part, false);
+    zlistx_destroy (&part->held);
+    zdex_replica_log_destroy (&part->log);
+    zdex_replica_acks_destroy (&part->acks);
+    self->callbacks.demoted (part->partition, self->callbacks.arg);
+    part->role = S_NONE;
+}
+
+static void
+s_set_backups (s_part_t *part, zdex_partition_table_t *table)
+{
+    const char *backups[S_MAX_BACKUPS];
+    size_t count = zdex_partition_table_backup_count (table, part->partition);
+    if (count > S_MAX_BACKUPS)
+        count = S_MAX_BACKUPS;
+    for (size_t index = 0; index < count; index++)
+        backups[index] = zdex_partition_table_backup (table, part->partition, index);
+    zdex_replica_acks_set_backups (part->acks, backups, count);
+    part->backups = count;
+}
+
+static void
+s_update_part (zdex_replicator_t *self, s_part_t *part)
+{
+    zdex_partition_table_t *table = self->table;
+    uint32_t partition = part->partition;
+    const char *owner = zdex_partition_table_owner (table, partition);
+    uint64_t epoch = zdex_partition_table_epoch (table, partition);
+    bool backup = false;
+    for (size_t index = 0; index < zdex_partition_table_backup_count (table, partition); index++)
+        backup |= streq (zdex_partition_table_backup (table, partition, index), self->member_id);
+    if (owner && streq (owner, self->member_id)) {
+        if (part->role != S_PRIMARY || part->epoch != epoch) {
+            zhashx_t *rings = NULL;
+            if (part->role == S_BACKUP) {
+                s_subscribe (self, partition, false);
+                rings = zdex_replica_take_rings (part->replica);
+                zdex_replica_destroy (&part->replica);
+            }
+            if (part->role != S_PRIMARY)
+                self->callbacks.promoted (partition, rings, self->callbacks.arg);
+            else
+                s_release_all (self, part, false); //  new epoch: acks start over
+            if (!part->log) {
+                part->log = zdex_replica_log_new (partition, S_LOG_MESSAGES, S_LOG_BYTES);
+                part->acks = zdex_replica_acks_new (epoch);
+                part->held = zlistx_new ();
+                assert (part->log && part->acks && part->held);
+            }
+            zdex_replica_log_reset (part->log, epoch, 0);
+            zdex_replica_acks_reset (part->acks, epoch);
+            part->role = S_PRIMARY;
+            part->epoch = epoch;
+        }
+        snprintf (part->owner, sizeof part->owner, "%s", owner);
+        s_set_backups (part, table);
+        s_release (self, part);
+        return;
+    }
+    if (part->role == S_PRIMARY)
+        s_demote (self, part);
+    if (backup && owner) {
+        if (part->role != S_BACKUP) {
+            part->replica = zdex_replica_new (partition);
+            assert (part->replica);
+            s_subscribe (self, partition, true);
+            part->role = S_BACKUP;
+        }
+        if (!streq (part->owner, owner) || part->epoch != epoch)
+            part->fetch_until = 0; //  a new primary: the next HEAD starts a resync
+        snprintf (part->owner, sizeof part->owner, "%s", owner);
+        part->epoch = epoch;
+        return;
+    }
+    if (part->role == S_BACKUP) {
+        s_subscribe (self, partition, false);
+        zdex_replica_destroy (&part->replica);
+    }
+    part->role = S_NONE;
+    part->owner[0] = '\0';
+    part->epoch = epoch;
+}
+
+void
+zdex_replicator_update (zdex_replicator_t *self, const char *table_json, const char *view_json)
+{
+    assert (self);
+    json_t *view = json_loads (view_json, JSON_REJECT_DUPLICATES, NULL);
+    if (view) {
+        json_decref (self->view);
+        self->view = view;
+    }
+    //  Connect the SUB to every other member's PUBs.
+    size_t index;
+    json_t *entry;
+    json_array_foreach (json_object_get (self->view, "members"), index, entry) {
+        const char *id = json_string_value (json_object_get (entry, "id"));
+        const char *replication = json_string_value (json_object_get (entry, "replication"));
+        if (!id || streq (id, self->member_id) || !replication)
+            continue;
+        char *copy = strdup (replication);
+        for (char *item = strtok (copy, ","); item; item = strtok (NULL, ",")) {
+            char *bar = strchr (item, '|');
+            if (bar)
+                *bar = '\0';
+            if (*item && !zhashx_lookup (self->pubs, item) &&
+                zsock_connect (self->sub, "%s", item) == 0)
+                zhashx_insert (self->pubs, item, (void *) 1);
+        }
+        free (copy);
+    }
+    if (table_json && zdex_partition_table_from_json (self->table, table_json) != 0)
+        return;
+    if (zdex_partition_table_version (self->table) == 0)
+        return;
+    for (uint32_t partition = 0; partition < self->partition_count; partition++)
+        if (s_ours (self, partition))
+            s_update_part (self, &self->parts[partition]);
+}
+
+bool
+zdex_replicator_is_primary (zdex_replicator_t *self, uint32_t partition)
+{
+    assert (self);
+    return partition < self->partition_count && self->parts[partition].role == S_PRIMARY;
+}
+
+size_t
+zdex_replicator_backups (zdex_replicator_t *self, uint32_t partition)
+{
+    assert (self);
+    return partition < self->partition_count ? self->parts[partition].backups : 0;
+}
+
+uint64_t
+zdex_replicator_publish (zdex_replicator_t *self, uint32_t partition, zdex_replica_msg_t *msg)
+{
+    assert (self);
+    s_part_t *part = &self->parts[partition];
+    if (part->role != S_PRIMARY)
+        return 0;
+    zmsg_t *encoded = zdex_replica_log_record (part->log, msg);
+    if (!encoded)
+        return 0;
+    self->published++;
+    if (self->drop_every > 0 && self->published % (uint64_t) self->drop_every == 0)
+        zmsg_destroy (&encoded); //  test hook: lost on the way, repaired by FETCH
+    else if (zmsg_send (&encoded, self->pub) != 0)
+        zmsg_destroy (&encoded);
+    return msg->seq;
+}
+
+void
+zdex_replicator_hold (zdex_replicator_t *self, uint32_t partition, uint64_t seq, int needed,
+                      void *item)
+{
+    assert (self);
+    s_part_t *part = &self->parts[partition];
+    if (needed > (int) part->backups)
+        needed = (int) part->backups; //  durability is bounded by the members there are
+    if (part->role != S_PRIMARY || seq == 0) {
+        self->callbacks.release (item, part->role == S_PRIMARY, self->callbacks.arg);
+        return;
+    }
+    if (needed <= 0 && zlistx_size (part->held) == 0) {
+        self->callbacks.release (item, true, self->callbacks.arg);
+        return;
+    }
+    s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
+    assert (held);
+    held->seq = seq;
+    held->needed = needed;
+    held->item = item;
+    zlistx_add_end (part->held, held);
+    s_release (self, part);
+}
+
+size_t
+zdex_replicator_sockets (zdex_replicator_t *self, void **sockets, size_t max)
+{
+    assert (self);
+    size_t count = 0;
+    if (count < max)
+        sockets[count++] = self->control;
+    if (count < max)
+        sockets[count++] = self->sub;
+    zsock_t *dealer = (zsock_t *) zhashx_first (self->dealers);
+    while (dealer && count < max) {
+        sockets[count++] = dealer;
+        dealer = (zsock_t *) zhashx_next (self->dealers);
+    }
+    return count;
+}
+
+//  A stream message, from the SUB or a fetch answer.
+static void
+s_on_stream (zdex_replicator_t *self, zmsg_t *encoded)
+{
+    zdex_replica_msg_t msg;
+    if (zdex_replica_decode (encoded, &msg) != 0)
+        return;
+    if (msg.partition >= self->partition_count) {
+        zdex_replica_msg_reset (&msg);
+        return;
+    }
+    s_part_t *part = &self->parts[msg.partition];
+    if (part->role != S_BACKUP || msg.epoch < part->epoch) {
+        zdex_replica_msg_reset (&msg); //  not ours, or an old primary
+        return;
+    }
+    zdex_replica_result_t result = zdex_replica_apply (part->replica, &msg);
+    switch (result) {
+    case ZDEX_REPLICA_APPLIED:
+        part->ack_due = true;
+        if (msg.op == ZDEX_REPLICA_SNAPSHOT_END)
+            part->fetch_until = 0;
+        break;
+    case ZDEX_REPLICA_GAP:
+        s_fetch (self, part, zdex_replica_applied (part->replica) + 1);
+        break;
+    case ZDEX_REPLICA_NEW_EPOCH:
+    case ZDEX_REPLICA_DIVERGED:
+        s_fetch (self, part, 0);
+        break;
+    default:
+        break;
+    }
+    zdex_replica_msg_reset (&msg);
+}
+
+static void
+s_send_acks (zdex_replicator_t *self)
+{
+    for (uint32_t partition = 0; partition < self->partition_count; partition++) {
+        s_part_t *part = &self->parts[partition];
+        if (part->role != S_BACKUP || !part->ack_due)
+            continue;
+        part->ack_due = false;
+        if (zdex_replica_state (part->replica) != ZDEX_REPLICA_STATE_LIVE)
+            continue;
+        zdex_replica_msg_t msg = {.op = ZDEX_REPLICA_ACK,
+                                  .partition = partition,
+                                  .epoch = zdex_replica_epoch (part->replica),
+                                  .seq = zdex_replica_applied (part->replica),
+                                  .member = self->member_id};
+        s_send_control (self, part, &msg);
+    }
+}
+
+//  A FETCH or ACK from a backup on the control ROUTER.
+static void
+s_on_control (zdex_replicator_t *self, zmsg_t *encoded)
+{
+    zframe_t *identity = zmsg_pop (encoded);
+    zdex_replica_msg_t msg;
+    if (!identity || zdex_replica_decode (encoded, &msg) != 0) {
+        zframe_destroy (&identity);
+        return;
+    }
+    s_part_t *part = msg.partition < self->partition_count ? &self->parts[msg.partition] : NULL;
+    if (part && part->role == S_PRIMARY) {
+        if (msg.op == ZDEX_REPLICA_ACK && msg.member) {
+            if (zdex_replica_acks_update (part->acks, msg.member, msg.epoch, msg.seq) == 1)
+                s_release (self, part);
+        } else if (msg.op == ZDEX_REPLICA_FETCH) {
+            zlistx_t *answer = zdex_replica_log_fetch (part->log, msg.epoch, msg.seq, msg.to_seq);
+            if (!answer) {
+                zhashx_t *rings = self->callbacks.rings (msg.partition, self->callbacks.arg);
+                answer = zdex_replica_snapshot (msg.partition, part->epoch,
+                                                zdex_replica_log_last (part->log), rings);
+                zhashx_destroy (&rings);
+            }
+            zmsg_t *reply;
+            while (answer && (reply = (zmsg_t *) zlistx_detach (answer, NULL))) {
+                zframe_t *copy = zframe_dup (identity);
+                zmsg_prepend (reply, &copy);
+                if (zmsg_send (&reply, self->control) != 0)
+                    zmsg_destroy (&reply);
+            }
+            zlistx_destroy (&answer);
+        }
+    }
+    zdex_replica_msg_reset (&msg);
+    zframe_destroy (&identity);
+}
+
+void
+zdex_replicator_recv (zdex_replicator_t *self)
+{
+    assert (self);
+    zmsg_t *msg;
+    for (int count = 0; count < S_BATCH_MAX && (msg = zmsg_recv (self->control)); count++) {
+        s_on_control (self, msg);
+        zmsg_destroy (&msg);
+    }
+    for (int count = 0; count < S_BATCH_MAX && (msg = zmsg_recv (self->sub)); count++) {
+        s_on_stream (self, msg);
+        zmsg_destroy (&msg);
+    }
+    zsock_t *dealer = (zsock_t *) zhashx_first (self->dealers);
+    while (dealer) {
+        for (int count = 0; count < S_BATCH_MAX && (msg = zmsg_recv (dealer)); count++) {
+            s_on_stream (self, msg);
+            zmsg_destroy (&msg);
+        }
+        dealer = (zsock_t *) zhashx_next (self->dealers);
+    }
+    s_send_acks (self);
+}
+
+int
+zdex_replicator_timeout (zdex_replicator_t *self)
+{
+    assert (self);
+    int64_t left = self->next_head - zclock_mono ();
+    return left < 0 ? 0 : (int) left;
+}
+
+void
+zdex_replicator_tick (zdex_replicator_t *self)
+{
+    assert (self);
+    int64_t now = zclock_mono ();
+    if (now < self->next_head)
+        return;
+    self->next_head = now + S_HEAD_MS;
+    for (uint32_t partition = 0; partition < self->partition_count; partition++) {
+        s_part_t *part = &self->parts[partition];
+        if (part->role == S_PRIMARY && part->backups > 0) {
+            zmsg_t *head = zdex_replica_log_head (part->log);
+            if (head && zmsg_send (&head, self->pub) != 0)
+                zmsg_destroy (&head);
+        }
+    }
+}
+
+void
+zdex_replicator_set_drop_every (zdex_replicator_t *self, int n)
+{
+    assert (self);
+    self->drop_every = n;
+}
