@@ -397,7 +397,8 @@ zdex_replicator_update (zdex_replicator_t *self, const char *table_json, const c
         if (!id || streq (id, self->member_id) || !replication)
             continue;
         char *copy = strdup (replication);
-        for (char *item = strtok (copy, ","); item; item = strtok (NULL, ",")) {
+        char *rest = NULL; //  strtok_r: strtok's state is shared by every thread
+        for (char *item = strtok_r (copy, ",", &rest); item; item = strtok_r (NULL, ",", &rest)) {
             char *bar = strchr (item, '|');
             if (bar)
                 *bar = '\0';

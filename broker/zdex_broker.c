@@ -44,11 +44,13 @@
 #define S_ENDPOINT_MAX 256
 #define S_MAX_WATCHERS 1024 //  cluster.workers requests waiting for workers
 
-//  A cluster.workers request waiting until min_workers workers are connected.
+//  A cluster.workers (cluster.members) request waiting until min_workers workers
+//  are connected (min_members members are in the view).
 typedef struct {
     zmsg_t *envelope;
     char *req_text;
-    int min_workers;
+    zdex_op_t op;
+    int minimum;
     int64_t deadline; //  zclock_mono ms, or -1
 } s_watcher_t;
 
@@ -275,6 +277,22 @@ s_reply_object (s_self_t *self, zmsg_t **envelope_p, const char *req_text, json_
     free (text);
 }
 
+//  What cluster.workers / cluster.members wait for, and their answers.
+static size_t
+s_watched_count (s_self_t *self, zdex_op_t op)
+{
+    return op == ZDEX_OP_CLUSTER_MEMBERS ? zdex_cluster_member_count (self->cluster)
+                                         : zdex_dispatcher_worker_count (self->dispatcher);
+}
+
+static json_t *
+s_watched_reply (s_self_t *self, zdex_op_t op)
+{
+    return op == ZDEX_OP_CLUSTER_MEMBERS
+               ? zdex_cluster_members (self->cluster)
+               : json_pack ("{s:o}", "workers", zdex_dispatcher_workers (self->dispatcher));
+}
+
 static json_t *
 s_stats_json (zdex_executor_t *executor)
 {
@@ -299,18 +317,18 @@ s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request, bool 
             json_pack ("{s:s, s:s}", "member_id", member_id, "version", ZDEX_PROTOCOL_VERSION));
         return;
     case ZDEX_OP_CLUSTER_MEMBERS:
-        s_reply_object (self, envelope_p, req, zdex_cluster_members (self->cluster));
-        return;
-    case ZDEX_OP_CLUSTER_WORKERS:
-        if ((size_t) request->min_workers <= zdex_dispatcher_worker_count (self->dispatcher))
-            s_reply_object (
-                self, envelope_p, req,
-                json_pack ("{s:o}", "workers", zdex_dispatcher_workers (self->dispatcher)));
+    case ZDEX_OP_CLUSTER_WORKERS: {
+        bool members = request->op == ZDEX_OP_CLUSTER_MEMBERS;
+        int minimum = members ? request->min_members : request->min_workers;
+        if ((size_t) minimum <= s_watched_count (self, request->op))
+            s_reply_object (self, envelope_p, req, s_watched_reply (self, request->op));
         else if (request->timeout_ms == 0)
-            s_reply_error (self, envelope_p, req, ZDEX_TIMEOUT, "fewer workers than min_workers");
+            s_reply_error (self, envelope_p, req, ZDEX_TIMEOUT,
+                           members ? "fewer members than min_members"
+                                   : "fewer workers than min_workers");
         else if (zlistx_size (self->watchers) >= S_MAX_WATCHERS)
             s_reply_error (self, envelope_p, req, ZDEX_REJECTED,
-                           "too many cluster.workers requests waiting");
+                           "too many cluster.workers/members requests waiting");
         else {
             s_watcher_t *watcher = (s_watcher_t *) zmalloc (sizeof (s_watcher_t));
             assert (watcher);
@@ -318,11 +336,13 @@ s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request, bool 
             *envelope_p = NULL;
             watcher->req_text = request->req_text;
             request->req_text = NULL;
-            watcher->min_workers = request->min_workers;
+            watcher->op = request->op;
+            watcher->minimum = minimum;
             watcher->deadline = request->timeout_ms < 0 ? -1 : zclock_mono () + request->timeout_ms;
             zlistx_add_end (self->watchers, watcher);
         }
         return;
+    }
     case ZDEX_OP_SCHEDULED:
         s_reply_error (self, envelope_p, req, ZDEX_UNKNOWN_OP,
                        "scheduled executor is not available yet");
@@ -384,18 +404,18 @@ s_watchers_check (s_self_t *self)
 {
     if (zlistx_size (self->watchers) == 0)
         return -1;
-    size_t workers = zdex_dispatcher_worker_count (self->dispatcher);
     int64_t now = zclock_mono ();
     int64_t next = -1;
     s_watcher_t *watcher = (s_watcher_t *) zlistx_first (self->watchers);
     while (watcher) {
-        if ((size_t) watcher->min_workers <= workers)
-            s_reply_object (
-                self, &watcher->envelope, watcher->req_text,
-                json_pack ("{s:o}", "workers", zdex_dispatcher_workers (self->dispatcher)));
+        if ((size_t) watcher->minimum <= s_watched_count (self, watcher->op))
+            s_reply_object (self, &watcher->envelope, watcher->req_text,
+                            s_watched_reply (self, watcher->op));
         else if (watcher->deadline >= 0 && watcher->deadline <= now)
             s_reply_error (self, &watcher->envelope, watcher->req_text, ZDEX_TIMEOUT,
-                           "fewer workers than min_workers within timeout_ms");
+                           watcher->op == ZDEX_OP_CLUSTER_MEMBERS
+                               ? "fewer members than min_members within timeout_ms"
+                               : "fewer workers than min_workers within timeout_ms");
         else if (watcher->deadline >= 0 && (next < 0 || watcher->deadline < next))
             next = watcher->deadline;
         if (!watcher->envelope)
@@ -457,13 +477,18 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
             return;
         }
         capacity = (uint32_t) executor->config.capacity;
-    } else if (!zdex_registry_lookup (self->registry, request->executor)) {
-        s_reply_error (self, envelope_p, req, ZDEX_STALE_TASK_ID, "task id was never issued");
+    }
+    //  An executor seen only by the member that owned the partition before us
+    //  (promotion) is known here from now on; the ring itself says whether the id
+    //  was issued.
+    zdex_executor_t *executor = zdex_registry_require (self->registry, request->executor);
+    if (!executor) {
+        s_reply_error (self, envelope_p, req, ZDEX_REJECTED,
+                       "too many executor names on this member (limits.max_executors)");
         return;
     }
-    zdex_executor_t *executor = zdex_registry_lookup (self->registry, request->executor);
     zdex_call_t *call = zdex_call_new (envelope_p, request_p, partition, capacity,
-                                       executor ? executor->config.durability : 0);
+                                       executor->config.durability);
     zsock_send (s_actor_of (self, partition), "sp", "CALL", call);
 }
 

@@ -595,6 +595,13 @@ zdex_cluster_is_forwarded (zframe_t *identity)
            memcmp (zframe_data (identity), ZDEX_CLUSTER_FORWARD_PREFIX, length) == 0;
 }
 
+size_t
+zdex_cluster_member_count (zdex_cluster_t *self)
+{
+    assert (self);
+    return json_array_size (json_object_get (self->view, "members"));
+}
+
 json_t *
 zdex_cluster_members (zdex_cluster_t *self)
 {

@@ -94,6 +94,9 @@ void zdex_cluster_forward (zdex_cluster_t *self, uint32_t partition, zmsg_t **en
 void zdex_cluster_fan_out (zdex_cluster_t *self, zmsg_t **envelope_p, zdex_request_t *request,
                            json_t *local_reply);
 
+//  Members in the current view.
+size_t zdex_cluster_member_count (zdex_cluster_t *self);
+
 //  cluster.members reply members (caller owns).
 json_t *zdex_cluster_members (zdex_cluster_t *self);
 

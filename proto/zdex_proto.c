@@ -49,7 +49,8 @@ enum {
     S_FIELD_IDEMPOTENCY_KEY = 1 << 5,
     S_FIELD_TASK_ID = 1 << 6,
     S_FIELD_TIMEOUT_MS = 1 << 7,
-    S_FIELD_MIN_WORKERS = 1 << 8
+    S_FIELD_MIN_WORKERS = 1 << 8,
+    S_FIELD_MIN_MEMBERS = 1 << 9
 };
 
 #define S_FIELDS_BASE (S_FIELD_OP | S_FIELD_REQ)
@@ -80,6 +81,7 @@ static const s_field_t s_fields[] = {
     S_ENTRY ("task_id", S_FIELD_TASK_ID),
     S_ENTRY ("timeout_ms", S_FIELD_TIMEOUT_MS),
     S_ENTRY ("min_workers", S_FIELD_MIN_WORKERS),
+    S_ENTRY ("min_members", S_FIELD_MIN_MEMBERS),
 };
 
 typedef struct {
@@ -102,7 +104,8 @@ static const s_op_t s_ops[ZDEX_OP_COUNT] = {
     [ZDEX_OP_DURABLE_STATUS] = {"durable.status", 14, S_FIELDS_EXECUTOR, 0},
     [ZDEX_OP_DURABLE_STATS] = {"durable.stats", 13, S_FIELDS_EXECUTOR, 0},
     [ZDEX_OP_CLUSTER_PING] = {"cluster.ping", 12, S_FIELDS_BASE, 0},
-    [ZDEX_OP_CLUSTER_MEMBERS] = {"cluster.members", 15, S_FIELDS_BASE, 0},
+    [ZDEX_OP_CLUSTER_MEMBERS] = {"cluster.members", 15,
+                                 S_FIELDS_BASE | S_FIELD_MIN_MEMBERS | S_FIELD_TIMEOUT_MS, 0},
     [ZDEX_OP_CLUSTER_WORKERS] = {"cluster.workers", 15,
                                  S_FIELDS_BASE | S_FIELD_MIN_WORKERS | S_FIELD_TIMEOUT_MS, 0},
     [ZDEX_OP_SCHEDULED] = {"scheduled.*", 11, S_FIELDS_BASE, 0},
@@ -668,6 +671,11 @@ s_request_fields (json_t *root, zdex_request_t *request, size_t max_payload, zde
             if (s_integer (value, 0, S_WORKER_MAX_SLOTS, "min_workers", &number, error))
                 return -1;
             request->min_workers = (int) number;
+            break;
+        case S_FIELD_MIN_MEMBERS:
+            if (s_integer (value, 0, S_WORKER_MAX_SLOTS, "min_members", &number, error))
+                return -1;
+            request->min_members = (int) number;
             break;
         default: //  op and req were read before
             break;

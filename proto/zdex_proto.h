@@ -87,6 +87,7 @@ typedef struct {
     uint64_t task_id;            //  retrieve/dispose ops
     int64_t timeout_ms;          //  -1 when absent (wait until done)
     int min_workers;             //  cluster.workers: wait until this many (0 when absent)
+    int min_members;             //  cluster.members: wait until the view has this many
 } zdex_request_t;
 
 //  An error produced while parsing; req_text is the compact "req" when the frame was

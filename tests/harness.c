@@ -140,8 +140,17 @@ harness_worker_start (const char *endpoint, int slots, const char *name, const c
         return -1;
     char slots_text[16];
     snprintf (slots_text, sizeof slots_text, "%d", slots);
-    const char *argv[16] = {binary, "--connect", endpoint, "--slots", slots_text};
-    int argc = 5;
+    //  endpoint may list several members, comma-separated: one --connect each.
+    const char *argv[48] = {binary, "--slots", slots_text};
+    int argc = 3;
+    char endpoints[2048];
+    snprintf (endpoints, sizeof endpoints, "%s", endpoint);
+    char *rest = NULL;
+    for (char *item = strtok_r (endpoints, ",", &rest); item && argc < 40;
+         item = strtok_r (NULL, ",", &rest)) {
+        argv[argc++] = "--connect";
+        argv[argc++] = item;
+    }
     if (name) {
         argv[argc++] = "--name";
         argv[argc++] = name;
@@ -217,6 +226,25 @@ harness_wait_workers (const char *client_endpoint, int count, int timeout_ms)
                  text ? text : zdex_client_error_message (client));
         free (text);
     }
+    json_decref (reply);
+    json_decref (request);
+    zdex_client_destroy (&client);
+    return rc;
+}
+
+int
+harness_wait_members (const char *client_endpoint, int count, int timeout_ms)
+{
+    zdex_client_t *client = zdex_client_new (client_endpoint);
+    if (!client)
+        return -1;
+    json_t *request = json_pack ("{s:s, s:i, s:i}", "op", "cluster.members", "min_members", count,
+                                 "timeout_ms", timeout_ms);
+    json_t *reply = zdex_client_call (client, request, timeout_ms + 5000);
+    int rc = reply && json_is_true (json_object_get (reply, "ok")) &&
+                     (int) json_array_size (json_object_get (reply, "members")) >= count
+                 ? 0
+                 : -1;
     json_decref (reply);
     json_decref (request);
     zdex_client_destroy (&client);

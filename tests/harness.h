@@ -24,7 +24,7 @@ typedef struct {
 //  may be NULL).  Waits up to 10 s for its ready line.  Returns 0 or -1.
 int harness_member_start (harness_member_t *member, const char *const *extra_args);
 
-//  Start zdex-worker connected to endpoint with slots; count_file may be NULL.
+//  Start zdex-worker connected to endpoint (or to several, comma-separated) with slots; count_file may be NULL.
 //  Waits up to 10 s for its ready line.  Returns the pid or -1.
 pid_t harness_worker_start (const char *endpoint, int slots, const char *name,
                             const char *count_file);
@@ -35,6 +35,10 @@ int harness_stop (pid_t pid, int sig, int timeout_ms);
 
 //  Wait (bounded) until the member reports at least count workers.  Returns 0 or -1.
 int harness_wait_workers (const char *client_endpoint, int count, int timeout_ms);
+
+//  Wait (bounded) until the member's view has at least count members.  Returns 0
+//  or -1.
+int harness_wait_members (const char *client_endpoint, int count, int timeout_ms);
 
 //  A scratch directory for this test run (created on first use, under TMPDIR).
 const char *harness_tmpdir (void);
