@@ -11,15 +11,23 @@
 //  without timeout_ms (parked until the task is done) and checks that the result
 //  equals the payload; the latency runs from the submit send to the retrieve
 //  reply.  execute sends durable.execute; the latency runs from send to ack.
-//  Latencies go into a log-bucketed histogram: exact below 16 us, then 16 linear
-//  sub-buckets per power of two, so a reported percentile (the highest value of
-//  its bucket, capped at the observed maximum) is at most 1/16 above the truth.
+//  memory runs submit-retrieve (default 1,000,000 tasks) against a member started
+//  with a generated config whose executor capacity holds every result, and
+//  reports the member's VmRSS growth per stored task.  Latencies go into a
+//  zdex_hist (log-bucketed, at most 1/16 above the truth).
+//
+//  CPU time of every process of the run (this one, zdexd, the workers) is taken
+//  from /proc when the first task is sent and when the last one finishes, and the
+//  peak RSS (VmHWM) just before the processes are stopped (zdex_procset).
 //
 //  Without --connect the bench starts its own zdexd (fork/execv, stdout on a pipe
 //  from which it reads the ready line, then forwards whatever else the member
 //  prints to stderr) and its zdex-worker processes, waits until cluster.workers
 //  lists them, and at the end stops only those pids: SIGTERM, up to 5 s, SIGKILL.
 //  stdout carries exactly one JSON record; everything for humans goes to stderr.
+
+#include "zdex_hist.h"
+#include "zdex_procset.h"
 
 #include <czmq.h>
 #include <jansson.h>
@@ -43,26 +51,17 @@
 #include <unistd.h>
 
 #define BENCH_TASK_TYPE          "echo"
-#define BENCH_READY_TIMEOUT_MS   10000 //  zdexd must print its ready line by then
-#define BENCH_WORKERS_TIMEOUT_MS 10000 //  workers must be listed by then
-#define BENCH_WORKERS_POLL_MS    20    //  pause between cluster.workers polls
-#define BENCH_CONNECT_PROBE_MS   2000  //  --connect: how long to wait for the worker list
-#define BENCH_STOP_GRACE_MS      5000  //  SIGTERM to SIGKILL
-#define BENCH_MAX_ERROR_REPORTS  10    //  detailed error lines before going quiet
-#define BENCH_MAX_READ_PER_CALL  65536 //  member stdout forwarded per poll round
-
-//  Histogram: values below HIST_SUB are exact; above, each power of two is split
-//  into HIST_SUB linear sub-buckets.
-#define HIST_SUB_BITS 4
-#define HIST_SUB      (1 << HIST_SUB_BITS)
-#define HIST_BUCKETS  (HIST_SUB * (64 - HIST_SUB_BITS + 1))
-
-typedef struct {
-    uint64_t counts[HIST_BUCKETS];
-    uint64_t total;
-    uint64_t max;
-    double sum;
-} hist_t;
+#define BENCH_READY_TIMEOUT_MS   10000   //  zdexd must print its ready line by then
+#define BENCH_WORKERS_TIMEOUT_MS 10000   //  workers must be listed by then
+#define BENCH_WORKERS_POLL_MS    20      //  pause between cluster.workers polls
+#define BENCH_CONNECT_PROBE_MS   2000    //  --connect: how long to wait for the worker list
+#define BENCH_STOP_GRACE_MS      5000    //  SIGTERM to SIGKILL
+#define BENCH_MAX_ERROR_REPORTS  10      //  detailed error lines before going quiet
+#define BENCH_MAX_READ_PER_CALL  65536   //  member stdout forwarded per poll round
+#define BENCH_PARTITIONS         271     //  --partition-count given to the zdexd we start
+#define BENCH_MEMORY_TASKS       1000000 //  --mode memory: default --tasks
+#define BENCH_MEMORY_SECONDS     900     //  --mode memory: default --max-seconds
+#define BENCH_MEMORY_SETTLE_MS   1000    //  pause before VmRSS is read, before and after
 
 //  Per-task state; the index of a task is its "req".
 enum { TASK_IDLE = 0, TASK_SUBMIT_SENT, TASK_RETRIEVE_SENT, TASK_DONE, TASK_FAILED };
@@ -78,6 +77,12 @@ typedef struct {
     long payload_bytes;
     const char *executor; //  NULL: field omitted, the member uses "default"
     bool execute_mode;
+    bool memory_mode; //  submit-retrieve, plus the VmRSS measurement
+    bool tasks_set;   //  --tasks given (memory mode has its own default)
+    bool max_seconds_set;
+    long pool_size;      //  0: the member's default; else written into the config
+    long port;           //  0: ephemeral ports; else client P, worker P+1, cluster P+2
+    bool cdf;            //  add "latency_cdf" to the record
     const char *connect; //  NULL: start our own member and workers
     char *zdexd_path;
     long workers;
@@ -98,6 +103,15 @@ typedef struct {
     char *worker_ep;
     long workers_seen; //  as listed by cluster.workers
     long slots_seen;   //  sum of their slots
+    char *config_path; //  generated zdexd config, removed once zdexd has read it
+    long capacity;     //  memory mode: ring slots per partition in that config
+    zdex_procset_t *procs;
+
+    //  Memory mode: tasks per partition (from the task_id), to prove no ring
+    //  wrapped (a partition with more tasks than `capacity` would overwrite results)
+    long *partition_tasks;
+    int64_t rss_before_kb;
+    int64_t rss_after_kb;
 
     zsock_t *dealer;
     void *handle; //  the DEALER's libzmq socket, for zmq_poll and zmq_msg_recv
@@ -128,69 +142,14 @@ typedef struct {
     bool timed_out;
     bool interrupted;
 
-    hist_t latency;
-    hist_t submit_ack; //  submit-retrieve mode: submit send to its reply
+    zdex_hist_t *latency;
+    zdex_hist_t *submit_ack; //  submit-retrieve mode: submit send to its reply
     int64_t started_at;
     int64_t finished_at;
     int64_t last_done_at;
     int64_t tick_at;
     long tick_done;
 } bench_t;
-
-//  --------------------------------------------------------------------------
-//  Histogram
-
-static size_t
-s_hist_index (uint64_t value)
-{
-    if (value < HIST_SUB)
-        return (size_t) value;
-    int msb = 63 - __builtin_clzll (value);
-    int shift = msb - HIST_SUB_BITS;
-    return (size_t) (HIST_SUB + shift * HIST_SUB + (int) ((value >> shift) - HIST_SUB));
-}
-
-//  Highest value that falls into bucket `index`.
-static uint64_t
-s_hist_high (size_t index)
-{
-    if (index < HIST_SUB)
-        return index;
-    int shift = (int) (index - HIST_SUB) / HIST_SUB;
-    uint64_t sub = (index - HIST_SUB) % HIST_SUB;
-    return ((HIST_SUB + sub) << shift) + ((UINT64_C (1) << shift) - 1);
-}
-
-static void
-s_hist_record (hist_t *self, int64_t value)
-{
-    uint64_t v = value > 0 ? (uint64_t) value : 0;
-    self->counts[s_hist_index (v)]++;
-    self->total++;
-    self->sum += (double) v;
-    if (v > self->max)
-        self->max = v;
-}
-
-//  Smallest bucket value at or below which `permille`/1000 of the samples lie.
-static uint64_t
-s_hist_percentile (const hist_t *self, unsigned permille)
-{
-    if (self->total == 0)
-        return 0;
-    uint64_t target = (self->total * permille + 999) / 1000;
-    if (target == 0)
-        target = 1;
-    uint64_t seen = 0;
-    for (size_t index = 0; index < HIST_BUCKETS; index++) {
-        seen += self->counts[index];
-        if (seen >= target) {
-            uint64_t high = s_hist_high (index);
-            return high < self->max ? high : self->max;
-        }
-    }
-    return self->max;
-}
 
 //  --------------------------------------------------------------------------
 //  Small helpers
@@ -277,21 +236,27 @@ s_default_path (const char *env, const char *argv0, const char *name)
 static void
 s_usage (FILE *out)
 {
-    fprintf (out, "usage: zdex-bench [options]\n"
-                  "  --tasks N            tasks to run (default 100000)\n"
-                  "  --depth D            tasks outstanding at all times (default 100)\n"
-                  "  --payload-bytes B    payload is a JSON string of B 'x' (default 100)\n"
-                  "  --executor NAME      durable executor (default: field omitted = \"default\")\n"
-                  "  --mode M             submit-retrieve (default) or execute\n"
-                  "  --connect EP         client endpoint of a running member; else start one\n"
-                  "  --zdexd PATH         member binary (default $ZDEXD, else zdexd next to us)\n"
-                  "  --workers N          worker processes to start (default 1)\n"
-                  "  --worker PATH        worker binary (default $ZDEX_WORKER, else zdex-worker)\n"
-                  "  --slots S            --slots for each worker (default 64)\n"
-                  "  --max-seconds S      abort with exit 1 after S seconds (default 120)\n"
-                  "  --json-only          no progress lines or table on stderr\n"
-                  "  --help               this text\n"
-                  "stdout: one JSON record; exit 0 only if every task completed without error\n");
+    fprintf (out,
+             "usage: zdex-bench [options]\n"
+             "  --tasks N            tasks to run (default 100000; memory mode 1000000)\n"
+             "  --depth D            tasks outstanding at all times (default 100)\n"
+             "  --payload-bytes B    payload is a JSON string of B 'x' (default 100)\n"
+             "  --executor NAME      durable executor (default: field omitted = \"default\")\n"
+             "  --mode M             submit-retrieve (default), execute or memory\n"
+             "  --connect EP         client endpoint of a running member; else start one\n"
+             "  --zdexd PATH         member binary (default $ZDEXD, else zdexd next to us)\n"
+             "  --workers N          worker processes to start (default 1)\n"
+             "  --worker PATH        worker binary (default $ZDEX_WORKER, else zdex-worker)\n"
+             "  --slots S            --slots for each worker (default 64)\n"
+             "  --pool-size P        executor pool_size in a generated zdexd config\n"
+             "                       (default: the member's own, 16)\n"
+             "  --port P             zdexd on 127.0.0.1 ports P, P+1, P+2 (default: ephemeral)\n"
+             "  --cdf                add the latency CDF to the record (\"latency_cdf\")\n"
+             "  --max-seconds S      abort with exit 1 after S seconds (default 120;\n"
+             "                       memory mode 900)\n"
+             "  --json-only          no progress lines or table on stderr\n"
+             "  --help               this text\n"
+             "stdout: one JSON record; exit 0 only if every task completed without error\n");
 }
 
 //  Returns 0 to run, 1 after --help, -1 on a usage error.
@@ -309,6 +274,9 @@ s_parse_options (bench_t *self, int argc, char *argv[])
         OPT_WORKERS,
         OPT_WORKER,
         OPT_SLOTS,
+        OPT_POOL_SIZE,
+        OPT_PORT,
+        OPT_CDF,
         OPT_JSON_ONLY,
         OPT_MAX_SECONDS,
         OPT_HELP
@@ -324,6 +292,9 @@ s_parse_options (bench_t *self, int argc, char *argv[])
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"worker", required_argument, NULL, OPT_WORKER},
         {"slots", required_argument, NULL, OPT_SLOTS},
+        {"pool-size", required_argument, NULL, OPT_POOL_SIZE},
+        {"port", required_argument, NULL, OPT_PORT},
+        {"cdf", no_argument, NULL, OPT_CDF},
         {"json-only", no_argument, NULL, OPT_JSON_ONLY},
         {"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
         {"help", no_argument, NULL, OPT_HELP},
@@ -336,6 +307,7 @@ s_parse_options (bench_t *self, int argc, char *argv[])
         switch (opt) {
         case OPT_TASKS:
             good = s_parse_long (optarg, 1, 1000000000L, &self->tasks);
+            self->tasks_set = true;
             break;
         case OPT_DEPTH:
             good = s_parse_long (optarg, 1, 1000000L, &self->depth);
@@ -348,12 +320,9 @@ s_parse_options (bench_t *self, int argc, char *argv[])
             good = *optarg != 0;
             break;
         case OPT_MODE:
-            if (streq (optarg, "submit-retrieve"))
-                self->execute_mode = false;
-            else if (streq (optarg, "execute"))
-                self->execute_mode = true;
-            else
-                good = false;
+            self->execute_mode = streq (optarg, "execute");
+            self->memory_mode = streq (optarg, "memory");
+            good = self->execute_mode || self->memory_mode || streq (optarg, "submit-retrieve");
             break;
         case OPT_CONNECT:
             self->connect = optarg;
@@ -371,11 +340,21 @@ s_parse_options (bench_t *self, int argc, char *argv[])
         case OPT_SLOTS:
             good = s_parse_long (optarg, 1, 1000000L, &self->slots);
             break;
+        case OPT_POOL_SIZE:
+            good = s_parse_long (optarg, 1, 1000000L, &self->pool_size);
+            break;
+        case OPT_PORT:
+            good = s_parse_long (optarg, 1, 65533L, &self->port);
+            break;
+        case OPT_CDF:
+            self->cdf = true;
+            break;
         case OPT_JSON_ONLY:
             self->json_only = true;
             break;
         case OPT_MAX_SECONDS:
             good = s_parse_long (optarg, 1, 86400L * 365, &self->max_seconds);
+            self->max_seconds_set = true;
             break;
         case OPT_HELP:
             s_usage (stdout);
@@ -395,6 +374,20 @@ s_parse_options (bench_t *self, int argc, char *argv[])
         s_usage (stderr);
         return -1;
     }
+    if (self->pool_size && self->connect) {
+        fprintf (stderr, "zdex-bench: --pool-size configures a member the bench starts: "
+                         "drop --connect\n");
+        return -1;
+    }
+    if (self->memory_mode && self->connect) {
+        fprintf (stderr, "zdex-bench: --mode memory reads the member's /proc entry, so it "
+                         "starts its own member: drop --connect\n");
+        return -1;
+    }
+    if (self->memory_mode && !self->tasks_set)
+        self->tasks = BENCH_MEMORY_TASKS;
+    if (self->memory_mode && !self->max_seconds_set)
+        self->max_seconds = BENCH_MEMORY_SECONDS;
     self->zdexd_path = zdexd ? strdup (zdexd) : s_default_path ("ZDEXD", argv[0], "zdexd");
     self->worker_path =
         worker ? strdup (worker) : s_default_path ("ZDEX_WORKER", argv[0], "zdex-worker");
@@ -609,6 +602,49 @@ s_read_ready_line (bench_t *self)
     }
 }
 
+//  Memory mode and --pool-size: writes a zdexd config for the executor.  In memory
+//  mode the capacity must hold every result: tasks land on random partitions, so
+//  the per-partition count is binomial around N/P with deviation below sqrt(N/P);
+//  eight deviations more make a wrap practically impossible, and the run checks it
+//  anyway from the task ids.  Returns 0 (config_path set), or -1.
+static int
+s_write_config (bench_t *self)
+{
+    json_t *settings = json_object ();
+    if (self->memory_mode) {
+        long mean = (self->tasks + BENCH_PARTITIONS - 1) / BENCH_PARTITIONS;
+        long deviation = 1;
+        while (deviation * deviation < mean)
+            deviation++;
+        self->capacity = mean + 8 * deviation + 16;
+        json_object_set_new (settings, "capacity", json_integer (self->capacity));
+    }
+    if (self->pool_size)
+        json_object_set_new (settings, "pool_size", json_integer (self->pool_size));
+    json_t *config = json_pack ("{s:{s:o}}", "durable_executors",
+                                self->executor ? self->executor : "default", settings);
+    char *text = config ? json_dumps (config, JSON_COMPACT) : NULL;
+    json_decref (config);
+    const char *tmpdir = getenv ("TMPDIR");
+    self->config_path =
+        zsys_sprintf ("%s/zdex-bench-config.XXXXXX.json", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = text && self->config_path ? mkstemps (self->config_path, 5) : -1;
+    bool good = fd >= 0 && write (fd, text, strlen (text)) == (ssize_t) strlen (text);
+    if (fd >= 0)
+        close (fd);
+    if (!good) {
+        fprintf (stderr, "zdex-bench: cannot write the zdexd config '%s': %s\n",
+                 self->config_path ? self->config_path : "?", strerror (errno));
+        if (fd >= 0)
+            unlink (self->config_path);
+        free (self->config_path);
+        self->config_path = NULL;
+    } else if (!self->json_only)
+        fprintf (stderr, "zdex-bench: zdexd config %s\n", text);
+    free (text);
+    return good ? 0 : -1;
+}
+
 static int
 s_start_member (bench_t *self)
 {
@@ -630,9 +666,21 @@ s_start_member (bench_t *self)
         fprintf (stderr, "zdex-bench: pipe: %s\n", strerror (errno));
         return -1;
     }
-    char *argv[] = {
-        self->zdexd_path,    "--client-endpoint",  "tcp://127.0.0.1:*", "--worker-endpoint",
-        "tcp://127.0.0.1:*", "--cluster-endpoint", "tcp://127.0.0.1:*", NULL};
+    char endpoints[3][64];
+    for (int index = 0; index < 3; index++)
+        if (self->port)
+            snprintf (endpoints[index], sizeof endpoints[index], "tcp://127.0.0.1:%ld",
+                      self->port + index);
+        else
+            snprintf (endpoints[index], sizeof endpoints[index], "tcp://127.0.0.1:*");
+    char partitions[16];
+    snprintf (partitions, sizeof partitions, "%d", BENCH_PARTITIONS);
+    char *argv[] = {self->zdexd_path,  "--client-endpoint",
+                    endpoints[0],      "--worker-endpoint",
+                    endpoints[1],      "--cluster-endpoint",
+                    endpoints[2],      "--partition-count",
+                    partitions,        self->config_path ? "--config" : NULL,
+                    self->config_path, NULL};
     pid_t pid = s_spawn (argv, fds[1]);
     close (fds[1]);
     if (pid < 0) {
@@ -641,7 +689,13 @@ s_start_member (bench_t *self)
     }
     self->children[0] = pid;
     self->member_out = fds[0];
-    if (s_read_ready_line (self))
+    int ready = s_read_ready_line (self);
+    if (self->config_path) {
+        unlink (self->config_path); //  read at start-up, or never
+        free (self->config_path);
+        self->config_path = NULL;
+    }
+    if (ready)
         return -1;
     fcntl (self->member_out, F_SETFL, fcntl (self->member_out, F_GETFL) | O_NONBLOCK);
     if (!self->json_only)
@@ -821,7 +875,7 @@ s_finish (bench_t *self, long index, bool ok, int64_t now)
     self->active--;
     if (ok) {
         self->completed++;
-        s_hist_record (&self->latency, now - self->sent_at[index]);
+        zdex_hist_record (self->latency, now - self->sent_at[index]);
     } else
         self->failed++;
     self->last_done_at = now;
@@ -883,13 +937,18 @@ s_handle_reply (bench_t *self, const char *data, size_t size, int64_t now)
     } else if (submitted && self->execute_mode)
         s_finish (self, (long) index, true, now);
     else if (submitted) {
-        s_hist_record (&self->submit_ack, now - self->sent_at[index]);
+        zdex_hist_record (self->submit_ack, now - self->sent_at[index]);
         json_t *task_id = json_object_get (reply, "task_id");
         if (!json_is_integer (task_id) || json_integer_value (task_id) < 0) {
             s_error (self, "task %" JSON_INTEGER_FORMAT ": %s reply has no task_id: %.*s", index,
                      what, shown, data);
             s_finish (self, (long) index, false, now);
         } else {
+            if (self->partition_tasks) {
+                json_int_t partition = json_integer_value (task_id) >> 32;
+                if (partition < BENCH_PARTITIONS)
+                    self->partition_tasks[partition]++;
+            }
             char *frame = self->retrieve_buf;
             int length = snprintf (frame, self->retrieve_size,
                                    "{\"op\":\"durable.retrieve\",\"req\":%" JSON_INTEGER_FORMAT
@@ -951,6 +1010,7 @@ s_progress (bench_t *self, int64_t now)
 static void
 s_run (bench_t *self)
 {
+    zdex_procset_start (self->procs);
     self->started_at = zclock_usecs ();
     self->tick_at = self->started_at;
     int64_t next_tick = self->started_at + 1000000;
@@ -1002,20 +1062,23 @@ s_run (bench_t *self)
         s_refill (self);
     }
     self->finished_at = zclock_usecs ();
+    zdex_procset_sample (self->procs);
+}
+
+//  Waits `msec` while passing on the member's output; false if interrupted.
+static bool
+s_settle (bench_t *self, int msec)
+{
+    int64_t until = zclock_usecs () + msec * INT64_C (1000);
+    while (!zsys_interrupted && zclock_usecs () < until) {
+        zclock_sleep (10);
+        s_forward_member_output (self);
+    }
+    return !zsys_interrupted;
 }
 
 //  --------------------------------------------------------------------------
 //  Report
-
-static void
-s_print_latency_row (const char *label, const hist_t *hist)
-{
-    fprintf (stderr,
-             "  %-20s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9.0f\n",
-             label, s_hist_percentile (hist, 500), s_hist_percentile (hist, 900),
-             s_hist_percentile (hist, 990), s_hist_percentile (hist, 999), hist->max,
-             hist->total ? hist->sum / (double) hist->total : 0.0);
-}
 
 static void
 s_report (bench_t *self)
@@ -1026,7 +1089,30 @@ s_report (bench_t *self)
     double elapsed_s = (double) elapsed_us / 1e6;
     double throughput = elapsed_us > 0 ? (double) self->completed / elapsed_s : 0.0;
     throughput = (double) (int64_t) (throughput * 10 + 0.5) / 10; //  no libm needed
-    const char *mode = self->execute_mode ? "execute" : "submit-retrieve";
+    const char *mode = self->memory_mode    ? "memory"
+                       : self->execute_mode ? "execute"
+                                            : "submit-retrieve";
+    double cpu_s = zdex_procset_cpu_s (self->procs, NULL);
+    double cpu_per_task_us = self->completed ? cpu_s * 1e6 / (double) self->completed : 0.0;
+    cpu_per_task_us = (double) (int64_t) (cpu_per_task_us * 10 + 0.5) / 10;
+    //  Memory: the member's resident growth over the run, per completed task.  A
+    //  completed task keeps its result, not its payload, so the user data it holds
+    //  is the echoed result (payload_bytes) and the rest is zdex's own overhead.
+    bool memory = self->memory_mode && self->rss_before_kb >= 0 && self->rss_after_kb >= 0 &&
+                  self->completed > 0;
+    double per_task = memory ? (double) (self->rss_after_kb - self->rss_before_kb) * 1024.0 /
+                                   (double) self->completed
+                             : 0.0;
+    per_task = (double) (int64_t) (per_task * 10 + (per_task < 0 ? -0.5 : 0.5)) / 10;
+    long fullest = 0;
+    for (long index = 0; self->partition_tasks && index < BENCH_PARTITIONS; index++)
+        if (self->partition_tasks[index] > fullest)
+            fullest = self->partition_tasks[index];
+    if (self->memory_mode && fullest > self->capacity)
+        s_error (self,
+                 "a partition got %ld tasks, more than its capacity %ld: early results were "
+                 "overwritten, so the memory figure undercounts",
+                 fullest, self->capacity);
     long workers = self->connect ? self->workers_seen : self->workers;
     long slots = self->connect ? (self->workers_seen ? self->slots_seen / self->workers_seen : 0)
                                : self->slots;
@@ -1050,24 +1136,25 @@ s_report (bench_t *self)
         fprintf (stderr, "  %-20s %ld\n", "errors", self->errors);
         fprintf (stderr, "  %-20s %9s %9s %9s %9s %9s %9s\n", "latency (us)", "p50", "p90", "p99",
                  "p99.9", "max", "mean");
-        s_print_latency_row (self->execute_mode ? "execute -> ack" : "submit -> result",
-                             &self->latency);
+        zdex_hist_print_row (self->latency, stderr,
+                             self->execute_mode ? "execute -> ack" : "submit -> result");
         if (!self->execute_mode)
-            s_print_latency_row ("submit -> task_id", &self->submit_ack);
+            zdex_hist_print_row (self->submit_ack, stderr, "submit -> task_id");
+        fprintf (stderr, "  %-20s %.1f us per task (all processes below)\n", "cpu",
+                 cpu_per_task_us);
+        zdex_procset_print (self->procs, stderr);
+        if (memory)
+            fprintf (stderr,
+                     "  %-20s member VmRSS %" PRId64 " kB before, %" PRId64
+                     " kB after: %.1f bytes per task, %.1f beyond the %ld-byte result\n"
+                     "  %-20s capacity %ld per partition, fullest partition %ld tasks\n",
+                     "memory", self->rss_before_kb, self->rss_after_kb, per_task,
+                     per_task - (double) self->payload_bytes, self->payload_bytes, "",
+                     self->capacity, fullest);
         fprintf (stderr, "\n");
     }
 
     //  Built key by key: jansson keeps insertion order, which is the documented order
-    json_t *latency = json_object ();
-    json_object_set_new (latency, "p50",
-                         json_integer ((json_int_t) s_hist_percentile (&self->latency, 500)));
-    json_object_set_new (latency, "p90",
-                         json_integer ((json_int_t) s_hist_percentile (&self->latency, 900)));
-    json_object_set_new (latency, "p99",
-                         json_integer ((json_int_t) s_hist_percentile (&self->latency, 990)));
-    json_object_set_new (latency, "p999",
-                         json_integer ((json_int_t) s_hist_percentile (&self->latency, 999)));
-    json_object_set_new (latency, "max", json_integer ((json_int_t) self->latency.max));
     json_t *record = json_object ();
     json_object_set_new (record, "bench", json_string ("zdex"));
     json_object_set_new (record, "mode", json_string (mode));
@@ -1078,8 +1165,27 @@ s_report (bench_t *self)
     json_object_set_new (record, "slots", json_integer (slots));
     json_object_set_new (record, "elapsed_s", json_real (elapsed_s));
     json_object_set_new (record, "throughput_tasks_per_s", json_real (throughput));
-    json_object_set_new (record, "latency_us", latency);
+    json_object_set_new (record, "latency_us", zdex_hist_summary (self->latency));
     json_object_set_new (record, "errors", json_integer (self->errors));
+    json_object_set_new (record, "cpu_us_per_task", json_real (cpu_per_task_us));
+    json_object_set_new (record, "processes", zdex_procset_json (self->procs));
+    if (self->memory_mode) {
+        json_object_set_new (record, "bytes_per_task_beyond_payload",
+                             memory ? json_real (per_task - (double) self->payload_bytes)
+                                    : json_null ());
+        json_t *detail = json_object ();
+        json_object_set_new (detail, "member_rss_before_kb", json_integer (self->rss_before_kb));
+        json_object_set_new (detail, "member_rss_after_kb", json_integer (self->rss_after_kb));
+        json_object_set_new (detail, "rss_bytes_per_task",
+                             memory ? json_real (per_task) : json_null ());
+        json_object_set_new (detail, "stored_result_bytes", json_integer (self->payload_bytes));
+        json_object_set_new (detail, "partitions", json_integer (BENCH_PARTITIONS));
+        json_object_set_new (detail, "capacity_per_partition", json_integer (self->capacity));
+        json_object_set_new (detail, "fullest_partition_tasks", json_integer (fullest));
+        json_object_set_new (record, "memory", detail);
+    }
+    if (self->cdf)
+        json_object_set_new (record, "latency_cdf", zdex_hist_cdf (self->latency));
     char *text = record ? json_dumps (record, JSON_COMPACT | JSON_REAL_PRECISION (12)) : NULL;
     if (text) {
         fprintf (stdout, "%s\n", text);
@@ -1093,22 +1199,6 @@ s_report (bench_t *self)
 //  --------------------------------------------------------------------------
 //  Setup and teardown
 
-static bench_t *
-s_bench_new (void)
-{
-    bench_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->tasks = 100000;
-    self->depth = 100;
-    self->payload_bytes = 100;
-    self->workers = 1;
-    self->slots = 64;
-    self->max_seconds = 120;
-    self->member_out = -1;
-    return self;
-}
-
 static void
 s_bench_destroy (bench_t **self_p)
 {
@@ -1116,6 +1206,13 @@ s_bench_destroy (bench_t **self_p)
     if (!self)
         return;
     zsock_destroy (&self->dealer);
+    if (self->config_path)
+        unlink (self->config_path);
+    free (self->config_path);
+    zdex_procset_destroy (&self->procs);
+    zdex_hist_destroy (&self->latency);
+    zdex_hist_destroy (&self->submit_ack);
+    free (self->partition_tasks);
     free (self->children);
     free (self->zdexd_path);
     free (self->worker_path);
@@ -1131,6 +1228,29 @@ s_bench_destroy (bench_t **self_p)
     free (self->sent_at);
     free (self);
     *self_p = NULL;
+}
+
+static bench_t *
+s_bench_new (void)
+{
+    bench_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->tasks = 100000;
+    self->depth = 100;
+    self->payload_bytes = 100;
+    self->workers = 1;
+    self->slots = 64;
+    self->max_seconds = 120;
+    self->member_out = -1;
+    self->rss_before_kb = -1;
+    self->rss_after_kb = -1;
+    self->latency = zdex_hist_new ();
+    self->submit_ack = zdex_hist_new ();
+    self->procs = zdex_procset_new ();
+    if (!self->latency || !self->submit_ack || !self->procs)
+        s_bench_destroy (&self);
+    return self;
 }
 
 //  Builds the request text and the per-task arrays.
@@ -1172,8 +1292,10 @@ s_prepare (bench_t *self)
     self->sent_at = calloc ((size_t) self->tasks, sizeof *self->sent_at);
     self->child_count = self->connect ? 0 : 1 + self->workers;
     self->children = calloc ((size_t) self->child_count + 1, sizeof *self->children);
-    if (!self->exec_field || !self->sendbuf || !self->retrieve_buf || !self->state ||
-        !self->sent_at || !self->children) {
+    if (self->memory_mode)
+        self->partition_tasks = calloc (BENCH_PARTITIONS, sizeof *self->partition_tasks);
+    if ((self->memory_mode && !self->partition_tasks) || !self->exec_field || !self->sendbuf ||
+        !self->retrieve_buf || !self->state || !self->sent_at || !self->children) {
         fprintf (stderr, "zdex-bench: out of memory\n");
         return -1;
     }
@@ -1184,6 +1306,8 @@ s_prepare (bench_t *self)
 static int
 s_setup (bench_t *self)
 {
+    if (zdex_procset_add (self->procs, "client", "zdex-bench", 0))
+        return -1;
     if (self->connect) {
         self->client_ep = strdup (self->connect);
         if (!self->client_ep || s_open_dealer (self))
@@ -1199,9 +1323,16 @@ s_setup (bench_t *self)
                      self->client_ep);
         return self->interrupted ? -1 : 0;
     }
+    if ((self->memory_mode || self->pool_size) && s_write_config (self))
+        return -1;
     if (s_start_member (self) || s_open_dealer (self) || s_start_workers (self) ||
         s_wait_for_workers (self))
         return -1;
+    if (zdex_procset_add (self->procs, "member", "zdexd", self->children[0]))
+        return -1;
+    for (long index = 0; index < self->workers; index++)
+        if (zdex_procset_add (self->procs, "worker", "zdex-worker", self->children[1 + index]))
+            return -1;
     if (!self->json_only)
         fprintf (stderr, "zdex-bench: %ld worker(s) registered; running %ld tasks at depth %ld\n",
                  self->workers_seen, self->tasks, self->depth);
@@ -1225,7 +1356,12 @@ main (int argc, char *argv[])
 
     int exit_code = 1;
     if (s_prepare (self) == 0 && s_setup (self) == 0) {
+        //  The member's footprint once idle, with workers registered and nothing stored
+        if (self->memory_mode && s_settle (self, BENCH_MEMORY_SETTLE_MS))
+            self->rss_before_kb = zdex_procset_status_kb_of (self->children[0], "VmRSS");
         s_run (self);
+        if (self->memory_mode && s_settle (self, BENCH_MEMORY_SETTLE_MS))
+            self->rss_after_kb = zdex_procset_status_kb_of (self->children[0], "VmRSS");
         s_report (self);
         bool clean = self->errors == 0 && self->completed == self->tasks && !self->timed_out &&
                      !self->interrupted && !self->fatal;

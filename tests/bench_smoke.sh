@@ -44,7 +44,7 @@ number = (int, float)
 keys = {
     "bench": str, "mode": str, "tasks": int, "depth": int, "payload_bytes": int,
     "workers": int, "slots": int, "elapsed_s": number, "throughput_tasks_per_s": number,
-    "latency_us": dict, "errors": int,
+    "latency_us": dict, "errors": int, "cpu_us_per_task": number, "processes": list,
 }
 for key, kind in keys.items():
     if key not in record:
@@ -60,6 +60,20 @@ latency = record["latency_us"]
 if not latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["p999"] <= latency["max"]:
     fail("latency percentiles are not ordered: %r" % latency)
 print("bench_smoke: ok: latency_us p50 <= p90 <= p99 <= p999 <= max: %r" % latency)
+roles = sorted(process.get("role") for process in record["processes"])
+if roles != ["client", "member", "worker"]:
+    fail("processes should be the bench, zdexd and one worker, got roles %r" % roles)
+for process in record["processes"]:
+    for key in ("cpu_s", "peak_rss_kb"):
+        value = process.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, number)
+                                  or value < 0):
+            fail("processes[].%s must be a non-negative number or null: %r" % (key, process))
+    if not isinstance(process.get("pid"), int) or not isinstance(process.get("name"), str):
+        fail("processes[] needs an integer pid and a name: %r" % process)
+print("bench_smoke: ok: processes: " + ", ".join(
+    "%s %s cpu_s=%s peak_rss_kb=%s" % (p["role"], p["name"], p["cpu_s"], p["peak_rss_kb"])
+    for p in record["processes"]))
 extra = sorted(set(record) - set(keys))
 if extra:
     print("bench_smoke: note: extra keys %s" % extra)
