@@ -71,6 +71,7 @@ typedef struct {
     zhashx_t *waiters;   //  "<task id>/<executor>" → zlistx of s_waiter_t
     zdex_deadlines_t *deadlines;
     zdex_replicator_t *replicator;
+    zhashx_t *undurable; //  "<task id>/<executor>" of results not yet on the backups
     size_t parked;
     bool terminated;
 } s_self_t;
@@ -134,6 +135,8 @@ s_waiter_destroy (s_waiter_t **waiter_p)
     }
 }
 
+static void s_reply_error (s_self_t *self, zmsg_t **envelope_p, const char *req_text,
+                           zdex_code_t code, const char *message);
 static void s_on_promoted (uint32_t partition, zhashx_t *rings, void *arg);
 static void s_on_demoted (uint32_t partition, void *arg);
 static zhashx_t *s_rings_of (uint32_t partition, void *arg);
@@ -155,7 +158,8 @@ s_self_new (zsock_t *pipe, const zdex_partition_args_t *args)
     self->executors = zdex_hash_table_new ();
     self->waiters = zdex_hash_table_new ();
     self->deadlines = zdex_deadlines_new ();
-    assert (self->executors && self->waiters && self->deadlines);
+    self->undurable = zdex_hash_table_new ();
+    assert (self->executors && self->waiters && self->deadlines && self->undurable);
     zhashx_set_destructor (self->executors, s_executor_destroy);
     zdex_replicator_callbacks_t callbacks = {
         .promoted = s_on_promoted,
@@ -184,6 +188,9 @@ s_self_destroy (s_self_t **self_p)
     while (list) {
         s_waiter_t *waiter = (s_waiter_t *) zlistx_first (list);
         while (waiter) {
+            //  The client retries at another member, which owns the partition by now.
+            s_reply_error (self, &waiter->envelope, waiter->req_text, ZDEX_UNAVAILABLE,
+                           "member stopping; retry");
             s_waiter_destroy (&waiter);
             waiter = (s_waiter_t *) zlistx_next (list);
         }
@@ -191,6 +198,7 @@ s_self_destroy (s_self_t **self_p)
         list = (zlistx_t *) zhashx_next (self->waiters);
     }
     zhashx_destroy (&self->waiters);
+    zhashx_destroy (&self->undurable);
     s_executor_t *executor = (s_executor_t *) zhashx_first (self->executors);
     while (executor) {
         for (uint32_t partition = 0; partition < self->args.partition_count; partition++)
@@ -360,6 +368,10 @@ s_hold_wake (s_self_t *self, const char *executor, uint64_t task_id, uint64_t se
     assert (held);
     held->executor = strdup (executor);
     held->task_id = task_id;
+    //  Until the backups hold it, the slot's new state is not shown to anyone.
+    char key[S_KEY_MAX];
+    zdex_job_key (executor, task_id, key, sizeof key);
+    zhashx_update (self->undurable, key, (void *) 1);
     zdex_replicator_hold (self->replicator, (uint32_t) (task_id >> 32), seq,
                           s_needed (self, executor), held);
 }
@@ -409,8 +421,13 @@ s_on_release (void *item, bool ok, void *arg)
             s_reply_error (self, &held->envelope, held->req_text, ZDEX_UNAVAILABLE,
                            "the partition moved before the change was replicated; retry");
         }
-    } else if (ok)
-        s_wake_task (self, held->executor, held->task_id);
+    } else if (held->executor) {
+        char key[S_KEY_MAX];
+        zdex_job_key (held->executor, held->task_id, key, sizeof key);
+        zhashx_delete (self->undurable, key);
+        if (ok)
+            s_wake_task (self, held->executor, held->task_id);
+    }
     zmsg_destroy (&held->envelope);
     zframe_destroy (&held->frame);
     free (held->req_text);
@@ -485,6 +502,10 @@ s_retrieve (s_self_t *self, zdex_call_t *call)
                        "task id was never issued or its slot has been overwritten");
         return;
     }
+    char key[S_KEY_MAX];
+    zdex_job_key (request->executor, request->task_id, key, sizeof key);
+    if (state != ZDEX_RING_PENDING && zhashx_lookup (self->undurable, key))
+        state = ZDEX_RING_PENDING; //  a result the backups do not hold yet: wait for it
     if (state != ZDEX_RING_PENDING) {
         if (and_dispose && state != ZDEX_RING_DISPOSED) {
             zframe_t *frame = s_slot_frame (request->req_text, &slot);

@@ -487,8 +487,8 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
                        "too many executor names on this member (limits.max_executors)");
         return;
     }
-    zdex_call_t *call = zdex_call_new (envelope_p, request_p, partition, capacity,
-                                       executor->config.durability);
+    zdex_call_t *call =
+        zdex_call_new (envelope_p, request_p, partition, capacity, executor->config.durability);
     zsock_send (s_actor_of (self, partition), "sp", "CALL", call);
 }
 
@@ -633,9 +633,15 @@ s_stop (s_self_t *self)
 {
     //  Actors first: they finish what is in their pipes and push the last replies
     //  and jobs to the collector, which is then drained so nothing leaks.
-    //  Membership first: the others see us go at once, and forwarded requests
+    //  Membership first: LEAVE tells the master, which promotes our partitions'
+    //  backups at once instead of after a heartbeat timeout; forwarded requests
     //  still waiting are answered UNAVAILABLE while the client socket is open.
+    if (self->cluster)
+        zdex_cluster_leave (self->cluster);
     zdex_cluster_destroy (&self->cluster);
+    //  Let the last replies (UNAVAILABLE to parked and held requests) leave.
+    if (self->client)
+        zsock_set_linger (self->client, 500);
     for (int index = 0; index < self->actor_count; index++)
         zactor_destroy (&self->actors[index]);
     free (self->actors);

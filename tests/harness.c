@@ -59,6 +59,12 @@ s_kill_children (void)
         }
 }
 
+void
+harness_kill_all (void)
+{
+    s_kill_children ();
+}
+
 static void
 s_track (pid_t pid, pid_t replace)
 {

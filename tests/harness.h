@@ -24,8 +24,8 @@ typedef struct {
 //  may be NULL).  Waits up to 10 s for its ready line.  Returns 0 or -1.
 int harness_member_start (harness_member_t *member, const char *const *extra_args);
 
-//  Start zdex-worker connected to endpoint (or to several, comma-separated) with slots; count_file may be NULL.
-//  Waits up to 10 s for its ready line.  Returns the pid or -1.
+//  Start zdex-worker connected to endpoint (or to several, comma-separated) with slots; count_file
+//  may be NULL. Waits up to 10 s for its ready line.  Returns the pid or -1.
 pid_t harness_worker_start (const char *endpoint, int slots, const char *name,
                             const char *count_file);
 
@@ -39,6 +39,10 @@ int harness_wait_workers (const char *client_endpoint, int count, int timeout_ms
 //  Wait (bounded) until the member's view has at least count members.  Returns 0
 //  or -1.
 int harness_wait_members (const char *client_endpoint, int count, int timeout_ms);
+
+//  SIGKILL and reap every process started here that is still running (a test's
+//  teardown, so that a failed test leaves nothing behind for the next one).
+void harness_kill_all (void);
 
 //  A scratch directory for this test run (created on first use, under TMPDIR).
 const char *harness_tmpdir (void);
