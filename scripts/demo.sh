@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-#  The main job: installs what is missing, builds, starts a local member with two
-#  workers on ephemeral loopback ports, walks through the durable executor with the
-#  CLI, and stops everything it started.
+#  The main job: installs what is missing, builds, starts a local 3-member cluster
+#  with two workers on ephemeral loopback ports, walks through the durable executor
+#  with the CLI, kills a member and shows every acknowledged task still answered,
+#  and stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
@@ -13,7 +14,7 @@ cleanup () {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$work"
-    echo "demo: stopped the member and the workers it started"
+    echo "demo: stopped the members and the workers it started"
 }
 trap cleanup EXIT
 
@@ -22,23 +23,37 @@ run () { printf '$ zdex %s\n' "$*" >&2; "$bin/zdex" --connect "$client" "$@"; }
 run_expect_error () { printf '$ zdex %s   (an error is expected)\n' "$*" >&2; "$bin/zdex" --connect "$client" "$@" || true; }
 task_id () { sed -E 's/.*"task_id":([0-9]+).*/\1/'; }
 
-say "starting a member (zdexd) on ephemeral loopback ports"
-mkfifo "$work/ready"
-"$bin/zdexd" --client-endpoint 'tcp://127.0.0.1:*' --worker-endpoint 'tcp://127.0.0.1:*' \
-    --cluster-endpoint 'tcp://127.0.0.1:*' --member-id demo-1 >"$work/ready" 2>"$work/zdexd.log" &
-pids+=($!)
-exec 3<"$work/ready"
-read -r -t 10 -u 3 line || { echo "demo: zdexd did not start"; cat "$work/zdexd.log"; exit 1; }
-echo "$line"
-client=$(sed -E 's/.* client=([^ ]+).*/\1/' <<<"$line")
-worker=$(sed -E 's/.* worker=([^ ]+).*/\1/' <<<"$line")
+say "starting a 3-member cluster (zdexd) on ephemeral loopback ports, durability 1"
+start_member () { #  id [seed]
+    mkfifo "$work/ready-$1"
+    "$bin/zdexd" --member-id "$1" --client-endpoint 'tcp://127.0.0.1:*' \
+        --worker-endpoint 'tcp://127.0.0.1:*' --cluster-endpoint 'tcp://127.0.0.1:*' \
+        ${2:+--seed "$2"} >"$work/ready-$1" 2>"$work/$1.log" &
+    pids+=($!)
+    eval "pid_$1=$!"
+    exec {fd}<"$work/ready-$1"
+    read -r -t 10 -u "$fd" line || { echo "demo: zdexd $1 did not start"; cat "$work/$1.log"; exit 1; }
+    echo "$line"
+    eval "client_$1=$(sed -E 's/.* client=([^ ]+).*/\1/' <<<"$line")"
+    eval "worker_$1=$(sed -E 's/.* worker=([^ ]+).*/\1/' <<<"$line")"
+    eval "cluster_$1=$(sed -E 's/.* cluster=([^ ]+).*/\1/' <<<"$line")"
+}
+start_member m1
+start_member m2 "$cluster_m1"
+start_member m3 "$cluster_m1"
+client="$client_m2,$client_m3,$client_m1"
+"$bin/zdex" --connect "$client_m2" call '{"op":"cluster.members","min_members":3,"timeout_ms":10000}' >/dev/null
 
-say "starting two workers (zdex-worker: echo, sleep, fail)"
+say "starting two workers (zdex-worker: echo, sleep, fail), each connected to every member"
 for name in worker-a worker-b; do
-    "$bin/zdex-worker" --connect "$worker" --slots 4 --name "$name" >/dev/null 2>"$work/$name.log" &
+    "$bin/zdex-worker" --connect "$worker_m1" --connect "$worker_m2" --connect "$worker_m3" \
+        --slots 4 --name "$name" >/dev/null 2>"$work/$name.log" &
     pids+=($!)
 done
-run call '{"op":"cluster.workers","min_workers":2,"timeout_ms":10000}'
+for member in "$client_m1" "$client_m2" "$client_m3"; do
+    "$bin/zdex" --connect "$member" call '{"op":"cluster.workers","min_workers":2,"timeout_ms":10000}' >/dev/null
+done
+run members
 
 say "ping the member"
 run ping
@@ -75,4 +90,21 @@ run --executor reports shutdown
 run_expect_error --executor reports submit echo '"too late"'
 run --executor reports status
 
-say "stopping the workers and the member (SIGTERM)"
+say "failover: 20 acknowledged tasks, then member m1 (owner of every primary) is killed with SIGKILL"
+ids=()
+for i in $(seq 1 20); do
+    ids+=("$("$bin/zdex" --connect "$client" submit sleep "{\"ms\":300,\"n\":$i}" --idempotency-key "demo-$i" | task_id)")
+done
+echo "acknowledged: ${ids[*]}"
+kill -9 "$pid_m1"
+wait "$pid_m1" 2>/dev/null || true
+echo "killed m1 (pid $pid_m1); asking the survivors for every task"
+client="$client_m2,$client_m3"
+answered=0
+for id in "${ids[@]}"; do
+    "$bin/zdex" --connect "$client" --timeout 30000 retrieve "$id" >/dev/null && answered=$((answered + 1))
+done
+echo "answered after the kill: $answered of ${#ids[@]}"
+run members
+
+say "stopping the workers and the members (SIGTERM)"
