@@ -63,7 +63,10 @@ void zdex_worker_destroy (zdex_worker_t **self_p);
 //  or -1 if the endpoint is invalid.
 int zdex_worker_connect (zdex_worker_t *self, const char *endpoint);
 
-//  Number of tasks run at once (executor threads), >= 1; default 1.
+//  Number of tasks run at once (executor threads), >= 1; default 1.  While the
+//  worker runs, each slot holds a file descriptor (a ZeroMQ socket to its thread);
+//  zdex_worker_run raises the process's soft RLIMIT_NOFILE, up to the hard limit,
+//  if it leaves fewer than 1024 others.
 void zdex_worker_set_slots (zdex_worker_t *self, int slots);
 
 //  Heartbeat interval and peer timeout in ms; defaults 1000 and 3000.

@@ -6,18 +6,31 @@
 //  heartbeat timeout; each recreation bumps the member's generation, and a result is
 //  sent only if its task came from the current generation.
 //
-//  Executor threads, one per slot, run the handlers.  A job crosses threads as a
-//  pointer and is touched by one thread at a time: the run loop parses the
-//  worker.task frame into it and hands it to an idle slot (the slot's mutex and
-//  condition variable); the executor runs the handler, encodes the result frame into
-//  the job and appends the job to the shared results list; the run loop sends the
-//  frame and frees the job.  The results list rings an eventfd doorbell, which the
-//  run loop polls next to the DEALERs, only when it goes from empty to non-empty, so
-//  a busy run loop collects many results per wakeup.  This handoff costs a futex
-//  wake per task where inproc ZeroMQ pipes cost several syscalls each way.  Tasks
-//  that arrive while every slot is busy wait in a FIFO (several members may each
-//  have `slots` tasks outstanding here).  Executor threads block SIGINT/SIGTERM, so
-//  the signal interrupts the run loop's poll, not a handler.
+//  Executor threads, one per slot, run the handlers.  Threads share no mutable
+//  memory: they talk only by ZeroMQ messages over inproc links, in a ZeroMQ context
+//  private to the run (czmq's context allows 1024 sockets, fewer than the slots a
+//  worker may have; and the run's inproc names can clash with nothing).  The run
+//  loop owns a ROUTER; each executor owns a DEALER whose routing id names its slot,
+//  so each slot costs a file descriptor (the soft limit is raised to fit).  A
+//  message on these links is one frame holding a job pointer, and sending it passes
+//  ownership of the job: the sender never touches it again.  The run loop puts the
+//  worker.task frame into a job and sends it to an idle executor; the executor
+//  parses it, runs the handler, encodes the worker.result frame into the job and
+//  sends the job back; the run loop passes the frame on to the member and frees the
+//  job.  Frames that open as members write tasks reach the executors unparsed, so
+//  that parsing runs in parallel and a task's JSON is allocated and freed in one
+//  thread; the run loop parses any other frame.  A NULL job is an executor's hello
+//  (sent once it runs: the run loop waits for every hello before it sends, since
+//  only then does the ROUTER route to every executor) and, to an executor, the
+//  order to stop.  The run loop polls the ROUTER next to the member DEALERs and
+//  drains it, so a busy run loop collects many results per wakeup.  The executors'
+//  DEALERs are created and connected by the run loop, then handed to the executor
+//  threads for good (pthread_create is the memory barrier ZeroMQ asks of a socket
+//  that changes threads); the worker's settings an executor needs (handlers, task
+//  observer, max_result) are copied into what it owns.  Tasks that arrive while
+//  every slot is busy wait in a FIFO (several members may each have `slots` tasks
+//  outstanding here).  Executor threads block SIGINT/SIGTERM, so the signal
+//  interrupts the run loop's poll, not a handler.
 //
 //  Timers: each member records when we last sent to it and last heard from it; the
 //  loop sends worker.heartbeat after heartbeat_ms without sending and recreates the
@@ -28,18 +41,23 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
+#include <sys/resource.h>
 
-#define S_POLL_SLICE_MS   100
-#define S_LINGER_MS       1000 //  so that worker.bye leaves before the process ends
-#define S_RECV_BATCH      256  //  frames read from one member before polling again
-#define S_HEARTBEAT_FRAME "{\"op\":\"worker.heartbeat\"}"
-#define S_BYE_FRAME       "{\"op\":\"worker.bye\"}"
+#define S_POLL_SLICE_MS      100
+#define S_LINGER_MS          1000 //  so that worker.bye leaves before the process ends
+#define S_RECV_BATCH         256  //  frames read from one member before polling again
+#define S_HEARTBEAT_FRAME    "{\"op\":\"worker.heartbeat\"}"
+#define S_BYE_FRAME          "{\"op\":\"worker.bye\"}"
+#define S_EXECUTORS_ENDPOINT "inproc://executors" //  in the run's private context
+#define S_EXECUTOR_ID_SIZE   5 //  'E' and the slot index: ids may not start with 0
+#define S_SCRATCH_SIZE       4096
+#define S_DESCRIPTOR_BUDGET  1024        //  descriptors left to the rest of the process
+#define S_SCRATCH_KEEP       (64 * 1024) //  larger scratch buffers are freed after use
 
 typedef struct {
     zdex_worker_fn *fn;
@@ -48,15 +66,31 @@ typedef struct {
 
 typedef struct _s_job_t s_job_t;
 struct _s_job_t {
-    s_job_t *next;        //  FIFO link while queued
-    json_t *task;         //  owned until the executor has run it
-    const char *type;     //  points into task
-    s_handler_t *handler; //  NULL: no handler for type (fails at once)
-    size_t member;        //  index of the member it came from
-    uint64_t generation;  //  that member's socket generation when it came
-    size_t slot;          //  slot running it
-    char *frame;          //  worker.result frame, set by the executor thread
+    s_job_t *next;       //  FIFO link while queued
+    zmq_msg_t raw;       //  the worker.task frame, if the run loop did not parse it
+    bool has_raw;        //  (then task is NULL)
+    json_t *task;        //  parsed task, owned until the executor has run it
+    size_t member;       //  index of the member it came from
+    uint64_t generation; //  that member's socket generation when it came
+    size_t slot;         //  slot running it
+    bool ran;            //  a handler ran (set by the executor thread)
+    bool malformed;      //  raw was a malformed worker.task (set by the executor)
+    zmq_msg_t result;    //  worker.result frame, set by the executor thread
+    bool has_result;
 };
+
+//  What an executor thread owns, from its start: its DEALER and a copy of the
+//  settings it needs.
+typedef struct {
+    void *dealer;
+    zhashx_t *handlers; //  type -> s_handler_t, a copy of the worker's
+    zdex_worker_task_fn *task_fn;
+    void *task_arg;
+    size_t max_result;
+    char *scratch; //  where result frames are composed
+    size_t scratch_size;
+    size_t used;
+} s_executor_t;
 
 typedef struct {
     char *endpoint;
@@ -65,16 +99,6 @@ typedef struct {
     int64_t last_sent;   //  monotonic ms
     int64_t last_recv;
 } s_member_t;
-
-typedef struct {
-    zdex_worker_t *worker;
-    pthread_t thread;
-    bool started;         //  thread was created
-    pthread_mutex_t lock; //  guards job and stop
-    pthread_cond_t wake;
-    s_job_t *job; //  handed over by the run loop, taken by the executor
-    bool stop;
-} s_slot_t;
 
 struct _zdex_worker_t {
     char *name;
@@ -94,16 +118,16 @@ struct _zdex_worker_t {
     bool running;
 
     //  Run-loop state (valid during zdex_worker_run)
-    s_slot_t *slot_table;
-    size_t *idle; //  stack of idle slot indexes
+    void *context;      //  private ZeroMQ context of the executor links
+    void *executors;    //  ROUTER to the executors' DEALERs
+    pthread_t *threads; //  executor threads, one per slot
+    size_t started;     //  threads[0 .. started-1] run
+    size_t outstanding; //  messages (hello or job) the executors still owe us
+    size_t *idle;       //  stack of idle slot indexes
     size_t idle_count;
     s_job_t *queue_head;
     s_job_t *queue_tail;
     char *ready_frame;
-    pthread_mutex_t results_lock; //  guards results_head/tail
-    s_job_t *results_head;        //  finished jobs, FIFO
-    s_job_t *results_tail;
-    int doorbell; //  eventfd, rung when results goes non-empty; -1 if none
     zmq_pollitem_t *items;
     size_t *item_member; //  poll item index -> member index
 };
@@ -135,134 +159,333 @@ s_dealer_new (const char *endpoint)
     return dealer;
 }
 
-//  Send a frame to a member without blocking; a frame that finds the queue full is
-//  dropped (the member times the connection out and re-dispatches its tasks).
+//  Send a frame to a member without blocking, taking msg (passed on without a copy);
+//  a frame that finds the queue full is dropped (the member times the connection out
+//  and re-dispatches its tasks).
 static void
-s_member_send (s_member_t *member, const char *frame, size_t size, int64_t now)
+s_member_send_msg (s_member_t *member, zmq_msg_t *msg, int64_t now)
 {
     //  Counts as sent even when dropped, so the heartbeat timer does not spin.
     member->last_sent = now;
-    if (!member->dealer)
-        return;
-    void *handle = zsock_resolve (member->dealer);
-    while (zmq_send (handle, frame, size, ZMQ_DONTWAIT) < 0) {
-        if (errno != EINTR) {
-            zsys_warning ("zdex_worker: dropped a frame to %s: %s", member->endpoint,
-                          zmq_strerror (errno));
-            return;
+    if (member->dealer) {
+        void *handle = zsock_resolve (member->dealer);
+        while (zmq_msg_send (msg, handle, ZMQ_DONTWAIT) < 0) {
+            if (errno != EINTR) {
+                zsys_warning ("zdex_worker: dropped a frame to %s: %s", member->endpoint,
+                              zmq_strerror (errno));
+                break;
+            }
         }
     }
+    zmq_msg_close (msg); //  nothing left to free once sent
+}
+
+static void
+s_member_send (s_member_t *member, const char *frame, size_t size, int64_t now)
+{
+    zmq_msg_t msg;
+    int rc = zmq_msg_init_size (&msg, size);
+    assert (rc == 0);
+    memcpy (zmq_msg_data (&msg), frame, size);
+    s_member_send_msg (member, &msg, now);
+}
+
+//  ---------------------------------------------------------------------------------
+//  Executor links: one frame holding a job pointer (the ROUTER side adds and strips
+//  the executor's routing id).  Only this file sends on them.
+
+static void
+s_job_destroy (s_job_t **job_p)
+{
+    s_job_t *job = *job_p;
+    if (job) {
+        if (job->has_raw)
+            zmq_msg_close (&job->raw);
+        json_decref (job->task);
+        if (job->has_result)
+            zmq_msg_close (&job->result);
+        free (job);
+        *job_p = NULL;
+    }
+}
+
+//  Send job (may be NULL) as the last frame of a message; the caller gives the job
+//  up once this returns 0.  Returns -1 only if the context is ending.
+static int
+s_link_send (void *socket, s_job_t *job)
+{
+    while (zmq_send (socket, &job, sizeof job, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+//  Receive a job pointer frame; flags 0 (wait) or ZMQ_DONTWAIT.  Returns 0 and
+//  sets *job_p (the caller owns the job), or -1 (nothing there, or context ending).
+static int
+s_link_recv (void *socket, s_job_t **job_p, int flags)
+{
+    while (true) {
+        int size = zmq_recv (socket, job_p, sizeof *job_p, flags);
+        if (size >= 0) {
+            assert (size == (int) sizeof *job_p);
+            return 0;
+        }
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+static void
+s_executor_id (size_t slot, unsigned char *id)
+{
+    uint32_t index = (uint32_t) slot;
+    id[0] = 'E';
+    memcpy (id + 1, &index, sizeof index);
+}
+
+//  Send job (NULL: stop) to the executor of slot.  Returns 0 (the job is given
+//  away) or -1.
+static int
+s_executor_send (zdex_worker_t *self, size_t slot, s_job_t *job)
+{
+    unsigned char id[S_EXECUTOR_ID_SIZE];
+    s_executor_id (slot, id);
+    while (zmq_send (self->executors, id, sizeof id, ZMQ_SNDMORE) < 0)
+        if (errno != EINTR)
+            return -1;
+    return s_link_send (self->executors, job);
+}
+
+//  Receive the next hello (NULL) or finished job from any executor.
+static int
+s_executor_recv (zdex_worker_t *self, s_job_t **job_p, int flags)
+{
+    unsigned char id[S_EXECUTOR_ID_SIZE];
+    while (zmq_recv (self->executors, id, sizeof id, flags) < 0)
+        if (errno != EINTR)
+            return -1;
+    //  The job frame came with the routing id (messages arrive whole).
+    return s_link_recv (self->executors, job_p, ZMQ_DONTWAIT);
 }
 
 //  ---------------------------------------------------------------------------------
 //  Executor threads
 
-//  Encode the worker.result of job; on failure (or a frame above max_result) the
-//  result becomes a failure saying why.
-static char *
-s_result_frame (zdex_worker_t *self, json_t *task, int rc, json_t *value, const char *error)
+//  Make room for size more bytes in the executor's scratch buffer.
+static void
+s_scratch_reserve (s_executor_t *self, size_t size)
 {
-    json_t *result = json_object ();
-    json_object_set_new (result, "op", json_string ("worker.result"));
-    json_object_set (result, "ref", json_object_get (task, "ref"));
-    json_t *attempt = json_object_get (task, "attempt");
-    if (attempt)
-        json_object_set (result, "attempt", attempt);
-    if (rc == 0) {
-        json_object_set_new (result, "ok", json_true ());
-        json_object_set_new (result, "value", value ? value : json_null ());
-    } else {
-        json_decref (value);
-        json_t *text = json_string (error ? error : "task failed");
-        json_object_set_new (result, "ok", json_false ());
-        json_object_set_new (result, "error",
-                             text ? text : json_string ("task failed (message not UTF-8)"));
-    }
-    char *frame = json_dumps (result, JSON_COMPACT);
-    size_t size = frame ? strlen (frame) : 0;
-    if (!frame || size > self->max_result) {
-        free (frame);
-        json_object_del (result, "value");
-        json_object_set_new (result, "ok", json_false ());
-        char *message =
-            frame ? zsys_sprintf ("result too large: %zu bytes (limit %zu)", size, self->max_result)
-                  : strdup ("result cannot be encoded");
-        json_object_set_new (result, "error", json_string (message));
-        free (message);
-        frame = json_dumps (result, JSON_COMPACT);
-    }
-    json_decref (result);
-    return frame;
+    if (self->used + size <= self->scratch_size)
+        return;
+    size_t want = self->scratch_size ? self->scratch_size : S_SCRATCH_SIZE;
+    while (want < self->used + size)
+        want *= 2;
+    char *scratch = (char *) realloc (self->scratch, want);
+    assert (scratch);
+    self->scratch = scratch;
+    self->scratch_size = want;
 }
 
 static void
-s_execute (zdex_worker_t *self, s_job_t *job)
+s_scratch_add (s_executor_t *self, const char *text)
 {
+    size_t size = strlen (text);
+    s_scratch_reserve (self, size);
+    memcpy (self->scratch + self->used, text, size);
+    self->used += size;
+}
+
+//  Append value as compact JSON; returns 0, or -1 if it cannot be encoded.
+static int
+s_scratch_json (s_executor_t *self, json_t *value)
+{
+    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    size_t room = self->scratch_size - self->used;
+    size_t size = json_dumpb (value, self->scratch + self->used, room, flags);
+    if (size == 0)
+        return -1;
+    if (size > room) {
+        s_scratch_reserve (self, size);
+        json_dumpb (value, self->scratch + self->used, size, flags);
+    }
+    self->used += size;
+    return 0;
+}
+
+//  Compose a worker.result in the scratch buffer, as json_dumps (JSON_COMPACT) would
+//  write the object: ok with value, or (error set) failed with error, a JSON string.
+//  Returns 0, or -1 if it cannot be encoded.
+static int
+s_compose (s_executor_t *self, json_t *task, json_t *value, json_t *error)
+{
+    self->used = 0;
+    s_scratch_add (self, "{\"op\":\"worker.result\",\"ref\":");
+    if (s_scratch_json (self, json_object_get (task, "ref")))
+        return -1;
+    json_t *attempt = json_object_get (task, "attempt");
+    if (attempt) {
+        s_scratch_add (self, ",\"attempt\":");
+        if (s_scratch_json (self, attempt))
+            return -1;
+    }
+    s_scratch_add (self, error ? ",\"ok\":false,\"error\":" : ",\"ok\":true,\"value\":");
+    if (s_scratch_json (self, error ? error : value ? value : json_null ()))
+        return -1;
+    s_scratch_add (self, "}");
+    return 0;
+}
+
+//  Encode the worker.result of a task (rc 0: value, which we take; else error) into
+//  frame; on failure to encode (or a frame above max_result) the result becomes a
+//  failure saying why.  Returns 0 (caller owns frame) or -1.  Composed in the
+//  executor's own buffer, since building a json_t object and dumping it costs several
+//  times more.
+static int
+s_result_frame (s_executor_t *self, json_t *task, int rc, json_t *value, const char *error,
+                zmq_msg_t *frame)
+{
+    json_t *text = NULL;
+    if (rc != 0) {
+        text = json_string (error ? error : "task failed");
+        if (!text)
+            text = json_string ("task failed (message not UTF-8)");
+    }
+    int status = s_compose (self, task, value, text);
+    json_decref (value);
+    json_decref (text);
+    if (status || self->used > self->max_result) {
+        char *message = status ? strdup ("result cannot be encoded")
+                               : zsys_sprintf ("result too large: %zu bytes (limit %zu)",
+                                               self->used, self->max_result);
+        text = json_string (message);
+        free (message);
+        status = s_compose (self, task, NULL, text);
+        json_decref (text);
+    }
+    if (status == 0) {
+        int msg_rc = zmq_msg_init_size (frame, self->used);
+        assert (msg_rc == 0);
+        memcpy (zmq_msg_data (frame), self->scratch, self->used);
+    }
+    //  Do not hold on to the memory of one huge result.
+    if (self->scratch_size > S_SCRATCH_KEEP) {
+        free (self->scratch);
+        self->scratch = NULL;
+        self->scratch_size = 0;
+    }
+    return status;
+}
+
+//  Run the task of job and set its result frame.  A frame the run loop left raw is
+//  parsed here first: if it is not JSON it is ignored, as any unparseable frame is;
+//  if it lacks type or ref the run loop warns about it.
+static void
+s_execute (s_executor_t *self, s_job_t *job)
+{
+    if (job->has_raw) {
+        json_error_t error;
+        job->task = json_loadb ((const char *) zmq_msg_data (&job->raw), zmq_msg_size (&job->raw),
+                                JSON_REJECT_DUPLICATES, &error);
+        zmq_msg_close (&job->raw);
+        job->has_raw = false;
+        if (!job->task)
+            return;
+    }
     json_t *task = job->task;
+    const char *type = json_string_value (json_object_get (task, "type"));
+    if (!type || !json_object_get (task, "ref")) {
+        job->malformed = true;
+        return;
+    }
     json_t *payload = json_object_get (task, "payload");
     if (!payload)
         payload = json_null ();
     if (self->task_fn) {
         json_t *attempt = json_object_get (task, "attempt");
         char *ref = json_dumps (json_object_get (task, "ref"), JSON_COMPACT | JSON_ENCODE_ANY);
-        self->task_fn (job->type, json_is_integer (attempt) ? json_integer_value (attempt) : -1,
+        self->task_fn (type, json_is_integer (attempt) ? json_integer_value (attempt) : -1,
                        ref ? ref : "null", self->task_arg);
         free (ref);
     }
     json_t *value = NULL;
     char *error = NULL;
     int rc;
-    if (job->handler)
-        rc = job->handler->fn (job->type, payload, &value, &error, job->handler->arg);
+    s_handler_t *handler = (s_handler_t *) zhashx_lookup (self->handlers, type);
+    if (handler)
+        rc = handler->fn (type, payload, &value, &error, handler->arg);
     else {
         rc = -1;
-        error = zsys_sprintf ("no handler for task type %s", job->type);
+        error = zsys_sprintf ("no handler for task type %s", type);
     }
-    job->frame = s_result_frame (self, task, rc == 0 ? 0 : -1, value, error);
+    job->ran = true;
+    job->has_result = s_result_frame (self, task, rc, value, error, &job->result) == 0;
     free (error);
     json_decref (task);
     job->task = NULL;
-    job->type = NULL;
 }
 
-//  Append a finished job to the results list; ring the doorbell if the run loop may
-//  be waiting for it.
 static void
-s_result_push (zdex_worker_t *self, s_job_t *job)
+s_executor_destroy (s_executor_t **self_p)
 {
-    job->next = NULL;
-    pthread_mutex_lock (&self->results_lock);
-    bool was_empty = self->results_head == NULL;
-    if (self->results_tail)
-        self->results_tail->next = job;
-    else
-        self->results_head = job;
-    self->results_tail = job;
-    pthread_mutex_unlock (&self->results_lock);
-    if (was_empty) {
-        uint64_t one = 1;
-        while (write (self->doorbell, &one, sizeof one) < 0 && errno == EINTR)
-            ;
+    s_executor_t *self = *self_p;
+    if (self) {
+        if (self->dealer)
+            zmq_close (self->dealer);
+        zhashx_destroy (&self->handlers);
+        free (self->scratch);
+        free (self);
+        *self_p = NULL;
     }
 }
 
-//  One executor thread: runs the jobs its slot is given until told to stop.
-static void *
-s_executor (void *arg)
+//  Create the executor of slot, its DEALER connected to the run loop's ROUTER.
+//  Returns NULL on failure (e.g. out of file descriptors: one per slot).
+static s_executor_t *
+s_executor_new (zdex_worker_t *self, size_t slot)
 {
-    s_slot_t *slot = (s_slot_t *) arg;
-    while (true) {
-        pthread_mutex_lock (&slot->lock);
-        while (!slot->job && !slot->stop)
-            pthread_cond_wait (&slot->wake, &slot->lock);
-        s_job_t *job = slot->job;
-        slot->job = NULL;
-        pthread_mutex_unlock (&slot->lock);
-        if (!job)
-            break; //  stop, and nothing left to run
-        s_execute (slot->worker, job);
-        s_result_push (slot->worker, job);
+    s_executor_t *executor = (s_executor_t *) zmalloc (sizeof (s_executor_t));
+    executor->task_fn = self->task_fn;
+    executor->task_arg = self->task_arg;
+    executor->max_result = self->max_result;
+    executor->handlers = zhashx_new ();
+    assert (executor->handlers);
+    zhashx_set_destructor (executor->handlers, s_free_destructor);
+    for (s_handler_t *handler = (s_handler_t *) zhashx_first (self->handlers); handler;
+         handler = (s_handler_t *) zhashx_next (self->handlers)) {
+        s_handler_t *copy = (s_handler_t *) zmalloc (sizeof (s_handler_t));
+        *copy = *handler;
+        zhashx_insert (executor->handlers, zhashx_cursor (self->handlers), copy);
     }
+    unsigned char id[S_EXECUTOR_ID_SIZE];
+    s_executor_id (slot, id);
+    executor->dealer = zmq_socket (self->context, ZMQ_DEALER);
+    if (!executor->dealer || zmq_setsockopt (executor->dealer, ZMQ_ROUTING_ID, id, sizeof id) ||
+        zmq_connect (executor->dealer, S_EXECUTORS_ENDPOINT)) {
+        zsys_error ("zdex_worker: cannot create the socket of slot %zu: %s", slot,
+                    zmq_strerror (errno));
+        s_executor_destroy (&executor);
+    }
+    return executor;
+}
+
+//  One executor thread: says hello, then runs the jobs it is sent until it gets
+//  NULL.  It owns its s_executor_t and frees it on leaving.
+static void *
+s_executor_run (void *arg)
+{
+    s_executor_t *self = (s_executor_t *) arg;
+    if (s_link_send (self->dealer, NULL) == 0) {
+        s_job_t *job;
+        while (s_link_recv (self->dealer, &job, 0) == 0 && job) {
+            s_execute (self, job);
+            if (s_link_send (self->dealer, job)) {
+                s_job_destroy (&job);
+                break;
+            }
+        }
+    }
+    s_executor_destroy (&self);
     return NULL;
 }
 
@@ -270,27 +493,16 @@ s_executor (void *arg)
 //  Run loop
 
 static void
-s_dispatch (zdex_worker_t *self, size_t index, s_job_t *job)
+s_dispatch (zdex_worker_t *self, size_t slot, s_job_t *job)
 {
-    s_slot_t *slot = &self->slot_table[index];
-    job->slot = index;
+    job->slot = slot;
     job->next = NULL;
-    pthread_mutex_lock (&slot->lock);
-    slot->job = job;
-    pthread_mutex_unlock (&slot->lock);
-    //  Signalled after unlocking, so the executor does not wake into a held mutex.
-    pthread_cond_signal (&slot->wake);
-}
-
-static void
-s_job_destroy (s_job_t **job_p)
-{
-    s_job_t *job = *job_p;
-    if (job) {
-        json_decref (job->task);
-        free (job->frame);
-        free (job);
-        *job_p = NULL;
+    if (s_executor_send (self, slot, job) == 0)
+        self->outstanding++;
+    else {
+        //  Executors leave only when told to, so this does not happen.
+        zsys_error ("zdex_worker: cannot hand a task to slot %zu: %s", slot, zmq_strerror (errno));
+        s_job_destroy (&job);
     }
 }
 
@@ -338,19 +550,10 @@ s_member_reset (zdex_worker_t *self, size_t index, int64_t now)
     s_member_ready (self, member, now);
 }
 
+//  Hand job to an idle executor, or queue it.
 static void
-s_task_arrived (zdex_worker_t *self, size_t index, json_t *task)
+s_job_start (zdex_worker_t *self, size_t index, s_job_t *job)
 {
-    const char *type = json_string_value (json_object_get (task, "type"));
-    if (!type || !json_object_get (task, "ref")) {
-        zsys_warning ("zdex_worker: malformed worker.task from %s", self->members[index]->endpoint);
-        json_decref (task);
-        return;
-    }
-    s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
-    job->task = task;
-    job->type = type;
-    job->handler = (s_handler_t *) zhashx_lookup (self->handlers, type);
     job->member = index;
     job->generation = self->members[index]->generation;
     if (self->idle_count > 0)
@@ -362,6 +565,32 @@ s_task_arrived (zdex_worker_t *self, size_t index, json_t *task)
             self->queue_head = job;
         self->queue_tail = job;
     }
+}
+
+static void
+s_task_arrived (zdex_worker_t *self, size_t index, json_t *task)
+{
+    const char *type = json_string_value (json_object_get (task, "type"));
+    if (!type || !json_object_get (task, "ref")) {
+        zsys_warning ("zdex_worker: malformed worker.task from %s", self->members[index]->endpoint);
+        json_decref (task);
+        return;
+    }
+    s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
+    job->task = task;
+    s_job_start (self, index, job);
+}
+
+//  True if frame can only be a worker.task (well formed or not) or no JSON at all:
+//  it opens as members write tasks, and a second "op" would be a duplicate key,
+//  which the parser rejects.  Such frames go to the executors unparsed, so that
+//  parsing runs in parallel, and allocates and frees in one thread.
+static bool
+s_is_task_frame (zmq_msg_t *msg)
+{
+    static const char opening[] = "{\"op\":\"worker.task\",";
+    return zmq_msg_size (msg) >= sizeof opening - 1 &&
+           memcmp (zmq_msg_data (msg), opening, sizeof opening - 1) == 0;
 }
 
 //  Read what a member sent.  Any frame counts as life.
@@ -379,6 +608,15 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
             break;
         }
         bool more = zmq_msg_more (&msg);
+        if (!more && s_is_task_frame (&msg)) {
+            s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
+            zmq_msg_init (&job->raw);
+            zmq_msg_move (&job->raw, &msg);
+            zmq_msg_close (&msg);
+            job->has_raw = true;
+            s_job_start (self, index, job);
+            continue;
+        }
         json_error_t error;
         json_t *message = json_loadb ((const char *) zmq_msg_data (&msg), zmq_msg_size (&msg),
                                       JSON_REJECT_DUPLICATES, &error);
@@ -408,10 +646,15 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
 static void
 s_result_arrived (zdex_worker_t *self, s_job_t *job, int64_t now)
 {
-    atomic_fetch_add (&self->tasks_done, 1);
     s_member_t *member = self->members[job->member];
-    if (job->frame && job->generation == member->generation)
-        s_member_send (member, job->frame, strlen (job->frame), now);
+    if (job->ran)
+        atomic_fetch_add (&self->tasks_done, 1);
+    if (job->malformed)
+        zsys_warning ("zdex_worker: malformed worker.task from %s", member->endpoint);
+    if (job->has_result && job->generation == member->generation) {
+        s_member_send_msg (member, &job->result, now);
+        job->has_result = false;
+    }
     size_t slot = job->slot;
     s_job_destroy (&job);
     s_job_t *next = self->queue_head;
@@ -419,26 +662,22 @@ s_result_arrived (zdex_worker_t *self, s_job_t *job, int64_t now)
         self->queue_head = next->next;
         if (!self->queue_head)
             self->queue_tail = NULL;
-        next->next = NULL;
         s_dispatch (self, slot, next);
     } else
         self->idle[self->idle_count++] = slot;
 }
 
-//  Take every finished job (the doorbell is reset first, so a job pushed after the
-//  list is taken rings it again).
-static s_job_t *
-s_results_take (zdex_worker_t *self)
+//  Take every job the executors have finished.
+static void
+s_results_take (zdex_worker_t *self, int64_t now)
 {
-    uint64_t count;
-    if (read (self->doorbell, &count, sizeof count) < 0 && errno != EAGAIN)
-        zsys_warning ("zdex_worker: doorbell read failed: %s", strerror (errno));
-    pthread_mutex_lock (&self->results_lock);
-    s_job_t *jobs = self->results_head;
-    self->results_head = NULL;
-    self->results_tail = NULL;
-    pthread_mutex_unlock (&self->results_lock);
-    return jobs;
+    //  Once no executor owes us a job, nothing can be there: skip asking.
+    s_job_t *job;
+    while (self->outstanding > 0 && s_executor_recv (self, &job, ZMQ_DONTWAIT) == 0) {
+        assert (job); //  hellos all came before the first task
+        self->outstanding--;
+        s_result_arrived (self, job, now);
+    }
 }
 
 //  Send heartbeats and replace silent members; returns the poll timeout.
@@ -481,7 +720,8 @@ s_ready_frame (zdex_worker_t *self)
     return frame;
 }
 
-//  Start one executor thread per slot, with SIGINT/SIGTERM blocked in them.
+//  Start one executor thread per slot, with SIGINT/SIGTERM blocked in them, and wait
+//  for their hellos.
 static int
 s_start_executors (zdex_worker_t *self)
 {
@@ -491,16 +731,53 @@ s_start_executors (zdex_worker_t *self)
     sigaddset (&blocked, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &blocked, &saved);
     int rc = 0;
-    for (int index = 0; index < self->slots && rc == 0; index++) {
-        s_slot_t *slot = &self->slot_table[index];
-        if (pthread_create (&slot->thread, NULL, s_executor, slot) == 0) {
-            slot->started = true;
-            self->idle[self->idle_count++] = (size_t) (self->slots - 1 - index);
-        } else
+    for (size_t slot = 0; slot < (size_t) self->slots && rc == 0; slot++) {
+        s_executor_t *executor = s_executor_new (self, slot);
+        if (executor &&
+            pthread_create (&self->threads[slot], NULL, s_executor_run, executor) == 0) {
+            self->started++;
+            self->outstanding++; //  its hello
+        } else {
+            s_executor_destroy (&executor);
             rc = -1;
+        }
     }
     pthread_sigmask (SIG_SETMASK, &saved, NULL);
+    //  A hello means the ROUTER has attached that executor's DEALER and can route to
+    //  it (a connect reaches the ROUTER as a command that it handles later).
+    while (rc == 0 && self->outstanding > 0) {
+        s_job_t *job;
+        if (s_executor_recv (self, &job, 0))
+            rc = -1;
+        else {
+            assert (!job);
+            self->outstanding--;
+        }
+    }
+    //  Slot 0 on top of the stack: a few busy executors stay the same threads.
+    for (size_t index = 0; rc == 0 && index < self->started; index++)
+        self->idle[self->idle_count++] = self->started - 1 - index;
     return rc;
+}
+
+//  Each slot holds a socket, so a file descriptor, while the worker runs: make sure
+//  the soft limit leaves the usual budget of S_DESCRIPTOR_BUDGET besides them,
+//  raising it as far as the hard limit allows, so that as many slots work as when
+//  they were bare threads.
+static void
+s_reserve_descriptors (size_t count)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) || limit.rlim_cur == RLIM_INFINITY)
+        return;
+    rlim_t wanted = (rlim_t) count + S_DESCRIPTOR_BUDGET;
+    if (limit.rlim_max != RLIM_INFINITY && wanted > limit.rlim_max)
+        wanted = limit.rlim_max;
+    if (wanted > limit.rlim_cur) {
+        limit.rlim_cur = wanted;
+        if (setrlimit (RLIMIT_NOFILE, &limit))
+            zsys_warning ("zdex_worker: cannot raise the open file limit: %s", strerror (errno));
+    }
 }
 
 //  Create the run-loop state; returns 0 or -1 (partial state is freed by s_teardown).
@@ -508,22 +785,31 @@ static int
 s_setup (zdex_worker_t *self)
 {
     self->ready_frame = s_ready_frame (self);
-    self->slot_table = (s_slot_t *) zmalloc (sizeof (s_slot_t) * (size_t) self->slots);
-    for (int index = 0; index < self->slots; index++) {
-        self->slot_table[index].worker = self;
-        pthread_mutex_init (&self->slot_table[index].lock, NULL);
-        pthread_cond_init (&self->slot_table[index].wake, NULL);
-    }
+    self->threads = (pthread_t *) zmalloc (sizeof (pthread_t) * (size_t) self->slots);
     self->idle = (size_t *) zmalloc (sizeof (size_t) * (size_t) self->slots);
     self->items = (zmq_pollitem_t *) zmalloc (sizeof (zmq_pollitem_t) * (1 + self->member_count));
     self->item_member = (size_t *) zmalloc (sizeof (size_t) * (1 + self->member_count));
-    pthread_mutex_init (&self->results_lock, NULL);
-    self->doorbell = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!self->ready_frame || self->doorbell < 0)
+    if (!self->ready_frame)
         return -1;
     for (size_t index = 0; index < self->member_count; index++)
         if (!self->members[index]->dealer)
             return -1;
+    //  Room for the ROUTER and one DEALER per slot; no I/O thread, as inproc needs
+    //  none; not blocky, so that sockets close without lingering.
+    int max_sockets = self->slots < INT_MAX ? self->slots + 1 : INT_MAX;
+    int mandatory = 1;
+    s_reserve_descriptors ((size_t) max_sockets + 1); //  and the context's reaper
+    self->context = zmq_ctx_new ();
+    if (!self->context || zmq_ctx_set (self->context, ZMQ_IO_THREADS, 0) ||
+        zmq_ctx_set (self->context, ZMQ_MAX_SOCKETS, max_sockets) ||
+        zmq_ctx_set (self->context, ZMQ_BLOCKY, 0))
+        return -1;
+    //  Mandatory routing: a send to a missing executor fails instead of vanishing.
+    self->executors = zmq_socket (self->context, ZMQ_ROUTER);
+    if (!self->executors ||
+        zmq_setsockopt (self->executors, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) ||
+        zmq_bind (self->executors, S_EXECUTORS_ENDPOINT))
+        return -1;
     return s_start_executors (self);
 }
 
@@ -532,49 +818,44 @@ s_setup (zdex_worker_t *self)
 static void
 s_teardown (zdex_worker_t *self)
 {
-    size_t started = 0;
-    while (started < (size_t) self->slots && self->slot_table[started].started)
-        started++;
-    //  Slots are started in order, and only started slots are ever busy.
-    while (self->idle_count < started) {
-        zmq_pollitem_t item = {NULL, self->doorbell, ZMQ_POLLIN, 0};
-        if (zmq_poll (&item, 1, S_POLL_SLICE_MS) < 0 && errno != EINTR)
+    while (self->outstanding > 0) {
+        s_job_t *job;
+        if (s_executor_recv (self, &job, 0))
             break;
-        s_job_t *job = s_results_take (self);
-        while (job) {
-            s_job_t *next = job->next;
+        self->outstanding--;
+        if (job && job->ran)
             atomic_fetch_add (&self->tasks_done, 1);
-            self->idle[self->idle_count++] = job->slot;
-            s_job_destroy (&job);
-            job = next;
-        }
+        s_job_destroy (&job);
     }
-    for (size_t index = 0; index < started; index++) {
-        s_slot_t *slot = &self->slot_table[index];
-        pthread_mutex_lock (&slot->lock);
-        slot->stop = true;
-        pthread_cond_signal (&slot->wake);
-        pthread_mutex_unlock (&slot->lock);
-        pthread_join (slot->thread, NULL);
-    }
-    for (int index = 0; index < self->slots; index++) {
-        pthread_mutex_destroy (&self->slot_table[index].lock);
-        pthread_cond_destroy (&self->slot_table[index].wake);
-    }
+    //  Every started executor is idle now, so a NULL stops it at once.  Should one be
+    //  out of reach, ending the context makes its blocked calls fail, which stops it.
+    bool reached = true;
+    for (size_t slot = 0; slot < self->started; slot++)
+        if (s_executor_send (self, slot, NULL))
+            reached = false;
+    if (!reached)
+        zmq_ctx_shutdown (self->context);
+    for (size_t slot = 0; slot < self->started; slot++)
+        pthread_join (self->threads[slot], NULL);
+    self->started = 0;
+    self->outstanding = 0;
+    if (self->executors)
+        zmq_close (self->executors);
+    self->executors = NULL;
+    if (self->context)
+        while (zmq_ctx_term (self->context) < 0 && errno == EINTR)
+            ;
+    self->context = NULL;
     while (self->queue_head) {
         s_job_t *job = self->queue_head;
         self->queue_head = job->next;
         s_job_destroy (&job);
     }
     self->queue_tail = NULL;
-    if (self->doorbell >= 0)
-        close (self->doorbell);
-    self->doorbell = -1;
-    pthread_mutex_destroy (&self->results_lock);
     for (size_t index = 0; index < self->member_count; index++)
         zsock_destroy (&self->members[index]->dealer); //  lingers to deliver worker.bye
-    free (self->slot_table);
-    self->slot_table = NULL;
+    free (self->threads);
+    self->threads = NULL;
     free (self->idle);
     self->idle = NULL;
     self->idle_count = 0;
@@ -601,7 +882,6 @@ zdex_worker_new (const char *name)
     self->heartbeat_ms = 1000;
     self->timeout_ms = 3000;
     self->max_result = 512 * 1024;
-    self->doorbell = -1;
     self->handlers = zhashx_new ();
     assert (self->handlers);
     zhashx_set_destructor (self->handlers, s_free_destructor);
@@ -734,7 +1014,7 @@ zdex_worker_run (zdex_worker_t *self)
     while (!s_stopping (self)) {
         now = zclock_mono ();
         long timeout = s_timers (self, now);
-        self->items[0] = (zmq_pollitem_t){NULL, self->doorbell, ZMQ_POLLIN, 0};
+        self->items[0] = (zmq_pollitem_t){self->executors, 0, ZMQ_POLLIN, 0};
         size_t item_count = 1;
         for (size_t index = 0; index < self->member_count; index++) {
             zsock_t *dealer = self->members[index]->dealer;
@@ -751,14 +1031,8 @@ zdex_worker_run (zdex_worker_t *self)
             break;
         }
         now = zclock_mono ();
-        if (self->items[0].revents & ZMQ_POLLIN) {
-            s_job_t *job = s_results_take (self);
-            while (job) {
-                s_job_t *next = job->next;
-                s_result_arrived (self, job, now);
-                job = next;
-            }
-        }
+        if (self->items[0].revents & ZMQ_POLLIN)
+            s_results_take (self, now);
         for (size_t item = 1; item < item_count; item++)
             if (self->items[item].revents & ZMQ_POLLIN)
                 s_member_recv (self, self->item_member[item], now);
