@@ -445,10 +445,15 @@ s_submit (s_self_t *self, zdex_call_t *call)
     char fields[48];
     if (request->idempotency_key &&
         zdex_ring_find_idempotent (ring, request->idempotency_key, &sequence) == 0) {
-        //  A retry: the original task stands, whatever this one carries.
+        //  A retry: the original task stands, whatever this one carries.  It is
+        //  acknowledged no sooner than everything published so far is durable
+        //  (the original may still be on its way to the backups).
         snprintf (fields, sizeof fields, ",\"task_id\":%" PRIu64,
                   ((uint64_t) call->partition << 32) | sequence);
-        s_reply (self, &call->envelope, zdex_reply_ok (request->req_text, execute ? NULL : fields));
+        s_hold_reply (
+            self, call->partition, zdex_replicator_last_seq (self->replicator, call->partition),
+            call->durability, &call->envelope,
+            zdex_reply_ok (request->req_text, execute ? NULL : fields), &request->req_text);
         return;
     }
     char *payload = zdex_json_text (request->payload);

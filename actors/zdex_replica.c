@@ -546,6 +546,7 @@ struct _zdex_replica_t {
     uint64_t applied;
     uint64_t snapshot_seq; //  SYNCING: the seq the snapshot stands for
     zhashx_t *rings;       //  executor → zdex_ring_t *; rings destroyed by s_clear
+    zhashx_t *kept;        //  the last LIVE rings, kept while a resync builds new ones
 };
 
 zdex_replica_t *
@@ -557,6 +558,21 @@ zdex_replica_new (uint32_t partition)
     self->rings = zdex_hash_table_new ();
     assert (self->rings);
     return self;
+}
+
+//  Destroy every ring of a map and the map.
+static void
+s_rings_destroy (zhashx_t **rings_p)
+{
+    zhashx_t *rings = *rings_p;
+    if (!rings)
+        return;
+    zdex_ring_t *ring = (zdex_ring_t *) zhashx_first (rings);
+    while (ring) {
+        zdex_ring_destroy (&ring);
+        ring = (zdex_ring_t *) zhashx_next (rings);
+    }
+    zhashx_destroy (rings_p);
 }
 
 //  Destroy every ring, keep the epoch.
@@ -582,6 +598,7 @@ zdex_replica_destroy (zdex_replica_t **self_p)
         return;
     s_clear (self);
     zhashx_destroy (&self->rings);
+    s_rings_destroy (&self->kept);
     free (self);
     *self_p = NULL;
 }
@@ -626,6 +643,16 @@ zhashx_t *
 zdex_replica_take_rings (zdex_replica_t *self)
 {
     assert (self);
+    if (self->state != ZDEX_REPLICA_STATE_LIVE && self->kept) {
+        //  Promoted in the middle of a resync: the last complete state is the one
+        //  to serve (nothing of the new stream was acknowledged without us).
+        s_clear (self);
+        zhashx_t *kept = self->kept;
+        self->kept = NULL;
+        self->state = ZDEX_REPLICA_STATE_INITIAL;
+        return kept;
+    }
+    s_rings_destroy (&self->kept);
     zhashx_t *taken = zdex_hash_table_new ();
     assert (taken);
     zdex_ring_t *ring = (zdex_ring_t *) zhashx_first (self->rings);
@@ -722,6 +749,13 @@ s_apply_snapshot (zdex_replica_t *self, const zdex_replica_msg_t *msg)
         if (self->state == ZDEX_REPLICA_STATE_LIVE && msg->epoch == self->epoch &&
             msg->seq <= self->applied)
             return ZDEX_REPLICA_DUPLICATE; //  we are there already
+        if (self->state == ZDEX_REPLICA_STATE_LIVE) {
+            //  Keep the complete state we have until the new one is complete.
+            s_rings_destroy (&self->kept);
+            self->kept = self->rings;
+            self->rings = zdex_hash_table_new ();
+            assert (self->rings);
+        }
         s_clear (self);
         self->epoch = msg->epoch;
         self->snapshot_seq = msg->seq;
@@ -753,6 +787,7 @@ s_apply_snapshot (zdex_replica_t *self, const zdex_replica_msg_t *msg)
     self->applied = self->snapshot_seq;
     self->snapshot_seq = 0;
     self->state = ZDEX_REPLICA_STATE_LIVE;
+    s_rings_destroy (&self->kept);
     return ZDEX_REPLICA_APPLIED;
 }
 

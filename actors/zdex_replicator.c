@@ -37,6 +37,7 @@ typedef struct {
     uint64_t seq;
     int needed;
     void *item;
+    int64_t since; //  when it was held (a reply held for long is logged once)
 } s_held_t;
 
 typedef struct {
@@ -52,7 +53,11 @@ typedef struct {
     //  BACKUP
     zdex_replica_t *replica;
     bool ack_due;
-    int64_t fetch_until; //  a fetch is outstanding until then
+    int64_t acked_at;     //  when we last sent an ACK
+    int64_t fetch_until;  //  a fetch is outstanding until then
+    int64_t backup_since; //  when we became a backup (0: reported as not live)
+    uint64_t received;    //  stream messages received as a backup
+    uint64_t fetches;     //  fetches sent as a backup
 } s_part_t;
 
 struct _zdex_replicator_t {
@@ -263,6 +268,7 @@ s_fetch (zdex_replicator_t *self, s_part_t *part, uint64_t from)
     if (part->fetch_until > now)
         return;
     part->fetch_until = now + S_FETCH_RETRY_MS;
+    part->fetches++;
     zdex_replica_msg_t msg = {.op = ZDEX_REPLICA_FETCH,
                               .partition = part->partition,
                               .epoch = part->epoch,
@@ -276,7 +282,10 @@ s_release (zdex_replicator_t *self, s_part_t *part)
 {
     s_held_t *held;
     while ((held = (s_held_t *) zlistx_first (part->held))) {
-        if (held->needed > 0 && zdex_replica_acks_durable (part->acks, held->needed) < held->seq)
+        //  Durability is bounded by the backups there are now: one that died
+        //  since the item was held must not keep it (and all behind it) forever.
+        int needed = held->needed < (int) part->backups ? held->needed : (int) part->backups;
+        if (needed > 0 && zdex_replica_acks_durable (part->acks, needed) < held->seq)
             break;
         zlistx_detach (part->held, NULL);
         self->callbacks.release (held->item, true, self->callbacks.arg);
@@ -335,9 +344,8 @@ s_update_part (zdex_replicator_t *self, s_part_t *part)
                 rings = zdex_replica_take_rings (part->replica);
                 zdex_replica_destroy (&part->replica);
             }
-            if (part->role != S_PRIMARY)
-                self->callbacks.promoted (partition, rings, self->callbacks.arg);
-            else
+            bool was_primary = part->role == S_PRIMARY;
+            if (was_primary)
                 s_release_all (self, part, false); //  new epoch: acks start over
             if (!part->log) {
                 part->log = zdex_replica_log_new (partition, S_LOG_MESSAGES, S_LOG_BYTES);
@@ -349,6 +357,12 @@ s_update_part (zdex_replicator_t *self, s_part_t *part)
             zdex_replica_acks_reset (part->acks, epoch);
             part->role = S_PRIMARY;
             part->epoch = epoch;
+            snprintf (part->owner, sizeof part->owner, "%s", owner);
+            s_set_backups (part, table);
+            //  Primary before the callback, so that what it publishes (the
+            //  re-dispatched attempts) goes on the new stream.
+            if (!was_primary)
+                self->callbacks.promoted (partition, rings, self->callbacks.arg);
         }
         snprintf (part->owner, sizeof part->owner, "%s", owner);
         s_set_backups (part, table);
@@ -363,6 +377,9 @@ s_update_part (zdex_replicator_t *self, s_part_t *part)
             assert (part->replica);
             s_subscribe (self, partition, true);
             part->role = S_BACKUP;
+            part->backup_since = zclock_mono ();
+            part->received = 0;
+            part->fetches = 0;
         }
         if (!streq (part->owner, owner) || part->epoch != epoch)
             part->fetch_until = 0; //  a new primary: the next HEAD starts a resync
@@ -424,6 +441,14 @@ zdex_replicator_is_primary (zdex_replicator_t *self, uint32_t partition)
     return partition < self->partition_count && self->parts[partition].role == S_PRIMARY;
 }
 
+uint64_t
+zdex_replicator_last_seq (zdex_replicator_t *self, uint32_t partition)
+{
+    assert (self);
+    s_part_t *part = &self->parts[partition];
+    return part->role == S_PRIMARY ? zdex_replica_log_last (part->log) : 0;
+}
+
 size_t
 zdex_replicator_backups (zdex_replicator_t *self, uint32_t partition)
 {
@@ -470,6 +495,7 @@ zdex_replicator_hold (zdex_replicator_t *self, uint32_t partition, uint64_t seq,
     held->seq = seq;
     held->needed = needed;
     held->item = item;
+    held->since = zclock_mono ();
     zlistx_add_end (part->held, held);
     s_release (self, part);
 }
@@ -507,8 +533,16 @@ s_on_stream (zdex_replicator_t *self, zmsg_t *encoded)
         zdex_replica_msg_reset (&msg); //  not ours, or an old primary
         return;
     }
+    part->received++;
     zdex_replica_result_t result = zdex_replica_apply (part->replica, &msg);
     switch (result) {
+    case ZDEX_REPLICA_DUPLICATE:
+        //  Up to date.  ACKs can be lost (or refused by a primary that has not yet
+        //  installed the table naming us), so while the stream is idle the ack is
+        //  repeated about once a second, on the primary's HEAD.
+        if (msg.op == ZDEX_REPLICA_HEAD && zclock_mono () - part->acked_at > 1000)
+            part->ack_due = true;
+        break;
     case ZDEX_REPLICA_APPLIED:
         part->ack_due = true;
         if (msg.op == ZDEX_REPLICA_SNAPSHOT_END)
@@ -543,6 +577,7 @@ s_send_acks (zdex_replicator_t *self)
                                   .seq = zdex_replica_applied (part->replica),
                                   .member = self->member_id};
         s_send_control (self, part, &msg);
+        part->acked_at = zclock_mono ();
     }
 }
 
@@ -625,6 +660,26 @@ zdex_replicator_tick (zdex_replicator_t *self)
     self->next_head = now + S_HEAD_MS;
     for (uint32_t partition = 0; partition < self->partition_count; partition++) {
         s_part_t *part = &self->parts[partition];
+        s_held_t *oldest = part->held ? (s_held_t *) zlistx_first (part->held) : NULL;
+        if (oldest && oldest->since > 0 && now - oldest->since > 5000) {
+            zsys_warning ("replication: partition %" PRIu32 " (epoch %" PRIu64
+                          ") has held a reply for %" PRId64 " ms: seq %" PRIu64
+                          ", %d of %zu backups needed, durable up to %" PRIu64,
+                          partition, part->epoch, now - oldest->since, oldest->seq, oldest->needed,
+                          part->backups, zdex_replica_acks_durable (part->acks, oldest->needed));
+            oldest->since = 0; //  once
+        }
+        if (part->role == S_BACKUP && part->replica && part->backup_since > 0 &&
+            zdex_replica_state (part->replica) != ZDEX_REPLICA_STATE_LIVE &&
+            now - part->backup_since > 5000) {
+            zsys_warning ("replication: backup of partition %" PRIu32 " (epoch %" PRIu64
+                          ") from %s not live after %" PRId64 " ms: state %d, %" PRIu64
+                          " message(s) received, %" PRIu64 " fetch(es) sent, control %s",
+                          partition, part->epoch, part->owner, now - part->backup_since,
+                          (int) zdex_replica_state (part->replica), part->received, part->fetches,
+                          s_control_of (self, part->owner, partition) ? "known" : "unknown");
+            part->backup_since = 0; //  once
+        }
         if (part->role == S_PRIMARY && part->backups > 0) {
             zmsg_t *head = zdex_replica_log_head (part->log);
             if (head && zmsg_send (&head, self->pub) != 0)

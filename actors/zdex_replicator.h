@@ -75,6 +75,9 @@ void zdex_replicator_update (zdex_replicator_t *self, const char *table_json,
 //  True when this member is the primary of partition (by the last table).
 bool zdex_replicator_is_primary (zdex_replicator_t *self, uint32_t partition);
 
+//  Seq of the last change published for partition (0 when not primary).
+uint64_t zdex_replicator_last_seq (zdex_replicator_t *self, uint32_t partition);
+
 //  Backups partition has by the last table.
 size_t zdex_replicator_backups (zdex_replicator_t *self, uint32_t partition);
 

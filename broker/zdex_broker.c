@@ -631,8 +631,6 @@ s_wait (s_self_t *self, int timeout_ms)
 static void
 s_stop (s_self_t *self)
 {
-    //  Actors first: they finish what is in their pipes and push the last replies
-    //  and jobs to the collector, which is then drained so nothing leaks.
     //  Membership first: LEAVE tells the master, which promotes our partitions'
     //  backups at once instead of after a heartbeat timeout; forwarded requests
     //  still waiting are answered UNAVAILABLE while the client socket is open.
@@ -642,6 +640,8 @@ s_stop (s_self_t *self)
     //  Let the last replies (UNAVAILABLE to parked and held requests) leave.
     if (self->client)
         zsock_set_linger (self->client, 500);
+    //  Then the actors: they finish what is in their pipes and push the last
+    //  replies and jobs to the collector, which is drained so nothing leaks.
     for (int index = 0; index < self->actor_count; index++)
         zactor_destroy (&self->actors[index]);
     free (self->actors);

@@ -97,6 +97,7 @@
 #define S_MAX_MEMBERS     256
 #define S_MAX_TARGETS     16
 #define S_ENDPOINT_MAX    256
+#define S_REPLICATION_MAX 8192 //  "pub|control" per partition actor, up to 64 of them
 #define S_INCARNATION_MAX 64
 #define S_FRAME_MAX       (16 * 1024 * 1024)
 #define S_BATCH_MAX       256  //  messages per socket per wake-up
@@ -548,7 +549,7 @@ s_parse_members (json_t *list, size_t *count_p)
         const char *client = s_text (entry, "client", S_ENDPOINT_MAX - 1, true);
         const char *worker = s_text (entry, "worker", S_ENDPOINT_MAX - 1, true);
         const char *cluster = s_text (entry, "cluster", S_ENDPOINT_MAX - 1, false);
-        const char *replication = s_text (entry, "replication", S_ENDPOINT_MAX - 1, true);
+        const char *replication = s_text (entry, "replication", S_REPLICATION_MAX - 1, true);
         uint64_t age;
         if (!json_is_object (entry) || !id || !incarnation || !client || !worker || !cluster ||
             !replication || !s_uint (entry, "age", &age) || age == 0)
@@ -616,7 +617,7 @@ s_on_join (s_self_t *self, const char *sender, json_t *msg, zframe_t *identity)
     const char *client = s_text (endpoints, "client", S_ENDPOINT_MAX - 1, true);
     const char *worker = s_text (endpoints, "worker", S_ENDPOINT_MAX - 1, true);
     const char *cluster = s_text (endpoints, "cluster", S_ENDPOINT_MAX - 1, false);
-    const char *replication = s_text (endpoints, "replication", S_ENDPOINT_MAX - 1, true);
+    const char *replication = s_text (endpoints, "replication", S_REPLICATION_MAX - 1, true);
     if (!incarnation || !client || !worker || !cluster || !replication)
         return;
     if (streq (sender, self->id)) {
@@ -1157,8 +1158,18 @@ s_actor (zsock_t *pipe, void *arg)
         for (size_t index = 0; index < dealer_count; index++)
             items[item_count++] =
                 (zmq_pollitem_t){zsock_resolve (dealers[index]), 0, ZMQ_POLLIN, 0};
+        int64_t before = zclock_mono ();
         if (zmq_poll (items, (int) item_count, timeout) == -1 && zmq_errno () != EINTR)
             break; //  context terminated
+        //  Woken far later than asked: this process was paused (SIGSTOP, a VM
+        //  stall) and heard nothing meanwhile.  Judging the others by that silence
+        //  would make a stale member remove everyone and run a cluster of its own
+        //  (acknowledging writes with no backups); give them a fresh timeout to
+        //  speak, in which the current master tells us where we stand.
+        int64_t after = zclock_mono ();
+        if (timeout >= 0 && after - before > timeout + self->timeout_ms / 2)
+            for (size_t index = 0; index < self->member_count; index++)
+                self->members[index]->last_seen = after;
 
         //  DEALER input first, into a list: handling a message may close DEALERs.
         zlist_t *inbox = zlist_new ();

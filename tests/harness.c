@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,6 +92,9 @@ s_spawn (char *const argv[], int *out_fd)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        //  Die with the test, even when it is killed (a timeout): a member left
+        //  behind would answer on a port that a later test's member reuses.
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
         dup2 (fds[1], STDOUT_FILENO);
         close (fds[0]);
         close (fds[1]);

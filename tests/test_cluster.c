@@ -300,7 +300,10 @@ test_new_client_and_repaired_gaps (void **state)
     zdex_client_t *third = s_client (&cluster);
     for (int index = 0; index < COUNT; index++) {
         json_t *result = NULL;
-        assert_int_equal (zdex_client_retrieve (third, NULL, ids[index], 20000, &result, NULL), 0);
+        if (zdex_client_retrieve (third, NULL, ids[index], 20000, &result, NULL) != 0)
+            fail_msg ("retrieve %d (%llu) after the kill: %s: %s", index,
+                      (unsigned long long) ids[index], zdex_client_error_code (third),
+                      zdex_client_error_message (third));
         assert_int_equal (json_integer_value (json_object_get (result, "i")), index);
         json_decref (result);
     }
@@ -329,8 +332,9 @@ test_durability_two_survives_two_kills (void **state)
     zdex_client_t *client = s_client (&cluster);
     for (int index = 0; index < COUNT; index++) {
         json_t *payload = json_pack ("{s:i}", "i", index);
-        assert_int_equal (
-            zdex_client_submit (client, NULL, "echo", payload, NULL, NULL, &ids[index]), 0);
+        if (zdex_client_submit (client, NULL, "echo", payload, NULL, NULL, &ids[index]) != 0)
+            fail_msg ("submit %d: %s: %s", index, zdex_client_error_code (client),
+                      zdex_client_error_message (client));
         json_decref (payload);
     }
     for (int index = 0; index < COUNT; index++)
@@ -421,6 +425,51 @@ test_join_and_graceful_leave (void **state)
     s_cluster_stop (&cluster);
 }
 
+//  The owner is paused (SIGSTOP) until its partitions moved, then resumed and
+//  sent submits at once: whatever it acknowledges must be held by the cluster
+//  (its own stream is refused by the backups, so it can acknowledge nothing alone).
+static void
+test_paused_owner_acknowledges_nothing (void **state)
+{
+    (void) state;
+    cluster_t cluster;
+    s_cluster_start (&cluster, 3, 1, 16);
+    kill (cluster.members[0].pid, SIGSTOP);
+    //  A submit through the others succeeds once the partitions were promoted.
+    zdex_client_t *survivors = zdex_client_new (cluster.members[1].client);
+    zdex_client_connect (survivors, cluster.members[2].client);
+    zdex_client_set_timeout (survivors, 30000);
+    uint64_t id;
+    assert_int_equal (zdex_client_submit (survivors, NULL, "echo", NULL, NULL, "probe", &id), 0);
+    kill (cluster.members[0].pid, SIGCONT);
+    //  Straight to the resumed member, pipelined, no retries.
+    enum { COUNT = 200 };
+    zdex_client_t *stale = zdex_client_new (cluster.members[0].client);
+    for (int index = 0; index < COUNT; index++)
+        assert_true (
+            zdex_client_send (stale, json_pack ("{s:s, s:{s:s, s:i}}", "op", "durable.submit",
+                                                "task", "type", "echo", "payload", index)) > 0);
+    int acknowledged = 0, refused = 0, missing = 0;
+    for (int count = 0; count < COUNT; count++) {
+        json_t *reply = zdex_client_recv (stale, 20000);
+        assert_non_null (reply);
+        if (json_is_true (json_object_get (reply, "ok"))) {
+            acknowledged++;
+            uint64_t task_id = (uint64_t) json_integer_value (json_object_get (reply, "task_id"));
+            if (zdex_client_retrieve (survivors, NULL, task_id, 20000, NULL, NULL) != 0)
+                missing++;
+        } else
+            refused++;
+        json_decref (reply);
+    }
+    printf ("# resumed owner: %d acknowledged (all held by the cluster: %s), %d refused\n",
+            acknowledged, missing ? "NO" : "yes", refused);
+    assert_int_equal (missing, 0);
+    zdex_client_destroy (&stale);
+    zdex_client_destroy (&survivors);
+    s_cluster_stop (&cluster);
+}
+
 //  Whatever a test leaves running (it failed half way) must not reach the next
 //  test's members through a reused port.
 static int
@@ -442,6 +491,7 @@ main (void)
         cmocka_unit_test_teardown (test_parked_retrieves_survive_owner_kill, s_teardown),
         cmocka_unit_test_teardown (test_durability_two_survives_two_kills, s_teardown),
         cmocka_unit_test_teardown (test_join_and_graceful_leave, s_teardown),
+        cmocka_unit_test_teardown (test_paused_owner_acknowledges_nothing, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -937,6 +937,49 @@ s_add_msg (uint64_t epoch, uint64_t seq, const char *executor, uint32_t capacity
     return msg;
 }
 
+//  Promoted in the middle of a resync (a second owner died while this backup was
+//  taking its snapshot): the last complete state is handed over, not the part.
+static void
+test_promoted_while_resyncing (void **state)
+{
+    (void) state;
+    zdex_replica_t *replica = zdex_replica_new (2);
+    zdex_replica_msg_t begin = {
+        .op = ZDEX_REPLICA_SNAPSHOT_BEGIN, .partition = 2, .epoch = 5, .seq = 3};
+    zdex_replica_msg_t slot = {.op = ZDEX_REPLICA_SNAPSHOT_SLOT,
+                               .partition = 2,
+                               .epoch = 5,
+                               .seq = 3,
+                               .executor = "e",
+                               .capacity = 4,
+                               .slot = {.state = ZDEX_RING_DONE_OK, .sequence = 1, .data = "7"}};
+    zdex_replica_next_t nexts[] = {{"e", 4, 2}};
+    zdex_replica_msg_t end = {.op = ZDEX_REPLICA_SNAPSHOT_END,
+                              .partition = 2,
+                              .epoch = 5,
+                              .seq = 3,
+                              .nexts = nexts,
+                              .next_count = 1};
+    assert_int_equal (s_apply_msg (replica, &begin), ZDEX_REPLICA_APPLIED);
+    assert_int_equal (s_apply_msg (replica, &slot), ZDEX_REPLICA_APPLIED);
+    assert_int_equal (s_apply_msg (replica, &end), ZDEX_REPLICA_APPLIED);
+    assert_int_equal (zdex_replica_state (replica), ZDEX_REPLICA_STATE_LIVE);
+    //  A new owner (epoch 6) starts a snapshot that never finishes.
+    begin.epoch = 6;
+    begin.seq = 1;
+    assert_int_equal (s_apply_msg (replica, &begin), ZDEX_REPLICA_APPLIED);
+    assert_int_equal (zdex_replica_state (replica), ZDEX_REPLICA_STATE_SYNCING);
+    zhashx_t *rings = zdex_replica_take_rings (replica);
+    zdex_ring_t *ring = (zdex_ring_t *) zhashx_lookup (rings, "e");
+    assert_non_null (ring);
+    zdex_ring_slot_t found;
+    assert_int_equal (zdex_ring_lookup (ring, 1, &found), ZDEX_RING_DONE_OK);
+    assert_string_equal (found.data, "7");
+    zdex_ring_destroy (&ring);
+    zhashx_destroy (&rings);
+    zdex_replica_destroy (&replica);
+}
+
 static void
 test_replica_states (void **state)
 {
@@ -1622,7 +1665,8 @@ main (void)
         cmocka_unit_test (test_encode_refuses), cmocka_unit_test (test_decode_rejects),
         cmocka_unit_test (test_decode_fuzz),    cmocka_unit_test (test_log),
         cmocka_unit_test (test_acks),           cmocka_unit_test (test_snapshot_of_emptied_ring),
-        cmocka_unit_test (test_replica_states), cmocka_unit_test (test_model),
+        cmocka_unit_test (test_replica_states), cmocka_unit_test (test_promoted_while_resyncing),
+        cmocka_unit_test (test_model),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
