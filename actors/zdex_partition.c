@@ -212,13 +212,11 @@ s_self_destroy (s_self_t **self_p)
     *self_p = NULL;
 }
 
-static zdex_ring_t *
-s_ring (s_self_t *self, const char *name, uint32_t partition, uint32_t create_capacity)
+static s_executor_t *
+s_executor_require (s_self_t *self, const char *name)
 {
     s_executor_t *executor = (s_executor_t *) zhashx_lookup (self->executors, name);
     if (!executor) {
-        if (!create_capacity)
-            return NULL;
         executor = (s_executor_t *) zmalloc (sizeof (s_executor_t));
         assert (executor);
         executor->name = strdup (name);
@@ -228,6 +226,19 @@ s_ring (s_self_t *self, const char *name, uint32_t partition, uint32_t create_ca
         assert (executor->name && executor->rings);
         zhashx_insert (self->executors, name, executor);
     }
+    return executor;
+}
+
+//  The ring of (name, partition); with create_capacity > 0 it is created (with its
+//  executor) when missing, else NULL is returned for it.
+static zdex_ring_t *
+s_ring (s_self_t *self, const char *name, uint32_t partition, uint32_t create_capacity)
+{
+    s_executor_t *executor = create_capacity
+                                 ? s_executor_require (self, name)
+                                 : (s_executor_t *) zhashx_lookup (self->executors, name);
+    if (!executor)
+        return NULL;
     if (!executor->rings[partition] && create_capacity) {
         executor->rings[partition] = zdex_ring_new (create_capacity);
         assert (executor->rings[partition]);
@@ -307,23 +318,6 @@ s_output_cancel (s_self_t *self, const char *executor, uint64_t task_id)
     char id[24];
     snprintf (id, sizeof id, "%" PRIu64, task_id);
     zstr_sendx (self->output, "CANCEL", executor, id, NULL);
-}
-
-static s_executor_t *
-s_executor_require (s_self_t *self, const char *name)
-{
-    s_executor_t *executor = (s_executor_t *) zhashx_lookup (self->executors, name);
-    if (!executor) {
-        executor = (s_executor_t *) zmalloc (sizeof (s_executor_t));
-        assert (executor);
-        executor->name = strdup (name);
-        executor->rings =
-            (zdex_ring_t **) calloc (self->args.partition_count, sizeof (zdex_ring_t *));
-        executor->durability = -1;
-        assert (executor->name && executor->rings);
-        zhashx_insert (self->executors, name, executor);
-    }
-    return executor;
 }
 
 //  Backups an executor's changes must reach before they are acknowledged.

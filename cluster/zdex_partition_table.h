@@ -113,8 +113,7 @@ size_t zdex_partition_table_max_backups (zdex_partition_table_t *self);
 //  Hold primaries in place: update() moves a primary only by promoting a backup
 //  when its owner left, never to balance load.  Used until partitions can migrate
 //  with their data to a member that joins.
-void
-    zdex_partition_table_set_hold_primaries (zdex_partition_table_t *self, bool hold);
+void zdex_partition_table_set_hold_primaries (zdex_partition_table_t *self, bool hold);
 
 #ifdef __cplusplus
 }
