@@ -145,10 +145,24 @@ static void
 s_on_cluster (const char *table_json, const char *view_json, void *arg)
 {
     s_self_t *self = (s_self_t *) arg;
+    //  Workers that discover members learn every member's worker endpoint.
+    json_t *view = json_loads (view_json, 0, NULL);
+    json_t *endpoints = json_array ();
+    size_t index;
+    json_t *member;
+    json_array_foreach (json_object_get (view, "members"), index, member) {
+        json_t *worker = json_object_get (member, "worker");
+        if (json_is_string (worker))
+            json_array_append (endpoints, worker);
+    }
+    if (json_array_size (endpoints) > 0)
+        zdex_dispatcher_set_members (self->dispatcher, endpoints);
+    json_decref (endpoints);
+    json_decref (view);
     if (!table_json)
         return;
-    for (int index = 0; index < self->actor_count; index++)
-        zstr_sendx (self->actors[index], "CLUSTER", table_json, view_json, NULL);
+    for (int actor = 0; actor < self->actor_count; actor++)
+        zstr_sendx (self->actors[actor], "CLUSTER", table_json, view_json, NULL);
 }
 
 static int

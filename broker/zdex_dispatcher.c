@@ -32,7 +32,8 @@ typedef struct {
     zlistx_t *jobs; //  zdex_job_t * running here (not owned)
     int64_t last_recv;
     int64_t last_send;
-    bool broken; //  a send failed: remove at the next tick
+    bool broken;   //  a send failed: remove at the next tick
+    bool discover; //  sent worker.members whenever the member list changes
 } s_worker_t;
 
 typedef struct {
@@ -57,6 +58,7 @@ struct _zdex_dispatcher_t {
     int64_t free_slots; //  sum of (slots - running) over workers
     zframe_t *heartbeat;
     zframe_t *bye;
+    zframe_t *members; //  worker.members for workers that discover; NULL until known
 };
 
 static void s_pump (zdex_dispatcher_t *self);
@@ -155,6 +157,7 @@ zdex_dispatcher_destroy (zdex_dispatcher_t **self_p)
         zlistx_destroy (&self->queues);
         zframe_destroy (&self->heartbeat);
         zframe_destroy (&self->bye);
+        zframe_destroy (&self->members);
         free (self);
         *self_p = NULL;
     }
@@ -394,8 +397,11 @@ s_on_ready (zdex_dispatcher_t *self, zframe_t **identity_p, const char *key, zde
         type = (const char *) zlist_next (msg->types);
     }
     worker->slots = msg->slots;
+    worker->discover = msg->discover;
     self->free_slots += worker->slots - worker->running;
     s_index_worker (self, worker, true);
+    if (worker->discover && self->members)
+        s_send (self, worker, &self->members, true);
     zsys_info ("dispatcher: worker %s ready, %d slot(s)", worker->name ? worker->name : key,
                worker->slots);
 }
@@ -601,6 +607,29 @@ zdex_dispatcher_queued (zdex_dispatcher_t *self)
 {
     assert (self);
     return self->queued;
+}
+
+void
+zdex_dispatcher_set_members (zdex_dispatcher_t *self, json_t *endpoints)
+{
+    assert (self);
+    json_t *message = json_pack ("{s:s, s:O}", "op", "worker.members", "endpoints", endpoints);
+    char *text = json_dumps (message, JSON_COMPACT);
+    json_decref (message);
+    assert (text);
+    if (self->members && zframe_streq (self->members, text)) {
+        free (text);
+        return;
+    }
+    zframe_destroy (&self->members);
+    self->members = zframe_new (text, strlen (text));
+    free (text);
+    s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers);
+    while (worker) {
+        if (worker->discover)
+            s_send (self, worker, &self->members, true);
+        worker = (s_worker_t *) zhashx_next (self->workers);
+    }
 }
 
 size_t

@@ -69,6 +69,12 @@ int zdex_dispatcher_timeout (zdex_dispatcher_t *self);
 //  Jobs waiting for a worker on this member, all executors.
 size_t zdex_dispatcher_queued (zdex_dispatcher_t *self);
 
+//  The cluster's worker endpoints changed: endpoints is a JSON array of strings
+//  (borrowed).  Workers that asked to discover members (worker.ready "discover")
+//  get {"op":"worker.members","endpoints":[...]} now and whenever it changes, and
+//  when they register.
+void zdex_dispatcher_set_members (zdex_dispatcher_t *self, json_t *endpoints);
+
 //  Number of connected workers.
 size_t zdex_dispatcher_worker_count (zdex_dispatcher_t *self);
 

@@ -49,6 +49,7 @@
 #include <sys/resource.h>
 
 #define S_POLL_SLICE_MS      100
+#define S_MAX_LEARNT_MEMBERS 256  //  members a worker serves at most
 #define S_LINGER_MS          1000 //  so that worker.bye leaves before the process ends
 #define S_RECV_BATCH         256  //  frames read from one member before polling again
 #define S_HEARTBEAT_FRAME    "{\"op\":\"worker.heartbeat\"}"
@@ -593,6 +594,51 @@ s_is_task_frame (zmq_msg_t *msg)
            memcmp (zmq_msg_data (msg), opening, sizeof opening - 1) == 0;
 }
 
+//  A member told us every member's worker endpoint: connect to the ones we do not
+//  serve yet (bounded), and register there.  Members that left are not dropped:
+//  their sockets keep reconnecting, as for any member that is down.
+static void
+s_members_learnt (zdex_worker_t *self, json_t *endpoints, int64_t now)
+{
+    size_t index;
+    json_t *value;
+    json_array_foreach (endpoints, index, value) {
+        const char *endpoint = json_string_value (value);
+        if (!endpoint || self->member_count >= S_MAX_LEARNT_MEMBERS)
+            continue;
+        bool known = false;
+        for (size_t at = 0; at < self->member_count && !known; at++)
+            known = streq (self->members[at]->endpoint, endpoint);
+        if (known)
+            continue;
+        zsock_t *dealer = s_dealer_new (endpoint);
+        s_member_t *member = (s_member_t *) zmalloc (sizeof (s_member_t));
+        s_member_t **members = (s_member_t **) realloc (
+            self->members, sizeof (s_member_t *) * (self->member_count + 1));
+        if (members)
+            self->members = members;
+        zmq_pollitem_t *items = (zmq_pollitem_t *) realloc (
+            self->items, sizeof (zmq_pollitem_t) * (self->member_count + 2));
+        if (items)
+            self->items = items;
+        size_t *item_member =
+            (size_t *) realloc (self->item_member, sizeof (size_t) * (self->member_count + 2));
+        if (item_member)
+            self->item_member = item_member;
+        if (!dealer || !member || !members || !items || !item_member) {
+            zsock_destroy (&dealer);
+            free (member);
+            zsys_warning ("zdex_worker: cannot connect to member %s", endpoint);
+            continue;
+        }
+        member->endpoint = strdup (endpoint);
+        member->dealer = dealer;
+        assert (member->endpoint);
+        self->members[self->member_count++] = member;
+        s_member_ready (self, member, now);
+    }
+}
+
 //  Read what a member sent.  Any frame counts as life.
 static void
 s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
@@ -631,6 +677,11 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
         const char *op = json_string_value (json_object_get (message, "op"));
         if (op && streq (op, "worker.task")) {
             s_task_arrived (self, index, message);
+            continue;
+        }
+        if (op && streq (op, "worker.members")) {
+            s_members_learnt (self, json_object_get (message, "endpoints"), now);
+            json_decref (message);
             continue;
         }
         bool bye = op && streq (op, "worker.bye");
@@ -715,6 +766,8 @@ s_ready_frame (zdex_worker_t *self)
     json_object_set_new (ready, "slots", json_integer (self->slots));
     if (self->name)
         json_object_set_new (ready, "name", json_string (self->name));
+    //  Ask to be told the other members' worker endpoints (worker.members).
+    json_object_set_new (ready, "discover", json_true ());
     char *frame = json_dumps (ready, JSON_COMPACT);
     json_decref (ready);
     return frame;

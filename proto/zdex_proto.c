@@ -885,6 +885,12 @@ s_wmsg_ready (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
         } else if (strcmp (key, "name") == 0) {
             if (!(self->name = s_name (value, "name", error)))
                 return -1;
+        } else if (strcmp (key, "discover") == 0) {
+            if (!json_is_boolean (value)) {
+                s_error_set (error, ZDEX_BAD_REQUEST, "field 'discover' must be a boolean");
+                return -1;
+            }
+            self->discover = json_is_true (value);
         } else {
             s_unknown_field ("", key, op, error);
             return -1;

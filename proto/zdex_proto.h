@@ -159,6 +159,7 @@ typedef struct {
     zlist_t *types;   //  owned list of strdup'ed type names (autofree)
     int slots;        //  >= 1
     const char *name; //  NULL when absent
+    bool discover;    //  READY: wants worker.members (the cluster's worker endpoints)
     //  RESULT
     const char *executor; //  from ref
     uint64_t task_id;     //  from ref

@@ -485,6 +485,23 @@ test_paused_owner_acknowledges_nothing (void **state)
     s_cluster_stop (&cluster);
 }
 
+//  A worker started with one member's endpoint learns the others from it and
+//  registers with every member.
+static void
+test_worker_discovers_members (void **state)
+{
+    (void) state;
+    cluster_t cluster;
+    s_cluster_start (&cluster, 3, 1, 4);
+    pid_t solo = harness_worker_start (cluster.members[0].worker, 4, "solo", NULL);
+    assert_true (solo > 0);
+    //  Two workers of the cluster plus the one that was only told about m1.
+    for (int index = 0; index < 3; index++)
+        assert_int_equal (harness_wait_workers (cluster.members[index].client, 3, 10000), 0);
+    assert_int_equal (WEXITSTATUS (harness_stop (solo, SIGTERM, 10000)), 0);
+    s_cluster_stop (&cluster);
+}
+
 //  Whatever a test leaves running (it failed half way) must not reach the next
 //  test's members through a reused port.
 static int
@@ -507,6 +524,7 @@ main (void)
         cmocka_unit_test_teardown (test_durability_two_survives_two_kills, s_teardown),
         cmocka_unit_test_teardown (test_join_and_graceful_leave, s_teardown),
         cmocka_unit_test_teardown (test_paused_owner_acknowledges_nothing, s_teardown),
+        cmocka_unit_test_teardown (test_worker_discovers_members, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -864,6 +864,14 @@ test_wmsg_ready (void **state)
     assert_null (msg->name);
     assert_int_equal (msg->slots, 65536);
     zdex_wmsg_destroy (&msg);
+    msg = s_wmsg ("{\"op\":\"worker.ready\",\"types\":[\"t\"],\"slots\":1}");
+    assert_false (msg->discover);
+    zdex_wmsg_destroy (&msg);
+    msg = s_wmsg ("{\"op\":\"worker.ready\",\"types\":[\"t\"],\"slots\":1,\"discover\":true}");
+    assert_true (msg->discover);
+    zdex_wmsg_destroy (&msg);
+    s_wmsg_expect ("{\"op\":\"worker.ready\",\"types\":[\"t\"],\"slots\":1,\"discover\":1}",
+                   ZDEX_BAD_REQUEST, "'discover'");
 
     s_wmsg_expect ("{\"op\":\"worker.ready\",\"types\":[],\"slots\":1}", ZDEX_BAD_REQUEST,
                    "'types'");
