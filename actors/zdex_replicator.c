@@ -50,6 +50,7 @@ typedef struct {
     zdex_replica_acks_t *acks;
     zlistx_t *held; //  s_held_t, in seq order
     size_t backups;
+    char first_backup[S_ENDPOINT_MAX]; //  the one promoted if we die: it must hold it
     //  BACKUP
     zdex_replica_t *replica;
     bool ack_due;
@@ -287,6 +288,12 @@ s_release (zdex_replicator_t *self, s_part_t *part)
         int needed = held->needed < (int) part->backups ? held->needed : (int) part->backups;
         if (needed > 0 && zdex_replica_acks_durable (part->acks, needed) < held->seq)
             break;
+        //  The backup promoted on our death is the first one: whatever the count,
+        //  it must be among those holding the change (an executor with less
+        //  durability than the partition has backups would otherwise be satisfied
+        //  by a backup that is not the one promoted).
+        if (needed > 0 && zdex_replica_acks_acked (part->acks, part->first_backup) < held->seq)
+            break;
         zlistx_detach (part->held, NULL);
         self->callbacks.release (held->item, true, self->callbacks.arg);
         free (held);
@@ -324,6 +331,7 @@ s_set_backups (s_part_t *part, zdex_partition_table_t *table)
         backups[index] = zdex_partition_table_backup (table, part->partition, index);
     zdex_replica_acks_set_backups (part->acks, backups, count);
     part->backups = count;
+    snprintf (part->first_backup, sizeof part->first_backup, "%s", count ? backups[0] : "");
 }
 
 static void
