@@ -25,8 +25,8 @@
 
 #define S_HEAD_MS        200
 #define S_FETCH_RETRY_MS 500
-#define S_LOG_MESSAGES   20000
-#define S_LOG_BYTES      (64 * 1024 * 1024)
+#define S_LOG_MESSAGES   4096              //  per partition; older ranges: snapshot
+#define S_LOG_BYTES      (4 * 1024 * 1024) //  per partition: 271 x 4 MiB at worst
 #define S_MAX_BACKUPS    64
 #define S_ENDPOINT_MAX   256
 #define S_BATCH_MAX      512
