@@ -43,6 +43,7 @@
 //  lets one pass release them.
 
 #include "zdex_replica.h"
+#include "zdex_proto.h"
 #include "zdex_hash_table.h"
 
 #include <assert.h>
@@ -83,41 +84,14 @@ s_get_u64 (const byte *in)
     return (uint64_t) s_get_u32 (in) << 32 | s_get_u32 (in + 4);
 }
 
-//  Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
-//  U+10FFFF.
+//  Well-formed UTF-8 (see zdex_utf8_sequence).
 static bool
 s_utf8_valid (const byte *text, size_t size)
 {
     size_t index = 0;
     while (index < size) {
-        byte lead = text[index];
-        if (lead < 0x80) {
-            index++;
-            continue;
-        }
-        size_t length;
-        uint32_t point;
-        if (lead >= 0xC2 && lead <= 0xDF) {
-            length = 2;
-            point = lead & 0x1F;
-        } else if (lead >= 0xE0 && lead <= 0xEF) {
-            length = 3;
-            point = lead & 0x0F;
-        } else if (lead >= 0xF0 && lead <= 0xF4) {
-            length = 4;
-            point = lead & 0x07;
-        } else
-            return false;
-        if (size - index < length)
-            return false;
-        for (size_t next = 1; next < length; next++) {
-            byte trail = text[index + next];
-            if ((trail & 0xC0) != 0x80)
-                return false;
-            point = point << 6 | (trail & 0x3F);
-        }
-        if ((length == 3 && point < 0x800) || (length == 4 && point < 0x10000) ||
-            point > 0x10FFFF || (point >= 0xD800 && point <= 0xDFFF))
+        size_t length = zdex_utf8_sequence (text + index, size - index);
+        if (length == 0)
             return false;
         index += length;
     }

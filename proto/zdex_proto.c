@@ -152,8 +152,8 @@ zdex_op_str (zdex_op_t op)
 
 //  Length of the valid UTF-8 sequence at text (at most size bytes), or 0 when the
 //  bytes there are not one (overlong, surrogate, above U+10FFFF, truncated).
-static size_t
-s_utf8_sequence (const unsigned char *text, size_t size)
+size_t
+zdex_utf8_sequence (const unsigned char *text, size_t size)
 {
     unsigned char lead = text[0];
     if (lead < 0x80)
@@ -195,7 +195,7 @@ s_snippet (char *target, size_t target_size, const char *source, size_t limit)
     size_t size = strlen (source);
     size_t used = 0;
     while (used < size) {
-        size_t length = s_utf8_sequence (bytes + used, size - used);
+        size_t length = zdex_utf8_sequence (bytes + used, size - used);
         if (length == 0 || used + length > limit)
             break;
         used += length;
@@ -227,7 +227,7 @@ s_error_set (zdex_error_t *error, zdex_code_t code, const char *format, ...)
         size_t used = 0;
         while (used < size) {
             size_t length =
-                s_utf8_sequence ((const unsigned char *) error->message + used, size - used);
+                zdex_utf8_sequence ((const unsigned char *) error->message + used, size - used);
             if (length == 0)
                 break;
             used += length;
@@ -266,7 +266,7 @@ s_json_string (const char *string)
     const unsigned char *bytes = (const unsigned char *) string;
     size_t used = 0;
     while (used < size) {
-        size_t length = s_utf8_sequence (bytes + used, size - used);
+        size_t length = zdex_utf8_sequence (bytes + used, size - used);
         if (length == 0) {
             clean[used++] = '?';
             continue;

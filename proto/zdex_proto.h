@@ -98,6 +98,11 @@ typedef struct {
     char *req_text; //  owned by the error; free with zdex_error_reset
 } zdex_error_t;
 
+//  Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no
+//  surrogates, nothing above U+10FFFF) at text, reading at most size > 0 bytes;
+//  0 when the bytes there are not one.
+size_t zdex_utf8_sequence (const unsigned char *text, size_t size);
+
 //  Wire string of a code, e.g. "BAD_REQUEST".
 const char *zdex_code_str (zdex_code_t code);
 

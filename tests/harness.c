@@ -217,22 +217,25 @@ harness_stop (pid_t pid, int sig, int timeout_ms)
     return -1;
 }
 
-int
-harness_wait_workers (const char *client_endpoint, int count, int timeout_ms)
+//  Ask op (cluster.workers / cluster.members) to wait until its list has at least
+//  count entries; 0 when it does, -1 (reply logged) when not within timeout_ms.
+static int
+s_wait_for (const char *client_endpoint, const char *op, const char *minimum, const char *list,
+            int count, int timeout_ms)
 {
     zdex_client_t *client = zdex_client_new (client_endpoint);
     if (!client)
         return -1;
-    json_t *request = json_pack ("{s:s, s:i, s:i}", "op", "cluster.workers", "min_workers", count,
-                                 "timeout_ms", timeout_ms);
+    json_t *request =
+        json_pack ("{s:s, s:i, s:i}", "op", op, minimum, count, "timeout_ms", timeout_ms);
     json_t *reply = zdex_client_call (client, request, timeout_ms + 5000);
     int rc = -1;
     if (reply && json_is_true (json_object_get (reply, "ok")) &&
-        (int) json_array_size (json_object_get (reply, "workers")) >= count)
+        (int) json_array_size (json_object_get (reply, list)) >= count)
         rc = 0;
     else {
         char *text = reply ? json_dumps (reply, JSON_COMPACT) : NULL;
-        fprintf (stderr, "harness: waiting for %d workers: %s\n", count,
+        fprintf (stderr, "harness: waiting for %d %s: %s\n", count, list,
                  text ? text : zdex_client_error_message (client));
         free (text);
     }
@@ -243,22 +246,17 @@ harness_wait_workers (const char *client_endpoint, int count, int timeout_ms)
 }
 
 int
+harness_wait_workers (const char *client_endpoint, int count, int timeout_ms)
+{
+    return s_wait_for (client_endpoint, "cluster.workers", "min_workers", "workers", count,
+                       timeout_ms);
+}
+
+int
 harness_wait_members (const char *client_endpoint, int count, int timeout_ms)
 {
-    zdex_client_t *client = zdex_client_new (client_endpoint);
-    if (!client)
-        return -1;
-    json_t *request = json_pack ("{s:s, s:i, s:i}", "op", "cluster.members", "min_members", count,
-                                 "timeout_ms", timeout_ms);
-    json_t *reply = zdex_client_call (client, request, timeout_ms + 5000);
-    int rc = reply && json_is_true (json_object_get (reply, "ok")) &&
-                     (int) json_array_size (json_object_get (reply, "members")) >= count
-                 ? 0
-                 : -1;
-    json_decref (reply);
-    json_decref (request);
-    zdex_client_destroy (&client);
-    return rc;
+    return s_wait_for (client_endpoint, "cluster.members", "min_members", "members", count,
+                       timeout_ms);
 }
 
 const char *
