@@ -357,7 +357,14 @@ s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request, bool 
         }
         return;
     }
-    case ZDEX_OP_SCHEDULED:
+    case ZDEX_OP_SCHEDULED_SCHEDULE:
+    case ZDEX_OP_SCHEDULED_GET:
+    case ZDEX_OP_SCHEDULED_CANCEL:
+    case ZDEX_OP_SCHEDULED_DISPOSE:
+    case ZDEX_OP_SCHEDULED_STATUS:
+    case ZDEX_OP_SCHEDULED_GET_ALL:
+    case ZDEX_OP_SCHEDULED_SHUTDOWN:
+    case ZDEX_OP_SCHEDULED_STATS:
         s_reply_error (self, envelope_p, req, ZDEX_UNKNOWN_OP,
                        "scheduled executor is not available yet");
         return;

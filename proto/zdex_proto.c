@@ -29,8 +29,12 @@
 #define S_DEFAULT_MAX_PAYLOAD_BYTES (512 * 1024)
 
 //  timeout_ms above ten years is surely a mistake, and keeping it far below
-//  INT64_MAX lets callers add it to a monotonic clock without overflow.
-#define S_MAX_TIMEOUT_MS INT64_C (315360000000)
+//  INT64_MAX lets callers add it to a monotonic clock without overflow.  The same
+//  bound holds delay_ms and period_ms.
+#define S_MAX_TIMEOUT_MS ZDEX_MAX_DELAY_MS
+
+//  A scheduled run's number travels as a JSON integer: keep it exact in a double.
+#define S_MAX_RUN (UINT64_C (1) << 53)
 
 //  Longest piece of a client-supplied name (unknown field, unknown op) quoted in
 //  an error message.
@@ -50,7 +54,16 @@ enum {
     S_FIELD_TASK_ID = 1 << 6,
     S_FIELD_TIMEOUT_MS = 1 << 7,
     S_FIELD_MIN_WORKERS = 1 << 8,
-    S_FIELD_MIN_MEMBERS = 1 << 9
+    S_FIELD_MIN_MEMBERS = 1 << 9,
+    S_FIELD_SCHEDULER = 1 << 10,
+    S_FIELD_NAME = 1 << 11,
+    S_FIELD_DELAY_MS = 1 << 12,
+    S_FIELD_PERIOD_MS = 1 << 13,
+    S_FIELD_AUTO_DISPOSE = 1 << 14,
+    S_FIELD_MEMBER = 1 << 15,
+    S_FIELD_MEMBERS = 1 << 16,
+    S_FIELD_ALL_MEMBERS = 1 << 17,
+    S_FIELD_HANDLER = 1 << 18
 };
 
 #define S_FIELDS_BASE (S_FIELD_OP | S_FIELD_REQ)
@@ -59,6 +72,12 @@ enum {
 #define S_FIELDS_RETRIEVE (S_FIELDS_BASE | S_FIELD_EXECUTOR | S_FIELD_TASK_ID | S_FIELD_TIMEOUT_MS)
 #define S_FIELDS_DISPOSE  (S_FIELDS_BASE | S_FIELD_EXECUTOR | S_FIELD_TASK_ID)
 #define S_FIELDS_EXECUTOR (S_FIELDS_BASE | S_FIELD_EXECUTOR)
+#define S_FIELDS_SCHEDULE                                                                          \
+    (S_FIELDS_BASE | S_FIELD_SCHEDULER | S_FIELD_TASK | S_FIELD_NAME | S_FIELD_DELAY_MS |          \
+     S_FIELD_PERIOD_MS | S_FIELD_AUTO_DISPOSE | S_FIELD_KEY | S_FIELD_MEMBER | S_FIELD_MEMBERS |   \
+     S_FIELD_ALL_MEMBERS)
+#define S_FIELDS_HANDLER   (S_FIELDS_BASE | S_FIELD_HANDLER)
+#define S_FIELDS_SCHEDULER (S_FIELDS_BASE | S_FIELD_SCHEDULER)
 
 typedef struct {
     const char *name;
@@ -82,6 +101,15 @@ static const s_field_t s_fields[] = {
     S_ENTRY ("timeout_ms", S_FIELD_TIMEOUT_MS),
     S_ENTRY ("min_workers", S_FIELD_MIN_WORKERS),
     S_ENTRY ("min_members", S_FIELD_MIN_MEMBERS),
+    S_ENTRY ("scheduler", S_FIELD_SCHEDULER),
+    S_ENTRY ("name", S_FIELD_NAME),
+    S_ENTRY ("delay_ms", S_FIELD_DELAY_MS),
+    S_ENTRY ("period_ms", S_FIELD_PERIOD_MS),
+    S_ENTRY ("auto_dispose", S_FIELD_AUTO_DISPOSE),
+    S_ENTRY ("member", S_FIELD_MEMBER),
+    S_ENTRY ("members", S_FIELD_MEMBERS),
+    S_ENTRY ("all_members", S_FIELD_ALL_MEMBERS),
+    S_ENTRY ("handler", S_FIELD_HANDLER),
 };
 
 typedef struct {
@@ -108,10 +136,17 @@ static const s_op_t s_ops[ZDEX_OP_COUNT] = {
                                  S_FIELDS_BASE | S_FIELD_MIN_MEMBERS | S_FIELD_TIMEOUT_MS, 0},
     [ZDEX_OP_CLUSTER_WORKERS] = {"cluster.workers", 15,
                                  S_FIELDS_BASE | S_FIELD_MIN_WORKERS | S_FIELD_TIMEOUT_MS, 0},
-    [ZDEX_OP_SCHEDULED] = {"scheduled.*", 11, S_FIELDS_BASE, 0},
+    [ZDEX_OP_SCHEDULED_SCHEDULE] = {"scheduled.schedule", 18, S_FIELDS_SCHEDULE,
+                                    S_FIELD_TASK | S_FIELD_DELAY_MS},
+    [ZDEX_OP_SCHEDULED_GET] = {"scheduled.get", 13, S_FIELDS_HANDLER | S_FIELD_TIMEOUT_MS,
+                               S_FIELD_HANDLER},
+    [ZDEX_OP_SCHEDULED_CANCEL] = {"scheduled.cancel", 16, S_FIELDS_HANDLER, S_FIELD_HANDLER},
+    [ZDEX_OP_SCHEDULED_DISPOSE] = {"scheduled.dispose", 17, S_FIELDS_HANDLER, S_FIELD_HANDLER},
+    [ZDEX_OP_SCHEDULED_STATUS] = {"scheduled.status", 16, S_FIELDS_HANDLER, S_FIELD_HANDLER},
+    [ZDEX_OP_SCHEDULED_GET_ALL] = {"scheduled.get_all", 17, S_FIELDS_SCHEDULER, 0},
+    [ZDEX_OP_SCHEDULED_SHUTDOWN] = {"scheduled.shutdown", 18, S_FIELDS_SCHEDULER, 0},
+    [ZDEX_OP_SCHEDULED_STATS] = {"scheduled.stats", 15, S_FIELDS_SCHEDULER, 0},
 };
-
-#define S_SCHEDULED_PREFIX "scheduled."
 
 static const char *const s_codes[] = {
     [ZDEX_OK] = "OK",
@@ -420,6 +455,163 @@ zdex_json_depth (const json_t *value, int limit)
 }
 
 //  ---------------------------------------------------------------------------------
+//  Scheduled task handlers (URNs)
+
+bool
+zdex_member_id_valid (const char *text)
+{
+    if (!text)
+        return false;
+    size_t length = strspn (text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                  "0123456789._-");
+    return length > 0 && length <= ZDEX_MAX_MEMBER_ID && text[length] == 0;
+}
+
+//  Why size bytes at text cannot be a handler's SCHEDULER (colon false) or NAME
+//  (colon true), or NULL when they can: 1..ZDEX_MAX_NAME_BYTES bytes of UTF-8
+//  without control characters.
+static const char *
+s_handler_part_error (const char *text, size_t size, bool colon)
+{
+    if (size == 0)
+        return "is empty";
+    if (size > ZDEX_MAX_NAME_BYTES)
+        return "is longer than 1024 bytes";
+    const unsigned char *bytes = (const unsigned char *) text;
+    size_t used = 0;
+    while (used < size) {
+        unsigned char byte = bytes[used];
+        if (byte < 0x20 || byte == 0x7F)
+            return "holds a control character";
+        if (byte == ':' && !colon)
+            return "holds ':'";
+        size_t length = zdex_utf8_sequence (bytes + used, size - used);
+        if (length == 0)
+            return "is not valid UTF-8";
+        used += length;
+    }
+    return NULL;
+}
+
+//  The partition of "partition=P": 0..INT32_MAX in canonical decimal, or -1.
+static int32_t
+s_handler_partition (const char *text, size_t size)
+{
+    if (size == 0 || size > 10 || (text[0] == '0' && size > 1))
+        return -1;
+    int64_t value = 0;
+    for (size_t index = 0; index < size; index++) {
+        if (text[index] < '0' || text[index] > '9')
+            return -1;
+        value = value * 10 + (text[index] - '0');
+    }
+    return value <= INT32_MAX ? (int32_t) value : -1;
+}
+
+static int
+s_handler_fail (zdex_handler_t *out, char *message, size_t size, const char *part,
+                const char *reason)
+{
+    zdex_handler_reset (out);
+    if (message && size > 0)
+        snprintf (message, size, "malformed handler: %s%s%s", part, *part ? " " : "", reason);
+    return -1;
+}
+
+int
+zdex_handler_parse (const char *urn, zdex_handler_t *out, char *message, size_t size)
+{
+    assert (out);
+    memset (out, 0, sizeof *out);
+    static const char prefix[] = ZDEX_HANDLER_PREFIX;
+    static const char partition_tag[] = "partition=";
+    static const char member_tag[] = "member=";
+    if (!urn || strncmp (urn, prefix, sizeof prefix - 1) != 0)
+        return s_handler_fail (out, message, size, "",
+                               "(it must start with \"" ZDEX_HANDLER_PREFIX "\")");
+    const char *owner = urn + sizeof prefix - 1;
+    const char *owner_end = strchr (owner, ':');
+    const char *scheduler = owner_end ? owner_end + 1 : NULL;
+    const char *scheduler_end = scheduler ? strchr (scheduler, ':') : NULL;
+    if (!scheduler_end)
+        return s_handler_fail (out, message, size, "",
+                               "(expected " ZDEX_HANDLER_PREFIX "OWNER:SCHEDULER:NAME)");
+    const char *name = scheduler_end + 1;
+    size_t owner_size = (size_t) (owner_end - owner);
+    size_t member_size = 0;
+    if (owner_size >= sizeof partition_tag - 1 &&
+        memcmp (owner, partition_tag, sizeof partition_tag - 1) == 0) {
+        out->partition = s_handler_partition (owner + sizeof partition_tag - 1,
+                                              owner_size - (sizeof partition_tag - 1));
+        if (out->partition < 0)
+            return s_handler_fail (out, message, size, "partition",
+                                   "must be a decimal 0..2147483647 without sign or leading zero");
+    } else if (owner_size >= sizeof member_tag - 1 &&
+               memcmp (owner, member_tag, sizeof member_tag - 1) == 0) {
+        out->partition = -1;
+        member_size = owner_size - (sizeof member_tag - 1);
+        const char *member = owner + sizeof member_tag - 1;
+        if (member_size == 0 || member_size > ZDEX_MAX_MEMBER_ID ||
+            strspn (member, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                            "0123456789._-") != member_size)
+            return s_handler_fail (out, message, size, "member id",
+                                   "must be 1 to 64 of A-Z a-z 0-9 . _ -");
+    } else
+        return s_handler_fail (out, message, size, "owner",
+                               "must be \"partition=P\" or \"member=ID\"");
+    size_t scheduler_size = (size_t) (scheduler_end - scheduler);
+    size_t name_size = strlen (name);
+    const char *reason = s_handler_part_error (scheduler, scheduler_size, false);
+    if (reason)
+        return s_handler_fail (out, message, size, "scheduler", reason);
+    if ((reason = s_handler_part_error (name, name_size, true)))
+        return s_handler_fail (out, message, size, "name", reason);
+
+    //  One block: [member NUL] scheduler NUL name NUL
+    size_t member_room = out->partition < 0 ? member_size + 1 : 0;
+    out->owned = (char *) malloc (member_room + scheduler_size + 1 + name_size + 1);
+    if (!out->owned)
+        return s_handler_fail (out, message, size, "", "(out of memory)");
+    char *cursor = out->owned;
+    if (out->partition < 0) {
+        memcpy (cursor, owner + sizeof member_tag - 1, member_size);
+        cursor[member_size] = 0;
+        out->member = cursor;
+        cursor += member_room;
+    }
+    memcpy (cursor, scheduler, scheduler_size);
+    cursor[scheduler_size] = 0;
+    out->scheduler = cursor;
+    cursor += scheduler_size + 1;
+    memcpy (cursor, name, name_size + 1);
+    out->name = cursor;
+    return 0;
+}
+
+void
+zdex_handler_reset (zdex_handler_t *handler)
+{
+    if (!handler)
+        return;
+    free (handler->owned);
+    memset (handler, 0, sizeof *handler);
+}
+
+char *
+zdex_handler_format (int32_t partition, const char *member, const char *scheduler, const char *name)
+{
+    if (partition < -1 || (partition == -1 && !zdex_member_id_valid (member)) || !scheduler ||
+        !name || s_handler_part_error (scheduler, strlen (scheduler), false) ||
+        s_handler_part_error (name, strlen (name), true))
+        return NULL;
+    char *urn = partition >= 0
+                    ? zsys_sprintf (ZDEX_HANDLER_PREFIX "partition=%" PRId32 ":%s:%s", partition,
+                                    scheduler, name)
+                    : zsys_sprintf (ZDEX_HANDLER_PREFIX "member=%s:%s:%s", member, scheduler, name);
+    return urn;
+}
+
+//  ---------------------------------------------------------------------------------
 //  Shared parsing steps
 
 static void
@@ -600,6 +792,94 @@ s_task (json_t *task, zdex_request_t *request, const char *op, size_t max_payloa
     return 0;
 }
 
+static int
+s_boolean (json_t *value, const char *field, bool *result_p, zdex_error_t *error)
+{
+    if (!json_is_boolean (value)) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "field '%s' must be true or false", field);
+        return -1;
+    }
+    *result_p = json_is_true (value);
+    return 0;
+}
+
+//  A scheduler (colon false) or task name (colon true): a name that can be part of
+//  a handler URN.
+static const char *
+s_handler_part (json_t *value, const char *field, bool colon, zdex_error_t *error)
+{
+    if (json_is_string (value) &&
+        !s_handler_part_error (json_string_value (value), json_string_length (value), colon))
+        return json_string_value (value);
+    s_error_set (error, ZDEX_BAD_REQUEST,
+                 "field '%s' must be a string of 1 to %d bytes without %scontrol characters "
+                 "(it is part of the task's handler, which it would break)",
+                 field, ZDEX_MAX_NAME_BYTES, colon ? "" : "':' or ");
+    return NULL;
+}
+
+//  members: 1..ZDEX_MAX_MEMBERS distinct member ids.
+static int
+s_members (json_t *value, zdex_error_t *error)
+{
+    size_t count = json_array_size (value);
+    bool valid = json_is_array (value) && count > 0 && count <= ZDEX_MAX_MEMBERS;
+    for (size_t index = 0; valid && index < count; index++) {
+        json_t *member = json_array_get (value, index);
+        valid = json_is_string (member) && zdex_member_id_valid (json_string_value (member)) &&
+                json_string_length (member) == strlen (json_string_value (member));
+        for (size_t other = 0; valid && other < index; other++)
+            valid = !json_equal (member, json_array_get (value, other));
+    }
+    if (valid)
+        return 0;
+    s_error_set (error, ZDEX_BAD_REQUEST,
+                 "field 'members' must be an array of 1 to %d distinct member ids "
+                 "(1 to %d of A-Z a-z 0-9 . _ -)",
+                 ZDEX_MAX_MEMBERS, ZDEX_MAX_MEMBER_ID);
+    return -1;
+}
+
+//  handler: a string that parses as a handler URN.
+static int
+s_handler (json_t *value, zdex_request_t *request, zdex_error_t *error)
+{
+    if (!json_is_string (value) ||
+        json_string_length (value) != strlen (json_string_value (value))) {
+        s_error_set (error, ZDEX_BAD_REQUEST,
+                     "field 'handler' must be a string (a scheduled task's handler)");
+        return -1;
+    }
+    char message[sizeof error->message - 32];
+    if (zdex_handler_parse (json_string_value (value), &request->handler, message,
+                            sizeof message)) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "field 'handler': %s", message);
+        return -1;
+    }
+    request->handler_text = json_string_value (value);
+    return 0;
+}
+
+//  The checks of scheduled.schedule that span fields.
+static int
+s_schedule_checks (zdex_request_t *request, int seen, zdex_error_t *error)
+{
+    if (request->auto_dispose && (seen & S_FIELD_PERIOD_MS)) {
+        s_error_set (error, ZDEX_BAD_REQUEST,
+                     "fields 'auto_dispose' (true) and 'period_ms' do not go together: only a "
+                     "one-shot task is disposed automatically");
+        return -1;
+    }
+    int placements = (request->key != NULL) + (request->member != NULL) +
+                     (request->members != NULL) + (request->all_members ? 1 : 0);
+    if (placements > 1) {
+        s_error_set (error, ZDEX_BAD_REQUEST,
+                     "at most one of 'key', 'member', 'members' and 'all_members' may be given");
+        return -1;
+    }
+    return 0;
+}
+
 static const s_field_t *
 s_field_lookup (const char *key, size_t length)
 {
@@ -613,12 +893,8 @@ static int
 s_op_lookup (const char *name, size_t length)
 {
     for (int op = 0; op < ZDEX_OP_COUNT; op++)
-        if (op != ZDEX_OP_SCHEDULED && s_ops[op].length == length &&
-            memcmp (s_ops[op].name, name, length) == 0)
+        if (s_ops[op].length == length && memcmp (s_ops[op].name, name, length) == 0)
             return op;
-    if (length >= sizeof (S_SCHEDULED_PREFIX) - 1 &&
-        memcmp (name, S_SCHEDULED_PREFIX, sizeof (S_SCHEDULED_PREFIX) - 1) == 0)
-        return ZDEX_OP_SCHEDULED;
     return -1;
 }
 
@@ -677,6 +953,52 @@ s_request_fields (json_t *root, zdex_request_t *request, size_t max_payload, zde
                 return -1;
             request->min_members = (int) number;
             break;
+        case S_FIELD_SCHEDULER:
+            if (!(request->scheduler = s_handler_part (value, "scheduler", false, error)))
+                return -1;
+            break;
+        case S_FIELD_NAME:
+            if (!(request->name = s_handler_part (value, "name", true, error)))
+                return -1;
+            break;
+        case S_FIELD_DELAY_MS:
+            if (s_integer (value, -ZDEX_MAX_DELAY_MS, ZDEX_MAX_DELAY_MS, "delay_ms", &number,
+                           error))
+                return -1;
+            request->delay_ms = number;
+            break;
+        case S_FIELD_PERIOD_MS:
+            if (s_integer (value, 1, ZDEX_MAX_DELAY_MS, "period_ms", &number, error))
+                return -1;
+            request->period_ms = number;
+            break;
+        case S_FIELD_AUTO_DISPOSE:
+            if (s_boolean (value, "auto_dispose", &request->auto_dispose, error))
+                return -1;
+            break;
+        case S_FIELD_ALL_MEMBERS:
+            if (s_boolean (value, "all_members", &request->all_members, error))
+                return -1;
+            break;
+        case S_FIELD_MEMBER:
+            if (!json_is_string (value) || !zdex_member_id_valid (json_string_value (value)) ||
+                json_string_length (value) != strlen (json_string_value (value))) {
+                s_error_set (error, ZDEX_BAD_REQUEST,
+                             "field 'member' must be a member id (1 to %d of A-Z a-z 0-9 . _ -)",
+                             ZDEX_MAX_MEMBER_ID);
+                return -1;
+            }
+            request->member = json_string_value (value);
+            break;
+        case S_FIELD_MEMBERS:
+            if (s_members (value, error))
+                return -1;
+            request->members = value;
+            break;
+        case S_FIELD_HANDLER:
+            if (s_handler (value, request, error))
+                return -1;
+            break;
         default: //  op and req were read before
             break;
         }
@@ -690,6 +1012,8 @@ s_request_fields (json_t *root, zdex_request_t *request, size_t max_payload, zde
                 return -1;
             }
     }
+    if (request->op == ZDEX_OP_SCHEDULED_SCHEDULE)
+        return s_schedule_checks (request, seen, error);
     return 0;
 }
 
@@ -713,6 +1037,7 @@ zdex_request_parse (const void *data, size_t size, const zdex_limits_t *limits, 
         .executor = "default",
         .timeout_ms = -1,
         .payload = json_null (),
+        .scheduler = "default",
     };
     if (!request.root)
         goto failed;
@@ -741,7 +1066,7 @@ zdex_request_parse (const void *data, size_t size, const zdex_limits_t *limits, 
         goto failed;
     }
     request.op = (zdex_op_t) op;
-    if (op != ZDEX_OP_SCHEDULED && s_request_fields (request.root, &request, max_payload, error))
+    if (s_request_fields (request.root, &request, max_payload, error))
         goto failed;
 
     zdex_request_t *self = (zdex_request_t *) malloc (sizeof (zdex_request_t));
@@ -753,6 +1078,7 @@ zdex_request_parse (const void *data, size_t size, const zdex_limits_t *limits, 
     return self;
 
 failed:
+    zdex_handler_reset (&request.handler);
     json_decref (request.root);
     if (error == &scratch)
         free (request.req_text);
@@ -768,6 +1094,7 @@ zdex_request_destroy (zdex_request_t **self_p)
     zdex_request_t *self = *self_p;
     if (!self)
         return;
+    zdex_handler_reset (&self->handler);
     json_decref (self->root);
     free (self->req_text);
     free (self);
@@ -932,25 +1259,42 @@ s_wmsg_ready (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
     return 0;
 }
 
-//  ref must be ["d", executor, task_id], exactly as the member sent it.
+//  ref must be ["d", executor, task_id] or ["s", handler, run], exactly as the
+//  member sent it.
 static int
 s_wmsg_ref (zdex_wmsg_t *self, json_t *ref, zdex_error_t *error)
 {
     if (json_is_array (ref) && json_array_size (ref) == 3) {
         json_t *kind = json_array_get (ref, 0);
-        json_t *executor = json_array_get (ref, 1);
-        json_t *task_id = json_array_get (ref, 2);
-        if (json_is_string (kind) && strcmp (json_string_value (kind), "d") == 0 &&
-            json_is_string (executor) && json_string_length (executor) > 0 &&
-            json_string_length (executor) <= ZDEX_MAX_NAME_BYTES && json_is_integer (task_id) &&
-            json_integer_value (task_id) >= 0) {
-            self->executor = json_string_value (executor);
-            self->task_id = (uint64_t) json_integer_value (task_id);
+        json_t *name = json_array_get (ref, 1);
+        json_t *number = json_array_get (ref, 2);
+        const char *kind_text = json_string_value (kind);
+        bool named = json_is_string (name) && json_string_length (name) > 0 &&
+                     json_string_length (name) == strlen (json_string_value (name));
+        if (kind_text && streq (kind_text, "d") && named &&
+            json_string_length (name) <= ZDEX_MAX_NAME_BYTES && json_is_integer (number) &&
+            json_integer_value (number) >= 0) {
+            self->executor = json_string_value (name);
+            self->task_id = (uint64_t) json_integer_value (number);
+            return 0;
+        }
+        if (kind_text && streq (kind_text, "s") && named && json_is_integer (number) &&
+            json_integer_value (number) >= 0 &&
+            (uint64_t) json_integer_value (number) <= S_MAX_RUN) {
+            char message[sizeof error->message - 32];
+            if (zdex_handler_parse (json_string_value (name), &self->handler, message,
+                                    sizeof message)) {
+                s_error_set (error, ZDEX_BAD_REQUEST, "field 'ref': %s", message);
+                return -1;
+            }
+            self->scheduled = true;
+            self->run = (uint64_t) json_integer_value (number);
             return 0;
         }
     }
     s_error_set (error, ZDEX_BAD_REQUEST,
-                 "field 'ref' must be [\"d\", executor, task_id] as sent in worker.task");
+                 "field 'ref' must be [\"d\", executor, task_id] or [\"s\", handler, run] as "
+                 "sent in worker.task");
     return -1;
 }
 
@@ -1104,6 +1448,7 @@ zdex_wmsg_destroy (zdex_wmsg_t **self_p)
     if (!self)
         return;
     zlist_destroy (&self->types);
+    zdex_handler_reset (&self->handler);
     json_decref (self->root);
     free (self);
     *self_p = NULL;
@@ -1151,6 +1496,59 @@ zdex_wmsg_task (const char *executor, uint64_t task_id, uint32_t attempt, const 
         assert (cursor == (char *) zframe_data (frame) + size);
     }
     s_quoted_release (&executor_quoted);
+    s_quoted_release (&type_quoted);
+    return frame;
+}
+
+zframe_t *
+zdex_wmsg_scheduled_task (const char *urn, uint64_t run, uint32_t attempt, const char *type,
+                          const char *payload_text, const char *state_text)
+{
+    static const char ref_open[] = "{\"op\":\"worker.task\",\"ref\":[\"s\",";
+    static const char attempt_open[] = "],\"attempt\":";
+    static const char type_open[] = ",\"type\":";
+    static const char payload_open[] = ",\"payload\":";
+    static const char state_open[] = ",\"state\":";
+    assert (urn);
+    assert (type);
+    if (!payload_text)
+        payload_text = "null";
+    char run_text[24], attempt_text[16];
+    int run_size = snprintf (run_text, sizeof (run_text), ",%" PRIu64, run);
+    int attempt_size = snprintf (attempt_text, sizeof (attempt_text), "%" PRIu32, attempt);
+    s_quoted_t urn_quoted, type_quoted;
+    if (s_quoted_init (&urn_quoted, urn))
+        return NULL;
+    if (s_quoted_init (&type_quoted, type)) {
+        s_quoted_release (&urn_quoted);
+        return NULL;
+    }
+    size_t payload_size = strlen (payload_text);
+    size_t state_size = state_text ? strlen (state_text) : 0;
+    size_t size = sizeof (ref_open) - 1 + urn_quoted.size + (size_t) run_size +
+                  sizeof (attempt_open) - 1 + (size_t) attempt_size + sizeof (type_open) - 1 +
+                  type_quoted.size + sizeof (payload_open) - 1 + payload_size +
+                  (state_text ? sizeof (state_open) - 1 + state_size : 0) + 1;
+    zframe_t *frame = zframe_new (NULL, size);
+    if (frame) {
+        char *cursor = (char *) zframe_data (frame);
+        cursor = S_PUT_LITERAL (cursor, ref_open);
+        cursor = s_quoted_write (&urn_quoted, cursor);
+        cursor = s_put (cursor, run_text, (size_t) run_size);
+        cursor = S_PUT_LITERAL (cursor, attempt_open);
+        cursor = s_put (cursor, attempt_text, (size_t) attempt_size);
+        cursor = S_PUT_LITERAL (cursor, type_open);
+        cursor = s_quoted_write (&type_quoted, cursor);
+        cursor = S_PUT_LITERAL (cursor, payload_open);
+        cursor = s_put (cursor, payload_text, payload_size);
+        if (state_text) {
+            cursor = S_PUT_LITERAL (cursor, state_open);
+            cursor = s_put (cursor, state_text, state_size);
+        }
+        *cursor++ = '}';
+        assert (cursor == (char *) zframe_data (frame) + size);
+    }
+    s_quoted_release (&urn_quoted);
     s_quoted_release (&type_quoted);
     return frame;
 }

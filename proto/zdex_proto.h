@@ -27,6 +27,10 @@ extern "C" {
 #define ZDEX_PROTOCOL_VERSION "0.1.0"
 #define ZDEX_MAX_DEPTH        64   //  deepest allowed nesting of any frame
 #define ZDEX_MAX_NAME_BYTES   1024 //  executor, key, idempotency_key, type, worker name
+#define ZDEX_MAX_MEMBER_ID    64   //  a member id: 1..64 of A-Z a-z 0-9 . _ -
+#define ZDEX_MAX_MEMBERS      256  //  entries of scheduled.schedule's "members"
+#define ZDEX_MAX_DELAY_MS     INT64_C (315360000000) //  ten years: |delay_ms|, period_ms
+#define ZDEX_HANDLER_PREFIX   "urn:zdex:scheduled:"
 
 //  Stable error codes; zdex_code_str gives the wire string.
 typedef enum {
@@ -47,8 +51,7 @@ typedef enum {
     ZDEX_UNAVAILABLE
 } zdex_code_t;
 
-//  Client operations.  Scheduled ops are recognised by name so that the member can
-//  answer them with a typed error until the scheduled executor exists.
+//  Client operations.
 typedef enum {
     ZDEX_OP_DURABLE_SUBMIT = 0,
     ZDEX_OP_DURABLE_EXECUTE,
@@ -62,9 +65,35 @@ typedef enum {
     ZDEX_OP_CLUSTER_PING,
     ZDEX_OP_CLUSTER_MEMBERS,
     ZDEX_OP_CLUSTER_WORKERS, //  zdex extension: workers connected to this member
-    ZDEX_OP_SCHEDULED,       //  any "scheduled.*" op; not validated further yet
+    ZDEX_OP_SCHEDULED_SCHEDULE,
+    ZDEX_OP_SCHEDULED_GET,
+    ZDEX_OP_SCHEDULED_CANCEL,
+    ZDEX_OP_SCHEDULED_DISPOSE,
+    ZDEX_OP_SCHEDULED_STATUS,
+    ZDEX_OP_SCHEDULED_GET_ALL,
+    ZDEX_OP_SCHEDULED_SHUTDOWN,
+    ZDEX_OP_SCHEDULED_STATS,
     ZDEX_OP_COUNT
 } zdex_op_t;
+
+//  True for the scheduled executor's ops ("scheduled.*").
+#define ZDEX_OP_IS_SCHEDULED(op)                                                                   \
+    ((op) >= ZDEX_OP_SCHEDULED_SCHEDULE && (op) <= ZDEX_OP_SCHEDULED_STATS)
+
+//  A scheduled task's handler, parsed from its URN
+//      urn:zdex:scheduled:OWNER:SCHEDULER:NAME
+//  OWNER is "partition=" P (decimal 0..2147483647, no sign, no leading zero but in
+//  "0") or "member=" M (a member id: 1..64 of A-Z a-z 0-9 . _ -).  SCHEDULER is 1 to
+//  1024 bytes of UTF-8 without ':' or control characters (U+0000..U+001F, U+007F);
+//  NAME is 1 to 1024 bytes of UTF-8 without control characters (':' allowed: it is
+//  the last part).  Formatting a parsed handler gives back the same URN.
+typedef struct {
+    int32_t partition;     //  >= 0 partition-owned; -1 member-owned
+    const char *member;    //  member id when member-owned, else NULL
+    const char *scheduler; //  points into owned
+    const char *name;      //  points into owned
+    char *owned;           //  storage the pointers point into (NULL when zeroed)
+} zdex_handler_t;
 
 //  Limits the codec enforces.  Frames above max_frame_bytes get TOO_LARGE (the
 //  socket's ZMQ_MAXMSGSIZE is a larger hard cap that drops the connection); a task
@@ -74,20 +103,37 @@ typedef struct {
     size_t max_payload_bytes;
 } zdex_limits_t;
 
-//  A validated client request.
+//  A validated client request.  Fields an op does not take keep their defaults.
 typedef struct {
     zdex_op_t op;
     json_t *root;                //  owned: the parsed frame
     char *req_text;              //  owned: compact encoding of "req", or NULL if absent
     const char *executor;        //  "default" when absent
-    const char *key;             //  NULL when absent
+    const char *key;             //  submit/execute/schedule: NULL when absent
     const char *idempotency_key; //  NULL when absent
-    const char *task_type;       //  submit/execute: task.type
-    json_t *payload;             //  submit/execute: task.payload (borrowed; json null if absent)
+    const char *task_type;       //  submit/execute/schedule: task.type
+    json_t *payload;             //  submit/execute/schedule: task.payload (borrowed; json null
+                                 //  if absent)
     uint64_t task_id;            //  retrieve/dispose ops
     int64_t timeout_ms;          //  -1 when absent (wait until done)
     int min_workers;             //  cluster.workers: wait until this many (0 when absent)
     int min_members;             //  cluster.members: wait until the view has this many
+
+    //  Scheduled executor.  scheduler and name obey the handler's SCHEDULER and NAME
+    //  rules, so that every task they name has a handler.
+    const char *scheduler;    //  schedule, get_all, shutdown, stats: "default" when absent
+    const char *name;         //  schedule: NULL when absent (the member picks a UUID)
+    int64_t delay_ms;         //  schedule: required; -ZDEX_MAX_DELAY_MS..ZDEX_MAX_DELAY_MS
+    int64_t period_ms;        //  schedule: 0 when absent (one-shot); 1..ZDEX_MAX_DELAY_MS
+    bool auto_dispose;        //  schedule: false when absent; never true with period_ms
+    const char *member;       //  schedule: member id, NULL when absent
+    json_t *members;          //  schedule: borrowed array of 1..ZDEX_MAX_MEMBERS distinct
+                              //  member ids (strings), NULL when absent
+    bool all_members;         //  schedule: false when absent.  At most one of key, member,
+                              //  members and all_members is set.
+    zdex_handler_t handler;   //  get, cancel, dispose, status: the parsed handler (owned,
+                              //  freed by zdex_request_destroy)
+    const char *handler_text; //  get, cancel, dispose, status: the URN as received
 } zdex_request_t;
 
 //  An error produced while parsing; req_text is the compact "req" when the frame was
@@ -108,6 +154,24 @@ const char *zdex_code_str (zdex_code_t code);
 
 //  Wire name of an op, e.g. "durable.submit".
 const char *zdex_op_str (zdex_op_t op);
+
+//  True when text is a member id: 1..ZDEX_MAX_MEMBER_ID of A-Z a-z 0-9 . _ -.
+bool zdex_member_id_valid (const char *text);
+
+//  Parse a handler URN into *out (zeroed first).  Returns 0 (*out owns storage: free
+//  with zdex_handler_reset), or -1 with *out zeroed and a human message ("malformed
+//  handler: ...") in message[size] (message may be NULL when size is 0).
+int zdex_handler_parse (const char *urn, zdex_handler_t *out, char *message, size_t size);
+
+//  Free what a handler owns and zero it.  Null-safe, and safe on a zeroed handler.
+void zdex_handler_reset (zdex_handler_t *handler);
+
+//  Format a handler URN: partition >= 0 for a partition-owned task (member is
+//  ignored), or partition -1 with the member id for a member-owned one.  Returns the URN
+//  (caller owns, free with free()), or NULL when the parts do not make a valid
+//  handler (see zdex_handler_t) or memory ran out.
+char *zdex_handler_format (int32_t partition, const char *member, const char *scheduler,
+                           const char *name);
 
 //  Parse and validate one client request frame.  Returns a new request (caller owns,
 //  destroy with zdex_request_destroy), or NULL with *error filled in.  *error is
@@ -155,8 +219,9 @@ typedef enum {
     ZDEX_WMSG_BYE
 } zdex_wmsg_kind_t;
 
-//  The ref the member puts in worker.task for a durable task is the JSON array
-//  ["d", executor, task_id]; only refs of that shape are accepted back.
+//  The ref the member puts in worker.task is the JSON array ["d", executor, task_id]
+//  for a durable task, and ["s", handler URN, run] for a run of a scheduled task
+//  (run: 0..2^53); only refs of these shapes are accepted back.
 typedef struct {
     zdex_wmsg_kind_t kind;
     json_t *root; //  owned
@@ -166,9 +231,12 @@ typedef struct {
     const char *name; //  NULL when absent
     bool discover;    //  READY: wants worker.members (the cluster's worker endpoints)
     //  RESULT
-    const char *executor; //  from ref
-    uint64_t task_id;     //  from ref
-    uint32_t attempt;     //  >= 1
+    bool scheduled;         //  the ref is a scheduled run's (else a durable task's)
+    const char *executor;   //  durable ref; NULL for a scheduled one
+    uint64_t task_id;       //  durable ref
+    zdex_handler_t handler; //  scheduled ref: parsed handler (owned, freed with the message)
+    uint64_t run;           //  scheduled ref: the run number
+    uint32_t attempt;       //  >= 1
     bool ok;
     json_t *value;     //  borrowed; ok == true (json null if absent)
     const char *error; //  ok == false
@@ -186,6 +254,14 @@ void zdex_wmsg_destroy (zdex_wmsg_t **self_p);
 //  Build a worker.task frame; payload_text is serialized JSON.  Caller owns.
 zframe_t *zdex_wmsg_task (const char *executor, uint64_t task_id, uint32_t attempt,
                           const char *type, const char *payload_text);
+
+//  Build a worker.task frame for run `run` of the scheduled task named by urn:
+//  {"op":"worker.task","ref":["s",urn,run],"attempt":..,"type":..,"payload":..
+//  [,"state":..]}.  payload_text and state_text are serialized JSON (payload NULL:
+//  null; state NULL: no "state").  Caller owns.
+zframe_t *zdex_wmsg_scheduled_task (const char *urn, uint64_t run, uint32_t attempt,
+                                    const char *type, const char *payload_text,
+                                    const char *state_text);
 
 //  Build a bodiless worker message frame ("worker.heartbeat", "worker.bye").
 zframe_t *zdex_wmsg_simple (const char *op);

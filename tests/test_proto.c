@@ -298,17 +298,565 @@ static void
 test_scheduled_ops (void **state)
 {
     (void) state;
-    //  Any scheduled.* op is recognised and not validated further
-    zdex_request_t *request = s_parse (
-        "{\"op\":\"scheduled.schedule\",\"scheduler\":\"s\",\"delay_ms\":-5,\"anything\":[1]}");
-    assert_int_equal (request->op, ZDEX_OP_SCHEDULED);
-    zdex_request_destroy (&request);
-    request = s_parse ("{\"op\":\"scheduled.get\",\"handler\":\"urn:x\",\"req\":7}");
-    assert_int_equal (request->op, ZDEX_OP_SCHEDULED);
-    assert_string_equal (request->req_text, "7");
-    zdex_request_destroy (&request);
     s_expect ("{\"op\":\"scheduledx\"}", ZDEX_UNKNOWN_OP, "scheduledx", NULL);
     s_expect ("{\"op\":\"scheduled\"}", ZDEX_UNKNOWN_OP, NULL, NULL);
+    s_expect ("{\"op\":\"scheduled.\",\"req\":1}", ZDEX_UNKNOWN_OP, NULL, "1");
+    s_expect ("{\"op\":\"scheduled.nope\"}", ZDEX_UNKNOWN_OP, "scheduled.nope", NULL);
+    s_expect ("{\"op\":\"scheduled.Get\",\"handler\":\"x\"}", ZDEX_UNKNOWN_OP, NULL, NULL);
+}
+
+//  A handler that parses, for frames built below.
+#define S_URN "urn:zdex:scheduled:partition=17:jobs:nightly:report"
+
+static void
+test_schedule_defaults (void **state)
+{
+    (void) state;
+    zdex_request_t *request =
+        s_parse ("{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},\"delay_ms\":0}");
+    assert_int_equal (request->op, ZDEX_OP_SCHEDULED_SCHEDULE);
+    assert_string_equal (request->scheduler, "default");
+    assert_string_equal (request->executor, "default");
+    assert_null (request->name);
+    assert_null (request->key);
+    assert_null (request->member);
+    assert_null (request->members);
+    assert_false (request->all_members);
+    assert_false (request->auto_dispose);
+    assert_int_equal (request->delay_ms, 0);
+    assert_int_equal (request->period_ms, 0);
+    assert_string_equal (request->task_type, "t");
+    assert_true (json_is_null (request->payload));
+    assert_int_equal (request->timeout_ms, -1);
+    assert_null (request->handler_text);
+    assert_null (request->handler.owned);
+    assert_null (request->handler.name);
+    zdex_request_destroy (&request);
+}
+
+static void
+test_schedule_all_fields (void **state)
+{
+    (void) state;
+    //  A name with ':' and UTF-8, fixed rate, one member, the largest delay
+    zdex_request_t *request =
+        s_parse ("{\"req\":\"r\",\"op\":\"scheduled.schedule\",\"scheduler\":\"pl\\u00e4ne\","
+                 "\"name\":\"a:b: c\\u00e9\",\"task\":{\"type\":\"counter\",\"payload\":[1]},"
+                 "\"delay_ms\":315360000000,\"period_ms\":315360000000,\"member\":\"m-1a2b.c_d\"}");
+    assert_string_equal (request->req_text, "\"r\"");
+    assert_string_equal (request->scheduler, "pl\xc3\xa4ne");
+    assert_string_equal (request->name, "a:b: c\xc3\xa9");
+    assert_string_equal (request->task_type, "counter");
+    assert_true (json_is_array (request->payload));
+    assert_true (request->delay_ms == INT64_C (315360000000));
+    assert_true (request->period_ms == INT64_C (315360000000));
+    assert_string_equal (request->member, "m-1a2b.c_d");
+    zdex_request_destroy (&request);
+
+    //  Negative delay (run now), smallest period, key placement, all_members false
+    request = s_parse ("{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},"
+                       "\"delay_ms\":-315360000000,\"period_ms\":1,\"key\":\"k\","
+                       "\"all_members\":false,\"auto_dispose\":false}");
+    assert_true (request->delay_ms == -INT64_C (315360000000));
+    assert_int_equal (request->period_ms, 1);
+    assert_string_equal (request->key, "k");
+    assert_false (request->all_members);
+    assert_false (request->auto_dispose);
+    zdex_request_destroy (&request);
+
+    //  members, one-shot auto_dispose
+    request = s_parse ("{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},\"delay_ms\":5,"
+                       "\"members\":[\"m-1\",\"m-2\",\"M.3\"],\"auto_dispose\":true}");
+    assert_true (json_is_array (request->members));
+    assert_int_equal (json_array_size (request->members), 3);
+    assert_string_equal (json_string_value (json_array_get (request->members, 2)), "M.3");
+    assert_true (request->auto_dispose);
+    zdex_request_destroy (&request);
+
+    request = s_parse ("{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},\"delay_ms\":5,"
+                       "\"all_members\":true,\"name\":\"n\"}");
+    assert_true (request->all_members);
+    assert_string_equal (request->name, "n");
+    zdex_request_destroy (&request);
+
+    //  Names of exactly 1024 bytes; 256 members; the longest member id
+    char *long_name = s_repeat ('n', 1024);
+    char *long_member = s_repeat ('m', 64);
+    size_t size = 8192 + 2048;
+    char *frame = (char *) malloc (size);
+    assert_non_null (frame);
+    int used = snprintf (frame, size,
+                         "{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},\"delay_ms\":1,"
+                         "\"name\":\"%s\",\"scheduler\":\"%s\",\"members\":[\"%s\"",
+                         long_name, long_name, long_member);
+    for (int index = 1; index < 256; index++)
+        used += snprintf (frame + used, size - (size_t) used, ",\"m%d\"", index);
+    snprintf (frame + used, size - (size_t) used, "]}");
+    request = s_parse (frame);
+    assert_int_equal (strlen (request->name), 1024);
+    assert_int_equal (strlen (request->scheduler), 1024);
+    assert_int_equal (json_array_size (request->members), 256);
+    zdex_request_destroy (&request);
+    free (frame);
+    free (long_name);
+    free (long_member);
+}
+
+static void
+test_schedule_invalid (void **state)
+{
+    (void) state;
+#define S_SCHEDULE "{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},\"delay_ms\":0,"
+    const char *bad[][2] = {
+        {"{\"op\":\"scheduled.schedule\",\"delay_ms\":0}", "'task' is required"},
+        {"{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"}}", "'delay_ms' is required"},
+        {"{\"op\":\"scheduled.schedule\",\"task\":{},\"delay_ms\":0}", "'task.type' is required"},
+        {"{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"\"},\"delay_ms\":0}", "'task.type'"},
+        {"{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\",\"x\":1},\"delay_ms\":0}",
+         "'task.x'"},
+        {"{\"op\":\"scheduled.schedule\",\"task\":\"t\",\"delay_ms\":0}", "'task'"},
+        {"{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},\"delay_ms\":315360000001}",
+         "'delay_ms'"},
+        {"{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},\"delay_ms\":-315360000001}",
+         "'delay_ms'"},
+        {"{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},\"delay_ms\":1.5}",
+         "'delay_ms'"},
+        {"{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},\"delay_ms\":\"1\"}",
+         "'delay_ms'"},
+        {"{\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},\"delay_ms\":null}",
+         "'delay_ms'"},
+        {S_SCHEDULE "\"period_ms\":0}", "'period_ms'"},
+        {S_SCHEDULE "\"period_ms\":-1}", "'period_ms'"},
+        {S_SCHEDULE "\"period_ms\":315360000001}", "'period_ms'"},
+        {S_SCHEDULE "\"period_ms\":1e3}", "'period_ms'"},
+        {S_SCHEDULE "\"auto_dispose\":\"yes\"}", "'auto_dispose'"},
+        {S_SCHEDULE "\"auto_dispose\":1}", "'auto_dispose'"},
+        {S_SCHEDULE "\"auto_dispose\":true,\"period_ms\":10}", "do not go together"},
+        {S_SCHEDULE "\"period_ms\":10,\"auto_dispose\":true}", "do not go together"},
+        {S_SCHEDULE "\"name\":\"\"}", "'name'"},
+        {S_SCHEDULE "\"name\":7}", "'name'"},
+        {S_SCHEDULE "\"name\":\"a\\u0001b\"}", "handler"},
+        {S_SCHEDULE "\"name\":\"a\\nb\"}", "'name'"},
+        {S_SCHEDULE "\"name\":\"a\\u007fb\"}", "'name'"},
+        {S_SCHEDULE "\"scheduler\":\"a:b\"}", "'scheduler'"},
+        {S_SCHEDULE "\"scheduler\":\"\"}", "'scheduler'"},
+        {S_SCHEDULE "\"scheduler\":\"a\\tb\"}", "'scheduler'"},
+        {S_SCHEDULE "\"scheduler\":[]}", "'scheduler'"},
+        {S_SCHEDULE "\"key\":\"\"}", "'key'"},
+        {S_SCHEDULE "\"key\":1}", "'key'"},
+        {S_SCHEDULE "\"member\":\"\"}", "'member'"},
+        {S_SCHEDULE "\"member\":\"m 1\"}", "'member'"},
+        {S_SCHEDULE "\"member\":\"m:1\"}", "'member'"},
+        {S_SCHEDULE "\"member\":\"m\\u00e9\"}", "'member'"},
+        {S_SCHEDULE "\"member\":[\"m\"]}", "'member'"},
+        {S_SCHEDULE "\"members\":[]}", "'members'"},
+        {S_SCHEDULE "\"members\":\"m\"}", "'members'"},
+        {S_SCHEDULE "\"members\":[\"a\",\"b\",\"a\"]}", "distinct"},
+        {S_SCHEDULE "\"members\":[1]}", "'members'"},
+        {S_SCHEDULE "\"members\":[\"\"]}", "'members'"},
+        {S_SCHEDULE "\"members\":[\"a/b\"]}", "'members'"},
+        {S_SCHEDULE "\"members\":null}", "'members'"},
+        {S_SCHEDULE "\"all_members\":1}", "'all_members'"},
+        {S_SCHEDULE "\"all_members\":null}", "'all_members'"},
+        {S_SCHEDULE "\"key\":\"k\",\"member\":\"m\"}", "at most one"},
+        {S_SCHEDULE "\"member\":\"m\",\"members\":[\"m\"]}", "at most one"},
+        {S_SCHEDULE "\"members\":[\"m\"],\"all_members\":true}", "at most one"},
+        {S_SCHEDULE "\"key\":\"k\",\"all_members\":true}", "at most one"},
+        {S_SCHEDULE "\"executor\":\"e\"}", "unknown field 'executor'"},
+        {S_SCHEDULE "\"idempotency_key\":\"i\"}", "unknown field 'idempotency_key'"},
+        {S_SCHEDULE "\"handler\":\"" S_URN "\"}", "unknown field 'handler'"},
+        {S_SCHEDULE "\"timeout_ms\":1}", "unknown field 'timeout_ms'"},
+        {S_SCHEDULE "\"period\":1}", "unknown field 'period'"},
+    };
+    for (size_t index = 0; index < sizeof (bad) / sizeof (bad[0]); index++)
+        s_expect (bad[index][0], ZDEX_BAD_REQUEST, bad[index][1], NULL);
+    s_expect ("{\"req\":[3],"
+              "\"op\":\"scheduled.schedule\",\"task\":{\"type\":\"t\"},"
+              "\"delay_ms\":0,\"key\":\"k\",\"members\":[\"m\"]}",
+              ZDEX_BAD_REQUEST, "at most one", "[3]");
+
+    //  all_members false counts as absent
+    zdex_request_t *request = s_parse (S_SCHEDULE "\"key\":\"k\",\"all_members\":false}");
+    assert_string_equal (request->key, "k");
+    zdex_request_destroy (&request);
+    request = s_parse (S_SCHEDULE "\"auto_dispose\":false,\"period_ms\":10}");
+    assert_int_equal (request->period_ms, 10);
+    zdex_request_destroy (&request);
+
+    //  Too long: name and scheduler of 1025 bytes, a member id of 65, 257 members
+    char *long_name = s_repeat ('n', 1025);
+    char *long_member = s_repeat ('m', 65);
+    char frame[8192];
+    snprintf (frame, sizeof frame, S_SCHEDULE "\"name\":\"%s\"}", long_name);
+    s_expect (frame, ZDEX_BAD_REQUEST, "'name'", NULL);
+    snprintf (frame, sizeof frame, S_SCHEDULE "\"scheduler\":\"%s\"}", long_name);
+    s_expect (frame, ZDEX_BAD_REQUEST, "'scheduler'", NULL);
+    snprintf (frame, sizeof frame, S_SCHEDULE "\"member\":\"%s\"}", long_member);
+    s_expect (frame, ZDEX_BAD_REQUEST, "'member'", NULL);
+    snprintf (frame, sizeof frame, S_SCHEDULE "\"members\":[\"%s\"]}", long_member);
+    s_expect (frame, ZDEX_BAD_REQUEST, "'members'", NULL);
+    int used = snprintf (frame, sizeof frame, S_SCHEDULE "\"members\":[\"m0\"");
+    for (int index = 1; index < 257; index++)
+        used += snprintf (frame + used, sizeof frame - (size_t) used, ",\"m%d\"", index);
+    snprintf (frame + used, sizeof frame - (size_t) used, "]}");
+    s_expect (frame, ZDEX_BAD_REQUEST, "'members'", NULL);
+    free (long_name);
+    free (long_member);
+
+    //  The payload limit holds as for durable.submit
+    zdex_limits_t limits = {4096, 16};
+    const char *big = "{\"op\":\"scheduled.schedule\",\"delay_ms\":0,"
+                      "\"task\":{\"type\":\"t\",\"payload\":\"0123456789abcdef\"}}";
+    s_expect_with (big, strlen (big), &limits, ZDEX_TOO_LARGE, "max_payload_bytes", NULL);
+    const char *fits = "{\"op\":\"scheduled.schedule\",\"delay_ms\":0,"
+                       "\"task\":{\"type\":\"t\",\"payload\":\"0123456789abcd\"}}";
+    request = s_parse_with (fits, &limits);
+    zdex_request_destroy (&request);
+#undef S_SCHEDULE
+}
+
+static void
+test_scheduled_handler_ops (void **state)
+{
+    (void) state;
+    zdex_request_t *request =
+        s_parse ("{\"op\":\"scheduled.get\",\"handler\":\"" S_URN "\",\"req\":7}");
+    assert_int_equal (request->op, ZDEX_OP_SCHEDULED_GET);
+    assert_string_equal (request->req_text, "7");
+    assert_string_equal (request->handler_text, S_URN);
+    assert_int_equal (request->handler.partition, 17);
+    assert_null (request->handler.member);
+    assert_string_equal (request->handler.scheduler, "jobs");
+    assert_string_equal (request->handler.name, "nightly:report");
+    assert_int_equal (request->timeout_ms, -1);
+    assert_string_equal (request->scheduler, "default"); //  untouched: the handler names it
+    zdex_request_destroy (&request);
+
+    request = s_parse ("{\"op\":\"scheduled.get\",\"timeout_ms\":0,"
+                       "\"handler\":\"urn:zdex:scheduled:member=m-9:s:n\"}");
+    assert_int_equal (request->timeout_ms, 0);
+    assert_int_equal (request->handler.partition, -1);
+    assert_string_equal (request->handler.member, "m-9");
+    zdex_request_destroy (&request);
+    request = s_parse ("{\"op\":\"scheduled.get\",\"timeout_ms\":315360000000,"
+                       "\"handler\":\"" S_URN "\"}");
+    assert_true (request->timeout_ms == INT64_C (315360000000));
+    zdex_request_destroy (&request);
+
+    struct {
+        const char *name;
+        zdex_op_t op;
+    } ops[] = {
+        {"scheduled.cancel", ZDEX_OP_SCHEDULED_CANCEL},
+        {"scheduled.dispose", ZDEX_OP_SCHEDULED_DISPOSE},
+        {"scheduled.status", ZDEX_OP_SCHEDULED_STATUS},
+        {"scheduled.get", ZDEX_OP_SCHEDULED_GET},
+    };
+    for (size_t index = 0; index < sizeof (ops) / sizeof (ops[0]); index++) {
+        char frame[512];
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\",\"handler\":\"" S_URN "\"}",
+                  ops[index].name);
+        request = s_parse (frame);
+        assert_int_equal (request->op, ops[index].op);
+        assert_string_equal (request->handler.name, "nightly:report");
+        zdex_request_destroy (&request);
+
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\"}", ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "'handler' is required", NULL);
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\",\"handler\":5}", ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "'handler'", NULL);
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\",\"handler\":\"urn:x\",\"req\":1}",
+                  ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "malformed handler", "1");
+        snprintf (frame, sizeof frame,
+                  "{\"op\":\"%s\",\"handler\":\"urn:zdex:scheduled:partition=01:s:n\"}",
+                  ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "malformed handler", NULL);
+        //  A field rejected after the handler was parsed frees it (ASan checks)
+        snprintf (frame, sizeof frame,
+                  "{\"op\":\"%s\",\"handler\":\"" S_URN "\",\"executor\":\"e\"}", ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "unknown field 'executor'", NULL);
+        snprintf (frame, sizeof frame,
+                  "{\"op\":\"%s\",\"handler\":\"" S_URN "\",\"scheduler\":\"s\"}", ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "unknown field 'scheduler'", NULL);
+        if (ops[index].op != ZDEX_OP_SCHEDULED_GET) {
+            snprintf (frame, sizeof frame,
+                      "{\"op\":\"%s\",\"handler\":\"" S_URN "\",\"timeout_ms\":1}",
+                      ops[index].name);
+            s_expect (frame, ZDEX_BAD_REQUEST, "unknown field 'timeout_ms'", NULL);
+        }
+    }
+    s_expect ("{\"op\":\"scheduled.get\",\"handler\":\"" S_URN "\",\"timeout_ms\":-1}",
+              ZDEX_BAD_REQUEST, "'timeout_ms'", NULL);
+    s_expect ("{\"op\":\"scheduled.get\",\"handler\":\"" S_URN "\",\"timeout_ms\":315360000001}",
+              ZDEX_BAD_REQUEST, "'timeout_ms'", NULL);
+    s_expect ("{\"op\":\"scheduled.get\",\"timeout_ms\":\"1\",\"handler\":\"" S_URN "\"}",
+              ZDEX_BAD_REQUEST, "'timeout_ms'", NULL);
+}
+
+static void
+test_scheduler_ops (void **state)
+{
+    (void) state;
+    struct {
+        const char *name;
+        zdex_op_t op;
+    } ops[] = {
+        {"scheduled.get_all", ZDEX_OP_SCHEDULED_GET_ALL},
+        {"scheduled.shutdown", ZDEX_OP_SCHEDULED_SHUTDOWN},
+        {"scheduled.stats", ZDEX_OP_SCHEDULED_STATS},
+    };
+    for (size_t index = 0; index < sizeof (ops) / sizeof (ops[0]); index++) {
+        char frame[512];
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\"}", ops[index].name);
+        zdex_request_t *request = s_parse (frame);
+        assert_int_equal (request->op, ops[index].op);
+        assert_string_equal (request->scheduler, "default");
+        zdex_request_destroy (&request);
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\",\"scheduler\":\"s-1\",\"req\":null}",
+                  ops[index].name);
+        request = s_parse (frame);
+        assert_string_equal (request->scheduler, "s-1");
+        assert_string_equal (request->req_text, "null");
+        zdex_request_destroy (&request);
+
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\",\"scheduler\":\"a:b\"}", ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "'scheduler'", NULL);
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\",\"scheduler\":\"\"}", ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "'scheduler'", NULL);
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\",\"executor\":\"e\"}", ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "unknown field 'executor'", NULL);
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\",\"handler\":\"" S_URN "\"}",
+                  ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "unknown field 'handler'", NULL);
+        snprintf (frame, sizeof frame, "{\"op\":\"%s\",\"name\":\"n\"}", ops[index].name);
+        s_expect (frame, ZDEX_BAD_REQUEST, "unknown field 'name'", NULL);
+    }
+}
+
+//  Parse urn, check it formats back to itself, return the handler.
+static void
+s_handler_round_trip (const char *urn, zdex_handler_t *handler)
+{
+    char message[256];
+    if (zdex_handler_parse (urn, handler, message, sizeof message)) {
+        print_error ("handler '%s' did not parse: %s\n", urn, message);
+        fail ();
+    }
+    char *text = zdex_handler_format (handler->partition, handler->member, handler->scheduler,
+                                      handler->name);
+    assert_non_null (text);
+    assert_string_equal (text, urn);
+    free (text);
+}
+
+static void
+test_handler_parse (void **state)
+{
+    (void) state;
+    zdex_handler_t handler;
+    s_handler_round_trip ("urn:zdex:scheduled:partition=0:default:n", &handler);
+    assert_int_equal (handler.partition, 0);
+    assert_null (handler.member);
+    assert_string_equal (handler.scheduler, "default");
+    assert_string_equal (handler.name, "n");
+    assert_non_null (handler.owned);
+    zdex_handler_reset (&handler);
+    assert_null (handler.owned);
+    assert_null (handler.name);
+    assert_null (handler.scheduler);
+    assert_int_equal (handler.partition, 0);
+    zdex_handler_reset (&handler); //  twice is fine
+    zdex_handler_reset (NULL);
+
+    s_handler_round_trip ("urn:zdex:scheduled:partition=2147483647:s:a:b:c", &handler);
+    assert_int_equal (handler.partition, INT32_MAX);
+    assert_string_equal (handler.name, "a:b:c");
+    zdex_handler_reset (&handler);
+
+    s_handler_round_trip ("urn:zdex:scheduled:partition=1:s:::", &handler);
+    assert_string_equal (handler.scheduler, "s");
+    assert_string_equal (handler.name, "::");
+    zdex_handler_reset (&handler);
+
+    s_handler_round_trip ("urn:zdex:scheduled:member=m-1a2b3c4d:jobs:nightly", &handler);
+    assert_int_equal (handler.partition, -1);
+    assert_string_equal (handler.member, "m-1a2b3c4d");
+    assert_string_equal (handler.scheduler, "jobs");
+    assert_string_equal (handler.name, "nightly");
+    zdex_handler_reset (&handler);
+
+    //  UTF-8 (2, 3 and 4 byte sequences), spaces, '=', quotes and backslashes
+    s_handler_round_trip ("urn:zdex:scheduled:partition=17:plan\xc3\xa9 x=1:"
+                          "t\xc3\xa2"
+                          "che \xe2\x82\xac:\xf0\x9f\x98\x80 \"q\" \\",
+                          &handler);
+    assert_int_equal (handler.partition, 17);
+    assert_string_equal (handler.scheduler, "plan\xc3\xa9 x=1");
+    assert_string_equal (handler.name, "t\xc3\xa2"
+                                       "che \xe2\x82\xac:\xf0\x9f\x98\x80 \"q\" \\");
+    zdex_handler_reset (&handler);
+
+    //  The longest parts: a 64-character member id, 1024-byte scheduler and name
+    char *member = s_repeat ('M', 64);
+    char *scheduler = s_repeat ('s', 1024);
+    char *name = s_repeat (':', 1024);
+    char *urn = zsys_sprintf (ZDEX_HANDLER_PREFIX "member=%s:%s:%s", member, scheduler, name);
+    s_handler_round_trip (urn, &handler);
+    assert_string_equal (handler.member, member);
+    assert_string_equal (handler.scheduler, scheduler);
+    assert_string_equal (handler.name, name);
+    zdex_handler_reset (&handler);
+    free (urn);
+    member[0] = '.';
+    member[1] = '_';
+    member[2] = '-';
+    member[3] = '9';
+    urn = zsys_sprintf (ZDEX_HANDLER_PREFIX "member=%s:s:n", member);
+    s_handler_round_trip (urn, &handler);
+    zdex_handler_reset (&handler);
+    free (urn);
+    free (member);
+    free (scheduler);
+    free (name);
+
+    //  A message buffer is optional
+    assert_int_equal (zdex_handler_parse ("urn:zdex:scheduled:partition=3:s:n", &handler, NULL, 0),
+                      0);
+    assert_int_equal (handler.partition, 3);
+    zdex_handler_reset (&handler);
+}
+
+static void
+test_handler_malformed (void **state)
+{
+    (void) state;
+    const char *bad[][2] = {
+        {"", "start with"},
+        {"urn:zdex:scheduled", "start with"},
+        {"URN:zdex:scheduled:partition=0:s:n", "start with"},
+        {"urn:zdex:durable:partition=0:s:n", "start with"},
+        {" urn:zdex:scheduled:partition=0:s:n", "start with"},
+        {"urn:zdex:scheduled:", "OWNER:SCHEDULER:NAME"},
+        {"urn:zdex:scheduled:partition=0", "OWNER:SCHEDULER:NAME"},
+        {"urn:zdex:scheduled:partition=0:s", "OWNER:SCHEDULER:NAME"},
+        {"urn:zdex:scheduled:partition=0:s:", "name is empty"},
+        {"urn:zdex:scheduled:partition=0::n", "scheduler is empty"},
+        {"urn:zdex:scheduled::s:n", "owner"},
+        {"urn:zdex:scheduled:partition=:s:n", "partition"},
+        {"urn:zdex:scheduled:partition=01:s:n", "leading zero"},
+        {"urn:zdex:scheduled:partition=00:s:n", "partition"},
+        {"urn:zdex:scheduled:partition=-1:s:n", "partition"},
+        {"urn:zdex:scheduled:partition=+1:s:n", "partition"},
+        {"urn:zdex:scheduled:partition= 1:s:n", "partition"},
+        {"urn:zdex:scheduled:partition=1a:s:n", "partition"},
+        {"urn:zdex:scheduled:partition=0x1:s:n", "partition"},
+        {"urn:zdex:scheduled:partition=2147483648:s:n", "partition"},
+        {"urn:zdex:scheduled:partition=99999999999:s:n", "partition"},
+        {"urn:zdex:scheduled:Partition=0:s:n", "owner"},
+        {"urn:zdex:scheduled:partition0:s:n", "owner"},
+        {"urn:zdex:scheduled:owner=x:s:n", "owner"},
+        {"urn:zdex:scheduled:member=:s:n", "member id"},
+        {"urn:zdex:scheduled:member=a b:s:n", "member id"},
+        {"urn:zdex:scheduled:member=a/b:s:n", "member id"},
+        {"urn:zdex:scheduled:member=\xc3\xa9:s:n", "member id"},
+        {"urn:zdex:scheduled:member=m-1a2b3c4d-m-1a2b3c4d-m-1a2b3c4d-m-1a2b3c4d-m-1a2b3c4d-"
+         "m-1a2b3c4d:s:n",
+         "member id"},
+        {"urn:zdex:scheduled:partition=0:s\x01:n", "scheduler holds a control character"},
+        {"urn:zdex:scheduled:partition=0:s\x7f:n", "scheduler holds a control character"},
+        {"urn:zdex:scheduled:partition=0:s:a\nb", "name holds a control character"},
+        {"urn:zdex:scheduled:partition=0:s:\x1f", "name holds a control character"},
+        {"urn:zdex:scheduled:partition=0:s:\xff", "name is not valid UTF-8"},
+        {"urn:zdex:scheduled:partition=0:s:\xc0\xaf", "name is not valid UTF-8"},
+        {"urn:zdex:scheduled:partition=0:s:\xe2\x82", "name is not valid UTF-8"},
+        {"urn:zdex:scheduled:partition=0:s:\xed\xa0\x80", "name is not valid UTF-8"},
+        {"urn:zdex:scheduled:partition=0:\xf5\x80\x80\x80:n", "scheduler is not valid UTF-8"},
+    };
+    for (size_t index = 0; index < sizeof (bad) / sizeof (bad[0]); index++) {
+        zdex_handler_t handler;
+        memset (&handler, 0x5a, sizeof handler);
+        char message[256];
+        if (zdex_handler_parse (bad[index][0], &handler, message, sizeof message) == 0) {
+            print_error ("handler '%s' parsed but is malformed\n", bad[index][0]);
+            fail ();
+        }
+        assert_int_equal (strncmp (message, "malformed handler: ", 19), 0);
+        s_assert_contains (message, bad[index][1]);
+        assert_null (handler.owned);
+        assert_null (handler.member);
+        assert_null (handler.scheduler);
+        assert_null (handler.name);
+        assert_int_equal (handler.partition, 0);
+        //  A small message buffer is cut, a missing one is fine
+        char small[8];
+        assert_int_equal (zdex_handler_parse (bad[index][0], &handler, small, sizeof small), -1);
+        assert_int_equal (strlen (small), sizeof small - 1);
+        assert_int_equal (zdex_handler_parse (bad[index][0], &handler, NULL, 0), -1);
+    }
+    //  Parts above 1024 bytes
+    char *long_part = s_repeat ('x', 1025);
+    char *urn = zsys_sprintf (ZDEX_HANDLER_PREFIX "partition=0:s:%s", long_part);
+    zdex_handler_t handler;
+    char message[256];
+    assert_int_equal (zdex_handler_parse (urn, &handler, message, sizeof message), -1);
+    s_assert_contains (message, "name is longer than 1024 bytes");
+    free (urn);
+    urn = zsys_sprintf (ZDEX_HANDLER_PREFIX "partition=0:%s:n", long_part);
+    assert_int_equal (zdex_handler_parse (urn, &handler, message, sizeof message), -1);
+    s_assert_contains (message, "scheduler is longer than 1024 bytes");
+    free (urn);
+    free (long_part);
+    assert_int_equal (zdex_handler_parse (NULL, &handler, message, sizeof message), -1);
+}
+
+static void
+test_handler_format (void **state)
+{
+    (void) state;
+    char *urn = zdex_handler_format (5, NULL, "s", "n");
+    assert_string_equal (urn, "urn:zdex:scheduled:partition=5:s:n");
+    free (urn);
+    urn = zdex_handler_format (INT32_MAX, "ignored", "default", "a:b");
+    assert_string_equal (urn, "urn:zdex:scheduled:partition=2147483647:default:a:b");
+    free (urn);
+    urn = zdex_handler_format (-1, "m-1", "s", "x:y");
+    assert_string_equal (urn, "urn:zdex:scheduled:member=m-1:s:x:y");
+    free (urn);
+
+    assert_null (zdex_handler_format (-2, "m", "s", "n"));
+    assert_null (zdex_handler_format (INT32_MIN, NULL, "s", "n"));
+    assert_null (zdex_handler_format (-1, NULL, "s", "n"));
+    assert_null (zdex_handler_format (-1, "", "s", "n"));
+    assert_null (zdex_handler_format (-1, "a b", "s", "n"));
+    assert_null (zdex_handler_format (0, NULL, NULL, "n"));
+    assert_null (zdex_handler_format (0, NULL, "s", NULL));
+    assert_null (zdex_handler_format (0, NULL, "", "n"));
+    assert_null (zdex_handler_format (0, NULL, "s", ""));
+    assert_null (zdex_handler_format (0, NULL, "a:b", "n"));
+    assert_null (zdex_handler_format (0, NULL, "s", "a\tb"));
+    assert_null (zdex_handler_format (0, NULL, "s", "\xff"));
+    char *long_name = s_repeat ('n', 1025);
+    assert_null (zdex_handler_format (0, NULL, "s", long_name));
+    assert_null (zdex_handler_format (0, NULL, long_name, "n"));
+    long_name[1024] = 0;
+    urn = zdex_handler_format (0, NULL, long_name, long_name);
+    assert_non_null (urn);
+    free (urn);
+    free (long_name);
+
+    assert_true (zdex_member_id_valid ("m-1a2b3c4d"));
+    assert_true (zdex_member_id_valid ("A.z_0-9"));
+    assert_false (zdex_member_id_valid (NULL));
+    assert_false (zdex_member_id_valid (""));
+    assert_false (zdex_member_id_valid ("m 1"));
+    assert_false (zdex_member_id_valid ("m:1"));
+    char *id = s_repeat ('i', 64);
+    assert_true (zdex_member_id_valid (id));
+    free (id);
+    id = s_repeat ('i', 65);
+    assert_false (zdex_member_id_valid (id));
+    free (id);
 }
 
 //  ---------------------------------------------------------------------------------
@@ -660,12 +1208,21 @@ test_code_and_op_strings (void **state)
     assert_string_equal (zdex_op_str (ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE),
                          "durable.retrieve_and_dispose");
     assert_string_equal (zdex_op_str (ZDEX_OP_CLUSTER_WORKERS), "cluster.workers");
-    assert_string_equal (zdex_op_str (ZDEX_OP_SCHEDULED), "scheduled.*");
+    const char *scheduled[] = {"scheduled.schedule", "scheduled.get",    "scheduled.cancel",
+                               "scheduled.dispose",  "scheduled.status", "scheduled.get_all",
+                               "scheduled.shutdown", "scheduled.stats"};
+    for (int op = ZDEX_OP_SCHEDULED_SCHEDULE; op <= ZDEX_OP_SCHEDULED_STATS; op++) {
+        assert_string_equal (zdex_op_str ((zdex_op_t) op),
+                             scheduled[op - ZDEX_OP_SCHEDULED_SCHEDULE]);
+        assert_true (ZDEX_OP_IS_SCHEDULED (op));
+    }
+    assert_false (ZDEX_OP_IS_SCHEDULED (ZDEX_OP_CLUSTER_WORKERS));
+    assert_false (ZDEX_OP_IS_SCHEDULED (ZDEX_OP_COUNT));
+    assert_false (ZDEX_OP_IS_SCHEDULED (ZDEX_OP_DURABLE_SUBMIT));
+    assert_int_equal (ZDEX_OP_SCHEDULED_STATS + 1, ZDEX_OP_COUNT);
     assert_string_equal (zdex_op_str (ZDEX_OP_COUNT), "unknown");
     //  Every named op parses back to itself
     for (int op = 0; op < ZDEX_OP_COUNT; op++) {
-        if (op == ZDEX_OP_SCHEDULED)
-            continue;
         char frame[200];
         const char *extra = "";
         if (op == ZDEX_OP_DURABLE_SUBMIT || op == ZDEX_OP_DURABLE_EXECUTE)
@@ -673,6 +1230,10 @@ test_code_and_op_strings (void **state)
         else if (op == ZDEX_OP_DURABLE_RETRIEVE || op == ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE ||
                  op == ZDEX_OP_DURABLE_DISPOSE)
             extra = ",\"task_id\":3";
+        else if (op == ZDEX_OP_SCHEDULED_SCHEDULE)
+            extra = ",\"task\":{\"type\":\"t\"},\"delay_ms\":0";
+        else if (op >= ZDEX_OP_SCHEDULED_GET && op <= ZDEX_OP_SCHEDULED_STATUS)
+            extra = ",\"handler\":\"urn:zdex:scheduled:partition=0:default:n\"";
         snprintf (frame, sizeof (frame), "{\"op\":\"%s\"%s}", zdex_op_str ((zdex_op_t) op), extra);
         zdex_request_t *request = s_parse (frame);
         assert_int_equal (request->op, op);
@@ -1048,6 +1609,101 @@ test_wmsg_task (void **state)
 }
 
 static void
+test_wmsg_scheduled (void **state)
+{
+    (void) state;
+    zframe_t *frame = zdex_wmsg_scheduled_task ("urn:zdex:scheduled:partition=3:s:n", 7, 2,
+                                                "counter", "{\"a\":1}", "{\"n\":3}");
+    char *text = s_frame_text (frame);
+    assert_string_equal (text, "{\"op\":\"worker.task\",\"ref\":[\"s\","
+                               "\"urn:zdex:scheduled:partition=3:s:n\",7],\"attempt\":2,"
+                               "\"type\":\"counter\",\"payload\":{\"a\":1},\"state\":{\"n\":3}}");
+    free (text);
+    zframe_destroy (&frame);
+
+    //  No payload, no state; a name that needs escaping; the largest run and attempt
+    const char *urn = "urn:zdex:scheduled:member=m-1:s\xc3\xa9:a:\"b\"\\";
+    frame = zdex_wmsg_scheduled_task (urn, UINT64_C (1) << 53, UINT32_MAX, "t\"", NULL, NULL);
+    json_t *root = s_frame_json (&frame);
+    assert_int_equal (json_object_size (root), 5);
+    assert_null (json_object_get (root, "state"));
+    assert_true (json_is_null (json_object_get (root, "payload")));
+    assert_string_equal (json_string_value (json_object_get (root, "type")), "t\"");
+    json_t *ref = json_object_get (root, "ref");
+    assert_string_equal (json_string_value (json_array_get (ref, 0)), "s");
+    assert_string_equal (json_string_value (json_array_get (ref, 1)), urn);
+    assert_true (json_integer_value (json_array_get (ref, 2)) == (json_int_t) 1 << 53);
+
+    //  The worker echoes ref and attempt, with a new state; the member parses them back
+    json_t *result =
+        json_pack ("{s:s,s:O,s:O,s:b,s:i,s:{s:i}}", "op", "worker.result", "ref", ref, "attempt",
+                   json_object_get (root, "attempt"), "ok", 1, "value", 4, "state", "n", 4);
+    char *result_text = json_dumps (result, JSON_COMPACT);
+    zdex_wmsg_t *msg = s_wmsg (result_text);
+    assert_true (msg->scheduled);
+    assert_null (msg->executor);
+    assert_int_equal (msg->handler.partition, -1);
+    assert_string_equal (msg->handler.member, "m-1");
+    assert_string_equal (msg->handler.scheduler, "s\xc3\xa9");
+    assert_string_equal (msg->handler.name, "a:\"b\"\\");
+    assert_true (msg->run == UINT64_C (1) << 53);
+    assert_true (msg->attempt == UINT32_MAX);
+    assert_true (msg->ok);
+    assert_int_equal (json_integer_value (msg->value), 4);
+    assert_int_equal (json_integer_value (json_object_get (msg->state, "n")), 4);
+    zdex_wmsg_destroy (&msg);
+    free (result_text);
+    json_decref (result);
+    json_decref (root);
+
+    msg = s_wmsg ("{\"op\":\"worker.result\",\"ref\":[\"s\",\"" S_URN "\",0],\"attempt\":1,"
+                  "\"ok\":false,\"error\":\"boom\",\"state\":null}");
+    assert_true (msg->scheduled);
+    assert_int_equal (msg->handler.partition, 17);
+    assert_string_equal (msg->handler.name, "nightly:report");
+    assert_int_equal (msg->run, 0);
+    assert_false (msg->ok);
+    assert_string_equal (msg->error, "boom");
+    assert_true (json_is_null (msg->state));
+    zdex_wmsg_destroy (&msg);
+
+    //  A durable ref leaves the scheduled fields zero
+    msg = s_wmsg ("{\"op\":\"worker.result\",\"ref\":[\"d\",\"e\",1],\"attempt\":1,\"ok\":true}");
+    assert_false (msg->scheduled);
+    assert_null (msg->handler.owned);
+    assert_int_equal (msg->run, 0);
+    zdex_wmsg_destroy (&msg);
+
+    const char *bad[][2] = {
+        {"{\"op\":\"worker.result\",\"ref\":[\"s\",\"" S_URN "\",9007199254740993],"
+         "\"attempt\":1,\"ok\":true}",
+         "'ref'"},
+        {"{\"op\":\"worker.result\",\"ref\":[\"s\",\"" S_URN "\",-1],\"attempt\":1,\"ok\":true}",
+         "'ref'"},
+        {"{\"op\":\"worker.result\",\"ref\":[\"s\",\"" S_URN "\",1.0],\"attempt\":1,\"ok\":true}",
+         "'ref'"},
+        {"{\"op\":\"worker.result\",\"ref\":[\"s\",\"" S_URN "\"],\"attempt\":1,\"ok\":true}",
+         "'ref'"},
+        {"{\"op\":\"worker.result\",\"ref\":[\"s\",\"" S_URN "\",1,2],\"attempt\":1,\"ok\":true}",
+         "'ref'"},
+        {"{\"op\":\"worker.result\",\"ref\":[\"s\",\"urn:x\",1],\"attempt\":1,\"ok\":true}",
+         "malformed handler"},
+        {"{\"op\":\"worker.result\",\"ref\":[\"s\",\"\",1],\"attempt\":1,\"ok\":true}", "'ref'"},
+        {"{\"op\":\"worker.result\",\"ref\":[\"s\",5,1],\"attempt\":1,\"ok\":true}", "'ref'"},
+        {"{\"op\":\"worker.result\",\"ref\":[\"x\",\"" S_URN "\",1],\"attempt\":1,\"ok\":true}",
+         "'ref'"},
+        {"{\"op\":\"worker.result\",\"ref\":[\"d\",\"" S_URN "\",1.5],\"attempt\":1,\"ok\":true}",
+         "'ref'"},
+        {"{\"op\":\"worker.result\",\"ref\":{\"s\":1},\"attempt\":1,\"ok\":true}", "'ref'"},
+        //  Fails after the handler was parsed: freed with the message (ASan checks)
+        {"{\"op\":\"worker.result\",\"ref\":[\"s\",\"" S_URN "\",1],\"attempt\":0,\"ok\":true}",
+         "'attempt'"},
+    };
+    for (size_t index = 0; index < sizeof (bad) / sizeof (bad[0]); index++)
+        s_wmsg_expect (bad[index][0], ZDEX_BAD_REQUEST, bad[index][1]);
+}
+
+static void
 test_wmsg_simple (void **state)
 {
     (void) state;
@@ -1078,6 +1734,14 @@ main (void)
         cmocka_unit_test (test_executor_ops),
         cmocka_unit_test (test_cluster_ops),
         cmocka_unit_test (test_scheduled_ops),
+        cmocka_unit_test (test_schedule_defaults),
+        cmocka_unit_test (test_schedule_all_fields),
+        cmocka_unit_test (test_schedule_invalid),
+        cmocka_unit_test (test_scheduled_handler_ops),
+        cmocka_unit_test (test_scheduler_ops),
+        cmocka_unit_test (test_handler_parse),
+        cmocka_unit_test (test_handler_malformed),
+        cmocka_unit_test (test_handler_format),
         cmocka_unit_test (test_not_json),
         cmocka_unit_test (test_not_object),
         cmocka_unit_test (test_duplicate_key),
@@ -1102,6 +1766,7 @@ main (void)
         cmocka_unit_test (test_wmsg_result),
         cmocka_unit_test (test_wmsg_other),
         cmocka_unit_test (test_wmsg_task),
+        cmocka_unit_test (test_wmsg_scheduled),
         cmocka_unit_test (test_wmsg_simple),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
