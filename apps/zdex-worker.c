@@ -1,9 +1,11 @@
 //  zdex-worker: an example worker, also used by the integration and fault tests.
 //
 //  Task types:
-//    echo   returns the payload
-//    sleep  payload {"ms": N, ...}: sleeps N ms (0..3600000), returns the payload
-//    fail   fails with the payload's "message" string, or "failed"
+//    echo     returns the payload
+//    sleep    payload {"ms": N, ...}: sleeps N ms (0..3600000), returns the payload
+//    fail     fails with the payload's "message" string, or "failed"
+//    counter  stateful (scheduled tasks): state {"n": k} (absent or null: k = 0)
+//             gives the value k + 1 and the new state {"n": k + 1}
 //  With --count-file PATH, appends "type attempt ref-json" to PATH before each task
 //  runs (one write per line, so concurrent slots never interleave), which lets fault
 //  tests count how often a task ran.  Prints "zdex-worker ready" once worker.ready
@@ -76,6 +78,28 @@ s_fail (const char *type, json_t *payload, json_t **value_p, char **error_p, voi
     return -1;
 }
 
+static int
+s_counter (const char *type, json_t *payload, json_t *state, json_t **value_p, json_t **state_p,
+           char **error_p, void *arg)
+{
+    (void) type;
+    (void) payload;
+    (void) arg;
+    json_int_t count = 0;
+    if (state && !json_is_null (state)) {
+        json_t *n = json_object_get (state, "n");
+        if (!json_is_object (state) || !json_is_integer (n) || json_integer_value (n) < 0 ||
+            json_integer_value (n) >= INT64_MAX) {
+            *error_p = strdup ("counter: state must be {\"n\": a non-negative integer}");
+            return -1;
+        }
+        count = json_integer_value (n);
+    }
+    *value_p = json_integer (count + 1);
+    *state_p = json_pack ("{s:I}", "n", count + 1);
+    return 0;
+}
+
 static void
 s_count (const char *type, int64_t attempt, const char *ref_json, void *arg)
 {
@@ -117,7 +141,8 @@ s_usage (const char *message, const char *detail)
              "  --heartbeat MS          heartbeat interval (default 1000)\n"
              "  --heartbeat-timeout MS  member silence taken as loss (default 3000)\n"
              "  --help\n"
-             "Task types: echo, sleep ({\"ms\": N}), fail ({\"message\": S}).\n");
+             "Task types: echo, sleep ({\"ms\": N}), fail ({\"message\": S}),\n"
+             "counter (stateful: returns n+1 and keeps {\"n\": n+1} as its state).\n");
     return message ? 2 : 0;
 }
 
@@ -196,6 +221,7 @@ main (int argc, char *argv[])
     zdex_worker_handle (app.worker, "echo", s_echo, &app);
     zdex_worker_handle (app.worker, "sleep", s_sleep, &app);
     zdex_worker_handle (app.worker, "fail", s_fail, &app);
+    zdex_worker_handle_stateful (app.worker, "counter", s_counter, &app);
     zdex_worker_set_ready_fn (app.worker, s_ready, &app);
     if (app.count_fd >= 0)
         zdex_worker_set_task_fn (app.worker, s_count, &app);

@@ -8,7 +8,9 @@
 //  gets a fresh socket and a new worker.ready; results of tasks it gave the old
 //  socket are dropped, since the member has re-dispatched them.  Each member may
 //  have `slots` tasks outstanding here, so with several members, tasks queue
-//  locally until a slot is free.
+//  locally until a slot is free.  Durable tasks and runs of scheduled tasks arrive
+//  alike; the task's ref is echoed verbatim, never interpreted.  A scheduled task's
+//  `state` reaches handlers registered with zdex_worker_handle_stateful.
 //
 //  Threads: everything but the handlers runs in the thread that calls
 //  zdex_worker_run; handlers run in the executor threads.  Register handlers and
@@ -41,6 +43,17 @@ typedef struct _zdex_worker_t zdex_worker_t;
 //  concurrently, so arg must be safe to share.
 typedef int (zdex_worker_fn) (const char *type, json_t *payload, json_t **value_p, char **error_p,
                               void *arg);
+
+//  A stateful task handler, for scheduled tasks that carry state from one run to
+//  the next (the member sends the task's last state with each run, and keeps it
+//  across failover).  Called as zdex_worker_fn, plus: state is the state the member
+//  sent (borrowed, valid during the call; NULL when the task has none yet, e.g. on
+//  its first run).  To replace it, set *state_p to the new state (ownership passes
+//  to the library); it goes back with the result, success or failure.  Leaving
+//  *state_p NULL sends no state, and the member keeps the old one.  A result frame
+//  above the max_result limit is sent as a failure without state.
+typedef int (zdex_worker_state_fn) (const char *type, json_t *payload, json_t *state,
+                                    json_t **value_p, json_t **state_p, char **error_p, void *arg);
 
 //  Optional observer called in the executor thread just before a handler runs:
 //  the task's type, attempt (-1 if the member sent none) and ref as compact JSON
@@ -79,8 +92,13 @@ void zdex_worker_set_heartbeat (zdex_worker_t *self, int interval_ms, int timeou
 void zdex_worker_set_max_result (zdex_worker_t *self, size_t max_bytes);
 
 //  Register fn for tasks of type (copied, non-empty); replaces an earlier handler of
-//  the same type.  Returns 0, or -1 if type is empty or the worker is running.
+//  the same type.  Returns 0, or -1 if type is empty or the worker is running.  A
+//  plain handler never sees a task's state and never changes it.
 int zdex_worker_handle (zdex_worker_t *self, const char *type, zdex_worker_fn *fn, void *arg);
+
+//  As zdex_worker_handle, for a stateful handler.
+int zdex_worker_handle_stateful (zdex_worker_t *self, const char *type, zdex_worker_state_fn *fn,
+                                 void *arg);
 
 //  Set the observer called before each handler (NULL: none).
 void zdex_worker_set_task_fn (zdex_worker_t *self, zdex_worker_task_fn *fn, void *arg);

@@ -60,8 +60,10 @@
 #define S_DESCRIPTOR_BUDGET  1024        //  descriptors left to the rest of the process
 #define S_SCRATCH_KEEP       (64 * 1024) //  larger scratch buffers are freed after use
 
+//  One of fn (plain) and state_fn (stateful) is set.
 typedef struct {
     zdex_worker_fn *fn;
+    zdex_worker_state_fn *state_fn;
     void *arg;
 } s_handler_t;
 
@@ -315,10 +317,10 @@ s_scratch_json (s_executor_t *self, json_t *value)
 }
 
 //  Compose a worker.result in the scratch buffer, as json_dumps (JSON_COMPACT) would
-//  write the object: ok with value, or (error set) failed with error, a JSON string.
-//  Returns 0, or -1 if it cannot be encoded.
+//  write the object: ok with value, or (error set) failed with error, a JSON string;
+//  then the new state when there is one.  Returns 0, or -1 if it cannot be encoded.
 static int
-s_compose (s_executor_t *self, json_t *task, json_t *value, json_t *error)
+s_compose (s_executor_t *self, json_t *task, json_t *value, json_t *error, json_t *state)
 {
     self->used = 0;
     s_scratch_add (self, "{\"op\":\"worker.result\",\"ref\":");
@@ -333,18 +335,23 @@ s_compose (s_executor_t *self, json_t *task, json_t *value, json_t *error)
     s_scratch_add (self, error ? ",\"ok\":false,\"error\":" : ",\"ok\":true,\"value\":");
     if (s_scratch_json (self, error ? error : value ? value : json_null ()))
         return -1;
+    if (state) {
+        s_scratch_add (self, ",\"state\":");
+        if (s_scratch_json (self, state))
+            return -1;
+    }
     s_scratch_add (self, "}");
     return 0;
 }
 
-//  Encode the worker.result of a task (rc 0: value, which we take; else error) into
-//  frame; on failure to encode (or a frame above max_result) the result becomes a
-//  failure saying why.  Returns 0 (caller owns frame) or -1.  Composed in the
-//  executor's own buffer, since building a json_t object and dumping it costs several
-//  times more.
+//  Encode the worker.result of a task (rc 0: value, which we take; else error) and
+//  its new state (which we take; NULL: none) into frame; on failure to encode (or a
+//  frame above max_result) the result becomes a failure saying why, without state.
+//  Returns 0 (caller owns frame) or -1.  Composed in the executor's own buffer,
+//  since building a json_t object and dumping it costs several times more.
 static int
 s_result_frame (s_executor_t *self, json_t *task, int rc, json_t *value, const char *error,
-                zmq_msg_t *frame)
+                json_t *state, zmq_msg_t *frame)
 {
     json_t *text = NULL;
     if (rc != 0) {
@@ -352,16 +359,17 @@ s_result_frame (s_executor_t *self, json_t *task, int rc, json_t *value, const c
         if (!text)
             text = json_string ("task failed (message not UTF-8)");
     }
-    int status = s_compose (self, task, value, text);
+    int status = s_compose (self, task, value, text, state);
     json_decref (value);
     json_decref (text);
+    json_decref (state);
     if (status || self->used > self->max_result) {
         char *message = status ? strdup ("result cannot be encoded")
                                : zsys_sprintf ("result too large: %zu bytes (limit %zu)",
                                                self->used, self->max_result);
         text = json_string (message);
         free (message);
-        status = s_compose (self, task, NULL, text);
+        status = s_compose (self, task, NULL, text, NULL);
         json_decref (text);
     }
     if (status == 0) {
@@ -410,17 +418,21 @@ s_execute (s_executor_t *self, s_job_t *job)
         free (ref);
     }
     json_t *value = NULL;
+    json_t *state = NULL;
     char *error = NULL;
     int rc;
     s_handler_t *handler = (s_handler_t *) zhashx_lookup (self->handlers, type);
-    if (handler)
+    if (handler && handler->state_fn)
+        rc = handler->state_fn (type, payload, json_object_get (task, "state"), &value, &state,
+                                &error, handler->arg);
+    else if (handler)
         rc = handler->fn (type, payload, &value, &error, handler->arg);
     else {
         rc = -1;
         error = zsys_sprintf ("no handler for task type %s", type);
     }
     job->ran = true;
-    job->has_result = s_result_frame (self, task, rc, value, error, &job->result) == 0;
+    job->has_result = s_result_frame (self, task, rc, value, error, state, &job->result) == 0;
     free (error);
     json_decref (task);
     job->task = NULL;
@@ -1011,19 +1023,35 @@ zdex_worker_set_max_result (zdex_worker_t *self, size_t max_bytes)
     self->max_result = max_bytes;
 }
 
-int
-zdex_worker_handle (zdex_worker_t *self, const char *type, zdex_worker_fn *fn, void *arg)
+static int
+s_handle (zdex_worker_t *self, const char *type, zdex_worker_fn *fn, zdex_worker_state_fn *state_fn,
+          void *arg)
 {
     assert (self);
     assert (type);
-    assert (fn);
     if (self->running || *type == '\0')
         return -1;
     s_handler_t *handler = (s_handler_t *) zmalloc (sizeof (s_handler_t));
     handler->fn = fn;
+    handler->state_fn = state_fn;
     handler->arg = arg;
     zhashx_update (self->handlers, type, handler);
     return 0;
+}
+
+int
+zdex_worker_handle (zdex_worker_t *self, const char *type, zdex_worker_fn *fn, void *arg)
+{
+    assert (fn);
+    return s_handle (self, type, fn, NULL, arg);
+}
+
+int
+zdex_worker_handle_stateful (zdex_worker_t *self, const char *type, zdex_worker_state_fn *fn,
+                             void *arg)
+{
+    assert (fn);
+    return s_handle (self, type, NULL, fn, arg);
 }
 
 void
