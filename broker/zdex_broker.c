@@ -33,6 +33,7 @@
 #include "zdex_dispatcher.h"
 #include "zdex_hash.h"
 #include "zdex_partition.h"
+#include "zdex_protection.h"
 #include "zdex_proto.h"
 #include "zdex_registry.h"
 
@@ -71,6 +72,7 @@ typedef struct {
     int actor_count;
     zdex_registry_t *registry;
     zdex_dispatcher_t *dispatcher;
+    zdex_protection_t *protection; //  split-brain protection rules against our view
     bool serving;
     zlistx_t *watchers; //  s_watcher_t *
     uint64_t random_state;
@@ -145,6 +147,7 @@ static void
 s_on_cluster (const char *table_json, const char *view_json, void *arg)
 {
     s_self_t *self = (s_self_t *) arg;
+    zdex_protection_set_view (self->protection, view_json);
     //  Workers that discover members learn every member's worker endpoint.
     json_t *view = json_loads (view_json, 0, NULL);
     json_t *endpoints = json_array ();
@@ -186,6 +189,7 @@ s_start (s_self_t *self)
     assert (rc == 0);
 
     self->registry = zdex_registry_new (self->config, member->max_executors);
+    self->protection = zdex_protection_new (self->config, member->member_id);
     self->dispatcher = zdex_dispatcher_new (self->worker, self->registry, &self->limits,
                                             member->worker_heartbeat_ms, member->worker_timeout_ms,
                                             s_deliver, self);
@@ -290,6 +294,44 @@ s_reply_object (s_self_t *self, zmsg_t **envelope_p, const char *req_text, json_
     zstr_free (&fields);
     free (text);
 }
+
+//  ---- Split-brain protection ----------------------------------------------------
+//  The member that receives a client's request decides, by its own view: on the
+//  minority side of a split that view holds fewer members.  A request forwarded or
+//  fanned out by another member was checked there and is not checked again.
+
+//  True, with the request answered SPLIT_BRAIN_PROTECTION, when op (wire name) may
+//  not run under rule (a rule name, NULL or "" for none) now.  Scheduled ops call
+//  this with their scheduler's zdex_scheduled_config_t.split_brain_protection.
+static bool
+s_protection_refuses (s_self_t *self, zmsg_t **envelope_p, const char *req_text, const char *op,
+                      const char *rule)
+{
+    char message[ZDEX_PROTECTION_MESSAGE_MAX];
+    if (zdex_protection_check (self->protection, op, rule, message, sizeof message) == 0)
+        return false;
+    s_reply_error (self, envelope_p, req_text, ZDEX_SPLIT_BRAIN_PROTECTION, message);
+    return true;
+}
+
+//  The same for a durable op, under its executor's rule: the registry's copy of the
+//  config when this member knows the executor (no pattern matching per request),
+//  else resolved from the configuration (a lookup creates no executor).
+static bool
+s_protection_refuses_durable (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request)
+{
+    const char *op = zdex_op_str (request->op);
+    if (strncmp (op, "durable.", 8) != 0 || zdex_protection_class (op) == ZDEX_PROTECTION_UNCHECKED)
+        return false;
+    zdex_executor_t *executor = zdex_registry_lookup (self->registry, request->executor);
+    zdex_durable_config_t resolved;
+    if (!executor)
+        zdex_config_durable (self->config, request->executor, &resolved);
+    const char *rule =
+        executor ? executor->config.split_brain_protection : resolved.split_brain_protection;
+    return s_protection_refuses (self, envelope_p, request->req_text, op, rule);
+}
+//  ---- end of split-brain protection ---------------------------------------------
 
 //  What cluster.workers / cluster.members wait for, and their answers.
 static size_t
@@ -535,6 +577,10 @@ s_on_client (s_self_t *self)
         return true;
     }
     bool forwarded = zdex_cluster_is_forwarded (zmsg_first (msg));
+    if (!forwarded && s_protection_refuses_durable (self, &msg, request)) {
+        zdex_request_destroy (&request);
+        return true;
+    }
     switch (request->op) {
     case ZDEX_OP_DURABLE_SUBMIT:
     case ZDEX_OP_DURABLE_EXECUTE:
@@ -672,6 +718,7 @@ s_stop (s_self_t *self)
             ;
     zdex_dispatcher_destroy (&self->dispatcher);
     zdex_registry_destroy (&self->registry);
+    zdex_protection_destroy (&self->protection);
     zlistx_destroy (&self->watchers);
     zsock_destroy (&self->collector);
     zsock_destroy (&self->client);
