@@ -63,7 +63,7 @@ typedef struct {
 //  A task.  The store owns it; fields are read-only outside zdex_sched.c.
 typedef struct {
     //  Definition (replicated)
-    char *scheduler;   //  owned
+    char *scheduler;   //  owned by the store (one string shared by the scheduler's tasks)
     int32_t partition; //  0.. or ZDEX_SCHED_MEMBER
     char *name;        //  owned
     char *type;        //  owned
@@ -96,8 +96,10 @@ void zdex_sched_destroy (zdex_sched_t **self_p);
 //  Add a task; copies every string.  It is due at now + max (delay_ms, 0); a
 //  scheduler that is shut down (zdex_sched_shutdown) keeps it unarmed.  Returns
 //  the task (the store owns it), or NULL when (scheduler, partition, name) is
-//  already present (DUPLICATE_TASK; done tasks hold their name until removed).
-//  Asserts period_ms >= 0, and !auto_dispose when period_ms > 0.
+//  already present (DUPLICATE_TASK; done tasks hold their name until removed), or
+//  NULL when out of memory (nothing changed; find tells the two apart).  payload
+//  may be NULL (none).  Asserts period_ms >= 0, and !auto_dispose when
+//  period_ms > 0.
 zdex_sched_task_t *zdex_sched_add (zdex_sched_t *self, const char *scheduler, int32_t partition,
                                    const char *name, const char *type, const char *payload,
                                    int64_t delay_ms, int64_t period_ms, bool auto_dispose,
@@ -133,7 +135,7 @@ int64_t zdex_sched_next_due (zdex_sched_t *self);
 //  due_at + k * period_ms after now (ticks missed while the member was busy are not
 //  caught up); a one-shot task is disarmed.  A fixed-rate tick that finds the task
 //  still running is skipped (the next tick is armed, nothing is returned for it,
-//  and popping goes on to the next due task).
+//  and popping goes on to the next due task; run and stats do not change).
 zdex_sched_task_t *zdex_sched_pop_due (zdex_sched_t *self, int64_t now);
 
 //  The current run of task ended.  ok with data = the value's JSON text, or failed
@@ -141,15 +143,18 @@ zdex_sched_task_t *zdex_sched_pop_due (zdex_sched_t *self, int64_t now);
 //  keep the old one.  Stats: total_runs + 1, last_run_duration_ms and
 //  total_run_time_ms from run_started_at; running false, idle_since = now.
 //  Outcome, only when still PENDING: one-shot → VALUE or FAILED; fixed rate →
-//  FAILED on failure (and disarmed), unchanged on success.  Returns true when the
-//  caller must now remove the task (auto_dispose and it has an outcome).
+//  FAILED on failure (and disarmed), unchanged on success.  outcome_data is a copy
+//  of data, "null" when data is NULL.  Returns true when the caller must now
+//  remove the task (auto_dispose and it has an outcome, a cancel's included).
 //  Asserts the task is running.
 bool zdex_sched_finish (zdex_sched_t *self, zdex_sched_task_t *task, bool ok, const char *data,
                         const char *state, int64_t now);
 
 //  The current run was lost (its owner changed hands, or its job vanished): the
 //  task is no longer running; a one-shot task without an outcome is armed at now
-//  (at-least-once), a fixed-rate task keeps its next tick.  Asserts running.
+//  (at-least-once), a fixed-rate task keeps its next tick.  idle_since = now: the
+//  lost run counts as neither run nor idle time, as after a promotion.  Asserts
+//  running.
 void zdex_sched_abandon (zdex_sched_t *self, zdex_sched_task_t *task, int64_t now);
 
 //  Remaining delay of a task in ms: due_at - now (0 when overdue), 0 when it has an
@@ -171,8 +176,10 @@ bool zdex_sched_is_shutdown (zdex_sched_t *self, const char *scheduler);
 //   "outcome" ("pending"|"value"|"failed"|"cancelled"),"outcome_data","stats":{...},
 //   "run","due_in_ms"} where due_in_ms is max (due_at - now, 0), or -1 when the task
 //  is not armed (a running one-shot task encodes 0: it must run again if its owner
-//  dies before the result is stored).  payload/state/outcome_data are embedded as
-//  JSON values (null when absent).
+//  dies before the result is stored; a task with an outcome encodes -1 even while
+//  its run is out).  payload/state/outcome_data are embedded as JSON values (null
+//  when absent).  NULL when a stored text is not JSON or a name is not UTF-8 (caller
+//  bugs), or out of memory.
 char *zdex_sched_encode (const zdex_sched_task_t *task, int64_t now);
 
 //  Install a task from its replicated form into (scheduler, partition), replacing
@@ -180,10 +187,19 @@ char *zdex_sched_encode (const zdex_sched_task_t *task, int64_t now);
 //  when it has no outcome, due_in_ms >= 0 and the scheduler is not shut down.
 //  Returns the task, or NULL (nothing changed) when text is not a valid form
 //  (strictly checked: types, known outcome, non-negative stats, period >= 0).
+//  Strictly means: one JSON object with exactly the keys encode writes (none
+//  missing, none unknown, no duplicates), nested at most ZDEX_MAX_DEPTH + 1 deep;
+//  name and type non-empty strings of at most ZDEX_MAX_NAME_BYTES bytes; delay_ms
+//  any integer; period_ms, run and every stat integers >= 0; due_in_ms >= -1;
+//  auto_dispose a boolean, false when period_ms > 0; outcome_data null unless the
+//  outcome is "value" or "failed".  A null payload or state installs as NULL; a
+//  value's or cause's null installs as the text "null".  NULL also when out of
+//  memory (nothing changed).
 zdex_sched_task_t *zdex_sched_put (zdex_sched_t *self, const char *scheduler, int32_t partition,
                                    const char *text, int64_t now);
 
 //  Remove every task of partition (any scheduler): demotion.  Returns how many.
+//  Shutdown marks stay.
 size_t zdex_sched_drop_partition (zdex_sched_t *self, int32_t partition);
 
 #ifdef __cplusplus
