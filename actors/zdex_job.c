@@ -40,6 +40,10 @@ zdex_job_destroy (zdex_job_t **self_p)
         free (self->type);
         free (self->payload);
         free (self->result);
+        free (self->ref);
+        free (self->scheduler);
+        free (self->name);
+        free (self->state_text);
         free (self);
         *self_p = NULL;
     }
@@ -49,4 +53,35 @@ void
 zdex_job_key (const char *executor, uint64_t task_id, char *buf, size_t size)
 {
     snprintf (buf, size, "%" PRIu64 "/%s", task_id, executor);
+}
+
+int
+zdex_job_set_scheduled (zdex_job_t *self, const char *ref, const char *scheduler, const char *name,
+                        int32_t partition, const char *state_text)
+{
+    assert (self);
+    assert (ref && scheduler && name);
+    self->ref = strdup (ref);
+    self->scheduler = strdup (scheduler);
+    self->name = strdup (name);
+    self->state_text = state_text ? strdup (state_text) : NULL;
+    self->partition = partition;
+    if (!self->ref || !self->scheduler || !self->name || (state_text && !self->state_text))
+        return -1;
+    return 0;
+}
+
+void
+zdex_job_scheduler_name (const char *scheduler, char *buf, size_t size)
+{
+    snprintf (buf, size, "\xffs:%s", scheduler);
+}
+
+void
+zdex_job_key_of (const zdex_job_t *self, char *buf, size_t size)
+{
+    if (self->ref)
+        snprintf (buf, size, "s/%s", self->ref);
+    else
+        zdex_job_key (self->executor, self->task_id, buf, size);
 }

@@ -33,6 +33,14 @@ typedef struct _zdex_job_t {
     //  Result, once DONE
     bool ok;
     char *result; //  owned JSON text: the value, or the failure cause string
+    //  A run of a scheduled task (ref != NULL): executor is the scheduler's registry
+    //  name (zdex_job_scheduler_name), task_id the run number, ref the task's
+    //  handler URN, state the task's state JSON text (NULL: none).
+    char *ref;         //  owned
+    char *scheduler;   //  owned: the scheduler's own name
+    char *name;        //  owned: the task's name
+    int32_t partition; //  the task's partition, or -1 (member bin)
+    char *state_text;  //  owned: state handed to the worker; the new state after
     //  Dispatcher bookkeeping
     zdex_job_state_t state;
     bool cancelled;    //  disposed while running: drop the result
@@ -50,6 +58,23 @@ zdex_job_t *zdex_job_new (const char *executor, uint64_t task_id, uint32_t attem
 
 //  Destroy and null.
 void zdex_job_destroy (zdex_job_t **self_p);
+
+//  Make job a run of a scheduled task (see the fields); copies the strings.
+//  Returns 0, or -1 when out of memory.
+int zdex_job_set_scheduled (zdex_job_t *self, const char *ref, const char *scheduler,
+                            const char *name, int32_t partition, const char *state_text);
+
+//  The dispatcher's registry name of a scheduler: a byte no JSON name can hold
+//  (0xFF is never valid UTF-8) before "s:", so that it cannot meet an executor.
+//  buf gets at most size bytes, NUL-ended.
+void zdex_job_scheduler_name (const char *scheduler, char *buf, size_t size);
+
+//  Key naming the job's task in the dispatcher: zdex_job_key for a durable task,
+//  "s/<ref>" for a scheduled one.
+void zdex_job_key_of (const zdex_job_t *self, char *buf, size_t size);
+
+//  Longest key either function writes (URNs hold two names).
+#define ZDEX_JOB_KEY_MAX 2200
 
 //  Key naming the task across executors: "<task_id>/<executor>" in buf (NUL-ended,
 //  truncated to size).  Used for the dispatcher's maps.

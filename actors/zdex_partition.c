@@ -33,6 +33,7 @@
 #include "zdex_hash_table.h"
 #include "zdex_replicator.h"
 #include "zdex_ring.h"
+#include "zdex_scheduled.h"
 
 #include <inttypes.h>
 
@@ -52,6 +53,7 @@ typedef struct {
     char *req_text;   //  for the UNAVAILABLE answer when the partition moved
     char *executor;   //  a wake-up of the retrieves parked on this task
     uint64_t task_id;
+    char *urn; //  a wake-up of the gets parked on this scheduled task
 } s_held_t;
 
 typedef struct {
@@ -72,6 +74,7 @@ typedef struct {
     zdex_deadlines_t *deadlines;
     zdex_replicator_t *replicator;
     zhashx_t *undurable; //  "<task id>/<executor>" of results not yet on the backups
+    zdex_scheduled_t *scheduled;
     size_t parked;
     bool terminated;
 } s_self_t;
@@ -137,7 +140,10 @@ s_waiter_destroy (s_waiter_t **waiter_p)
 
 static void s_reply_error (s_self_t *self, zmsg_t **envelope_p, const char *req_text,
                            zdex_code_t code, const char *message);
-static void s_on_promoted (uint32_t partition, zhashx_t *rings, void *arg);
+static void s_on_promoted (uint32_t partition, zhashx_t *rings, zlistx_t *records, void *arg);
+static zlistx_t *s_records_of (uint32_t partition, void *arg);
+static void s_hold (void *arg, uint32_t partition, uint64_t seq, int needed, zmsg_t **envelope_p,
+                    zframe_t *frame, char **req_text_p, const char *urn);
 static void s_on_demoted (uint32_t partition, void *arg);
 static zhashx_t *s_rings_of (uint32_t partition, void *arg);
 static void s_on_release (void *item, bool ok, void *arg);
@@ -165,6 +171,7 @@ s_self_new (zsock_t *pipe, const zdex_partition_args_t *args)
         .promoted = s_on_promoted,
         .demoted = s_on_demoted,
         .rings = s_rings_of,
+        .records = s_records_of,
         .release = s_on_release,
         .arg = self,
     };
@@ -172,6 +179,16 @@ s_self_new (zsock_t *pipe, const zdex_partition_args_t *args)
                                             args->actor_count, args->partition_count, &callbacks);
     assert (self->replicator); //  binding 127.0.0.1:* or the cluster host
     zdex_replicator_set_drop_every (self->replicator, args->drop_every);
+    zdex_scheduled_args_t scheduled_args = {
+        .output = self->output,
+        .replicator = self->replicator,
+        .member_id = args->member_id,
+        .max_parked = args->max_parked,
+        .verbose = args->verbose,
+        .hold = s_hold,
+        .arg = self,
+    };
+    self->scheduled = zdex_scheduled_new (&scheduled_args);
     self->args.member_id = NULL;
     self->args.bind_host = NULL;
     return self;
@@ -184,6 +201,7 @@ s_self_destroy (s_self_t **self_p)
     if (!self)
         return;
     zdex_replicator_destroy (&self->replicator); //  held replies answered first
+    zdex_scheduled_destroy (&self->scheduled);
     zlistx_t *list = (zlistx_t *) zhashx_first (self->waiters);
     while (list) {
         s_waiter_t *waiter = (s_waiter_t *) zlistx_first (list);
@@ -415,7 +433,9 @@ s_on_release (void *item, bool ok, void *arg)
             s_reply_error (self, &held->envelope, held->req_text, ZDEX_UNAVAILABLE,
                            "the partition moved before the change was replicated; retry");
         }
-    } else if (held->executor) {
+    } else if (held->urn)
+        zdex_scheduled_release (self->scheduled, held->urn, ok);
+    else if (held->executor) {
         char key[S_KEY_MAX];
         zdex_job_key (held->executor, held->task_id, key, sizeof key);
         zhashx_delete (self->undurable, key);
@@ -426,7 +446,32 @@ s_on_release (void *item, bool ok, void *arg)
     zframe_destroy (&held->frame);
     free (held->req_text);
     free (held->executor);
+    free (held->urn);
     free (held);
+}
+
+//  zdex_scheduled's way to hold a reply or a wake-up.
+static void
+s_hold (void *arg, uint32_t partition, uint64_t seq, int needed, zmsg_t **envelope_p,
+        zframe_t *frame, char **req_text_p, const char *urn)
+{
+    s_self_t *self = (s_self_t *) arg;
+    s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
+    assert (held);
+    if (envelope_p) {
+        held->envelope = *envelope_p;
+        *envelope_p = NULL;
+    }
+    held->frame = frame;
+    if (req_text_p) {
+        held->req_text = *req_text_p;
+        *req_text_p = NULL;
+    }
+    if (urn) {
+        held->urn = strdup (urn);
+        assert (held->urn);
+    }
+    zdex_replicator_hold (self->replicator, partition, seq, needed, held);
 }
 
 static void
@@ -574,11 +619,19 @@ s_dispose (s_self_t *self, zdex_call_t *call)
 static void
 s_on_call (s_self_t *self, zdex_call_t *call)
 {
+    if (ZDEX_OP_IS_SCHEDULED (call->request->op) && call->member_bin) {
+        zdex_scheduled_call (self->scheduled, &call);
+        return;
+    }
     if (!zdex_replicator_is_primary (self->replicator, call->partition)) {
         //  The table moved the partition while the request was on its way.
         s_reply_error (self, &call->envelope, call->request->req_text, ZDEX_UNAVAILABLE,
                        "this member does not own the partition (tables changing); retry");
         zdex_call_destroy (&call);
+        return;
+    }
+    if (ZDEX_OP_IS_SCHEDULED (call->request->op)) {
+        zdex_scheduled_call (self->scheduled, &call);
         return;
     }
     s_executor_require (self, call->request->executor)->durability = call->durability;
@@ -604,6 +657,10 @@ s_on_call (s_self_t *self, zdex_call_t *call)
 static void
 s_on_job (s_self_t *self, zdex_job_t *job, bool drop)
 {
+    if (job->ref) {
+        zdex_scheduled_result (self->scheduled, &job);
+        return;
+    }
     uint32_t partition = (uint32_t) (job->task_id >> 32);
     uint32_t sequence = (uint32_t) job->task_id;
     zdex_ring_t *ring = s_ring (self, job->executor, partition, 0);
@@ -658,9 +715,10 @@ s_redispatch_one (const zdex_ring_slot_t *slot, void *arg)
 //  that has no result yet (at-least-once: it may have been running at the old
 //  owner).
 static void
-s_on_promoted (uint32_t partition, zhashx_t *rings, void *arg)
+s_on_promoted (uint32_t partition, zhashx_t *rings, zlistx_t *records, void *arg)
 {
     s_self_t *self = (s_self_t *) arg;
+    zdex_scheduled_promoted (self->scheduled, partition, &records);
     if (!rings)
         return;
     size_t pending = 0;
@@ -687,6 +745,7 @@ static void
 s_on_demoted (uint32_t partition, void *arg)
 {
     s_self_t *self = (s_self_t *) arg;
+    zdex_scheduled_demoted (self->scheduled, partition);
     s_executor_t *executor = (s_executor_t *) zhashx_first (self->executors);
     while (executor) {
         zdex_ring_destroy (&executor->rings[partition]);
@@ -735,6 +794,13 @@ s_rings_of (uint32_t partition, void *arg)
     return rings;
 }
 
+static zlistx_t *
+s_records_of (uint32_t partition, void *arg)
+{
+    s_self_t *self = (s_self_t *) arg;
+    return zdex_scheduled_records (self->scheduled, partition);
+}
+
 static void
 s_expire (s_self_t *self)
 {
@@ -764,6 +830,26 @@ s_on_pipe (s_self_t *self)
     char *command = zmsg_popstr (msg);
     if (streq (command, "ENDPOINT")) {
         zstr_send (self->pipe, zdex_replicator_endpoint (self->replicator));
+        zstr_free (&command);
+        zmsg_destroy (&msg);
+        return true;
+    }
+    if (streq (command, "SCHED_SHUTDOWN") || streq (command, "SCHED_LIST")) {
+        char *scheduler = zmsg_popstr (msg);
+        assert (scheduler);
+        if (streq (command, "SCHED_SHUTDOWN"))
+            zdex_scheduled_shutdown (self->scheduled, scheduler);
+        else {
+            //  Answered on the pipe: the broker waits for it.
+            json_t *urns = json_array ();
+            zdex_scheduled_list (self->scheduled, scheduler, urns);
+            char *text = json_dumps (urns, JSON_COMPACT);
+            assert (text);
+            zstr_send (self->pipe, text);
+            free (text);
+            json_decref (urns);
+        }
+        zstr_free (&scheduler);
         zstr_free (&command);
         zmsg_destroy (&msg);
         return true;
@@ -809,8 +895,11 @@ s_actor (zsock_t *pipe, void *arg)
     while (!self->terminated) {
         int timeout = zdex_deadlines_timeout (self->deadlines, zclock_mono ());
         int replication = zdex_replicator_timeout (self->replicator);
-        if (timeout < 0 || replication < timeout)
+        if (timeout < 0 || (replication >= 0 && replication < timeout))
             timeout = replication;
+        int scheduled = zdex_scheduled_tick (self->scheduled);
+        if (timeout < 0 || (scheduled >= 0 && scheduled < timeout))
+            timeout = scheduled;
         //  The replicator's sockets change as members come and go.
         void *sockets[64] = {pipe};
         size_t count = 1 + zdex_replicator_sockets (self->replicator, sockets + 1, 63);
@@ -826,6 +915,7 @@ s_actor (zsock_t *pipe, void *arg)
         zdex_replicator_recv (self->replicator);
         zdex_replicator_tick (self->replicator);
         s_expire (self);
+        zdex_scheduled_tick (self->scheduled);
     }
     s_self_destroy (&self);
 }

@@ -12,7 +12,12 @@
 //  and string commands: "ENDPOINT" (reply: "pub|control" of its replication
 //  sockets), "CLUSTER" table-json view-json (a new partition table or view), "$TERM".
 //
+//  Scheduled ops come as "CALL" too (see zdex_scheduled.h); the member bin lives
+//  in actor 0.
+//
 //  Output (actor → broker) on a PUSH socket connected to the broker's collector:
+//      "COUNT"  + scheduler + signed decimal: the scheduled tasks this member holds
+//               for it changed by that much (per-member capacity)
 //      "REPLY"  + the client's envelope frames + one reply frame
 //      "DISPATCH" + pointer to a zdex_job_t (QUEUED) the broker hands to the dispatcher
 //      "CANCEL" + executor + task id (decimal): the task was disposed before its result
@@ -34,8 +39,14 @@ typedef struct {
     zmsg_t *envelope;        //  owned: identity frame(s) and delimiter, if any
     zdex_request_t *request; //  owned
     uint32_t partition;      //  where the request goes
-    uint32_t capacity;       //  ring capacity for the executor (from its config)
+    uint32_t capacity;       //  ring capacity for the executor (from its config);
+                             //  scheduled: the scheduler's capacity (0: unlimited)
     int durability;          //  backups that must hold a change before the reply
+    //  Scheduled ops only
+    bool member_bin;    //  the task lives in this member's own bin (partition unused)
+    bool per_partition; //  capacity counts per partition, else per member
+    bool reserved;      //  per member: the broker counted this schedule in already
+    bool permit;        //  per member: the broker found room for it
 } zdex_call_t;
 
 //  Create a call; takes ownership of envelope and request.

@@ -179,6 +179,11 @@ s_encodable (const zdex_replica_msg_t *msg)
         return s_name_ok (msg->member);
     case ZDEX_REPLICA_FETCH:
         return msg->to_seq >= msg->seq;
+    case ZDEX_REPLICA_SCHED_PUT:
+    case ZDEX_REPLICA_SNAPSHOT_SCHED:
+        return s_name_ok (msg->executor) && s_name_ok (msg->name) && s_data_ok (msg->data);
+    case ZDEX_REPLICA_SCHED_DEL:
+        return s_name_ok (msg->executor) && s_name_ok (msg->name);
     }
     return false;
 }
@@ -284,6 +289,16 @@ zdex_replica_encode (const zdex_replica_msg_t *msg)
         break;
     case ZDEX_REPLICA_FETCH:
         s_add_u64 (out, msg->to_seq);
+        break;
+    case ZDEX_REPLICA_SCHED_PUT:
+    case ZDEX_REPLICA_SNAPSHOT_SCHED:
+        s_add_string (out, msg->executor);
+        s_add_string (out, msg->name);
+        s_add_string (out, msg->data);
+        break;
+    case ZDEX_REPLICA_SCHED_DEL:
+        s_add_string (out, msg->executor);
+        s_add_string (out, msg->name);
         break;
     }
     return out;
@@ -483,6 +498,18 @@ zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out)
         out->to_seq = s_read_u64 (&reader);
         reader.failed |= out->to_seq < out->seq;
         break;
+    case ZDEX_REPLICA_SCHED_PUT:
+    case ZDEX_REPLICA_SNAPSHOT_SCHED:
+        reader.failed = !s_frames_are (msg, 5);
+        out->executor = s_read_string (&reader, S_STRING_NAME);
+        out->name = s_read_string (&reader, S_STRING_NAME);
+        out->data = s_read_string (&reader, S_STRING_DATA);
+        break;
+    case ZDEX_REPLICA_SCHED_DEL:
+        reader.failed = !s_frames_are (msg, 4);
+        out->executor = s_read_string (&reader, S_STRING_NAME);
+        out->name = s_read_string (&reader, S_STRING_NAME);
+        break;
     default:
         reader.failed = true;
     }
@@ -506,8 +533,11 @@ zdex_replica_op_name (int op)
                                         "SNAPSHOT_SLOT",
                                         "SNAPSHOT_END",
                                         "ACK",
-                                        "FETCH"};
-    return op >= ZDEX_REPLICA_ADD && op <= ZDEX_REPLICA_FETCH ? names[op] : names[0];
+                                        "FETCH",
+                                        "SCHED_PUT",
+                                        "SCHED_DEL",
+                                        "SNAPSHOT_SCHED"};
+    return op >= ZDEX_REPLICA_ADD && op <= ZDEX_REPLICA_OP_LAST ? names[op] : names[0];
 }
 
 //  ---------------------------------------------------------------------------------
@@ -518,10 +548,74 @@ struct _zdex_replica_t {
     zdex_replica_state_t state;
     uint64_t epoch;
     uint64_t applied;
-    uint64_t snapshot_seq; //  SYNCING: the seq the snapshot stands for
-    zhashx_t *rings;       //  executor → zdex_ring_t *; rings destroyed by s_clear
-    zhashx_t *kept;        //  the last LIVE rings, kept while a resync builds new ones
+    uint64_t snapshot_seq;  //  SYNCING: the seq the snapshot stands for
+    zhashx_t *rings;        //  executor → zdex_ring_t *; rings destroyed by s_clear
+    zhashx_t *kept;         //  the last LIVE rings, kept while a resync builds new ones
+    zhashx_t *records;      //  s_record_key → zdex_replica_record_t * (destructor set)
+    zhashx_t *kept_records; //  the records that go with kept
 };
+
+zdex_replica_record_t *
+zdex_replica_record_new (const char *scheduler, const char *name, const char *data,
+                         int64_t received_at)
+{
+    zdex_replica_record_t *self = (zdex_replica_record_t *) zmalloc (sizeof (*self));
+    assert (self);
+    self->scheduler = strdup (scheduler);
+    self->name = strdup (name);
+    self->data = strdup (data);
+    assert (self->scheduler && self->name && self->data);
+    self->received_at = received_at;
+    return self;
+}
+
+void
+zdex_replica_record_destroy (zdex_replica_record_t **self_p)
+{
+    assert (self_p);
+    zdex_replica_record_t *self = *self_p;
+    if (self) {
+        free (self->scheduler);
+        free (self->name);
+        free (self->data);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_record_destructor (void **item_p)
+{
+    zdex_replica_record_destroy ((zdex_replica_record_t **) item_p);
+}
+
+zlistx_t *
+zdex_replica_record_list_new (void)
+{
+    zlistx_t *list = zlistx_new ();
+    assert (list);
+    zlistx_set_destructor (list, s_record_destructor);
+    return list;
+}
+
+static zhashx_t *
+s_records_new (void)
+{
+    zhashx_t *records = zdex_hash_table_new ();
+    assert (records);
+    zhashx_set_destructor (records, s_record_destructor);
+    return records;
+}
+
+//  Map key of a scheduled task: the scheduler's length first, so that no pair of
+//  (scheduler, name) can collide with another whatever bytes the names hold.
+static void
+s_record_key (const char *scheduler, const char *name, char *key, size_t size)
+{
+    snprintf (key, size, "%zu:%s%s", strlen (scheduler), scheduler, name);
+}
+
+#define S_RECORD_KEY_MAX (2 * ZDEX_REPLICA_NAME_MAX + 24)
 
 zdex_replica_t *
 zdex_replica_new (uint32_t partition)
@@ -531,6 +625,7 @@ zdex_replica_new (uint32_t partition)
     self->partition = partition;
     self->rings = zdex_hash_table_new ();
     assert (self->rings);
+    self->records = s_records_new ();
     return self;
 }
 
@@ -559,6 +654,7 @@ s_clear (zdex_replica_t *self)
         ring = (zdex_ring_t *) zhashx_next (self->rings);
     }
     zhashx_purge (self->rings);
+    zhashx_purge (self->records);
     self->applied = 0;
     self->snapshot_seq = 0;
 }
@@ -573,6 +669,8 @@ zdex_replica_destroy (zdex_replica_t **self_p)
     s_clear (self);
     zhashx_destroy (&self->rings);
     s_rings_destroy (&self->kept);
+    zhashx_destroy (&self->records);
+    zhashx_destroy (&self->kept_records);
     free (self);
     *self_p = NULL;
 }
@@ -613,6 +711,36 @@ zdex_replica_ring (zdex_replica_t *self, const char *executor)
     return (zdex_ring_t *) zhashx_lookup (self->rings, executor);
 }
 
+static zlistx_t *
+s_records_take (zhashx_t *records)
+{
+    zlistx_t *list = zdex_replica_record_list_new ();
+    if (!records)
+        return list;
+    zhashx_set_destructor (records, NULL);
+    for (void *record = zhashx_first (records); record; record = zhashx_next (records))
+        zlistx_add_end (list, record);
+    zhashx_purge (records);
+    zhashx_set_destructor (records, s_record_destructor);
+    return list;
+}
+
+zlistx_t *
+zdex_replica_take_records (zdex_replica_t *self)
+{
+    assert (self);
+    if (self->state != ZDEX_REPLICA_STATE_LIVE && self->kept)
+        return s_records_take (self->kept_records);
+    return s_records_take (self->records);
+}
+
+size_t
+zdex_replica_record_count (zdex_replica_t *self)
+{
+    assert (self);
+    return zhashx_size (self->records);
+}
+
 zhashx_t *
 zdex_replica_take_rings (zdex_replica_t *self)
 {
@@ -623,10 +751,13 @@ zdex_replica_take_rings (zdex_replica_t *self)
         s_clear (self);
         zhashx_t *kept = self->kept;
         self->kept = NULL;
+        zhashx_destroy (&self->kept_records);
         self->state = ZDEX_REPLICA_STATE_INITIAL;
         return kept;
     }
     s_rings_destroy (&self->kept);
+    zhashx_destroy (&self->kept_records);
+    zhashx_purge (self->records); //  taken already, or to go with the rings
     zhashx_t *taken = zdex_hash_table_new ();
     assert (taken);
     zdex_ring_t *ring = (zdex_ring_t *) zhashx_first (self->rings);
@@ -666,6 +797,15 @@ s_ring_keep (zdex_replica_t *self, const char *executor, zdex_ring_t *ring)
     (void) rc;
 }
 
+static void
+s_record_put (zdex_replica_t *self, const zdex_replica_msg_t *msg)
+{
+    char key[S_RECORD_KEY_MAX];
+    s_record_key (msg->executor, msg->name, key, sizeof key);
+    zhashx_update (self->records, key,
+                   zdex_replica_record_new (msg->executor, msg->name, msg->data, zclock_mono ()));
+}
+
 //  Apply the mutation at applied + 1; true when it fitted.
 static bool
 s_apply_mutation (zdex_replica_t *self, const zdex_replica_msg_t *msg)
@@ -701,6 +841,17 @@ s_apply_mutation (zdex_replica_t *self, const zdex_replica_msg_t *msg)
         return ring && zdex_ring_dispose (ring, slot->sequence, NULL) == 0;
     case ZDEX_REPLICA_ATTEMPT:
         return ring && zdex_ring_set_attempt (ring, slot->sequence, slot->attempt) == 0;
+    case ZDEX_REPLICA_SCHED_PUT:
+        s_record_put (self, msg);
+        return true;
+    case ZDEX_REPLICA_SCHED_DEL: {
+        char key[S_RECORD_KEY_MAX];
+        s_record_key (msg->executor, msg->name, key, sizeof key);
+        if (!zhashx_lookup (self->records, key))
+            return false; //  the primary deletes only what it holds
+        zhashx_delete (self->records, key);
+        return true;
+    }
     default:
         assert (false);
         return false;
@@ -729,6 +880,9 @@ s_apply_snapshot (zdex_replica_t *self, const zdex_replica_msg_t *msg)
             self->kept = self->rings;
             self->rings = zdex_hash_table_new ();
             assert (self->rings);
+            zhashx_destroy (&self->kept_records);
+            self->kept_records = self->records;
+            self->records = s_records_new ();
         }
         s_clear (self);
         self->epoch = msg->epoch;
@@ -740,6 +894,10 @@ s_apply_snapshot (zdex_replica_t *self, const zdex_replica_msg_t *msg)
         msg->seq != self->snapshot_seq)
         return ZDEX_REPLICA_IGNORED; //  parts of another snapshot
     bool created;
+    if (msg->op == ZDEX_REPLICA_SNAPSHOT_SCHED) {
+        s_record_put (self, msg);
+        return ZDEX_REPLICA_APPLIED;
+    }
     if (msg->op == ZDEX_REPLICA_SNAPSHOT_SLOT) {
         zdex_ring_t *ring = s_ring_for (self, msg->executor, msg->capacity, &created);
         if (created)
@@ -762,6 +920,7 @@ s_apply_snapshot (zdex_replica_t *self, const zdex_replica_msg_t *msg)
     self->snapshot_seq = 0;
     self->state = ZDEX_REPLICA_STATE_LIVE;
     s_rings_destroy (&self->kept);
+    zhashx_destroy (&self->kept_records);
     return ZDEX_REPLICA_APPLIED;
 }
 
@@ -771,11 +930,13 @@ zdex_replica_apply (zdex_replica_t *self, const zdex_replica_msg_t *msg)
     assert (self);
     assert (msg);
     if (msg->partition != self->partition || msg->op == ZDEX_REPLICA_ACK ||
-        msg->op == ZDEX_REPLICA_FETCH || msg->op < ZDEX_REPLICA_ADD || msg->op > ZDEX_REPLICA_FETCH)
+        msg->op == ZDEX_REPLICA_FETCH || msg->op < ZDEX_REPLICA_ADD ||
+        msg->op > ZDEX_REPLICA_OP_LAST)
         return ZDEX_REPLICA_IGNORED;
     if (msg->epoch < self->epoch)
         return ZDEX_REPLICA_STALE_EPOCH;
-    if (msg->op >= ZDEX_REPLICA_SNAPSHOT_BEGIN && msg->op <= ZDEX_REPLICA_SNAPSHOT_END)
+    if ((msg->op >= ZDEX_REPLICA_SNAPSHOT_BEGIN && msg->op <= ZDEX_REPLICA_SNAPSHOT_END) ||
+        msg->op == ZDEX_REPLICA_SNAPSHOT_SCHED)
         return s_apply_snapshot (self, msg);
     if (self->state == ZDEX_REPLICA_STATE_INITIAL || msg->epoch > self->epoch)
         return ZDEX_REPLICA_NEW_EPOCH;
@@ -923,7 +1084,8 @@ zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *msg)
 {
     assert (self);
     assert (msg);
-    assert (msg->op >= ZDEX_REPLICA_ADD && msg->op <= ZDEX_REPLICA_ATTEMPT);
+    assert ((msg->op >= ZDEX_REPLICA_ADD && msg->op <= ZDEX_REPLICA_ATTEMPT) ||
+            msg->op == ZDEX_REPLICA_SCHED_PUT || msg->op == ZDEX_REPLICA_SCHED_DEL);
     msg->partition = self->partition;
     msg->epoch = self->epoch;
     msg->seq = self->last + 1;
@@ -1014,7 +1176,8 @@ s_snapshot_slot (const zdex_ring_slot_t *slot, void *arg)
 }
 
 zlistx_t *
-zdex_replica_snapshot (uint32_t partition, uint64_t epoch, uint64_t seq, zhashx_t *rings)
+zdex_replica_snapshot (uint32_t partition, uint64_t epoch, uint64_t seq, zhashx_t *rings,
+                       zlistx_t *records)
 {
     assert (rings);
     zlistx_t *list = s_msg_list_new ();
@@ -1038,8 +1201,21 @@ zdex_replica_snapshot (uint32_t partition, uint64_t epoch, uint64_t seq, zhashx_
             (zdex_replica_next_t){msg.executor, msg.capacity, zdex_ring_next_sequence (ring)};
     }
     memset (&msg.slot, 0, sizeof (msg.slot));
-    msg.executor = NULL;
     msg.capacity = 0;
+    msg.op = ZDEX_REPLICA_SNAPSHOT_SCHED;
+    zdex_replica_record_t *record =
+        records ? (zdex_replica_record_t *) zlistx_first (records) : NULL;
+    for (; record; record = (zdex_replica_record_t *) zlistx_next (records)) {
+        msg.executor = record->scheduler;
+        msg.name = record->name;
+        msg.data = record->data;
+        zmsg_t *part = zdex_replica_encode (&msg);
+        if (part)
+            zlistx_add_end (list, part);
+        else
+            snapshot.failed = true;
+    }
+    msg.executor = msg.name = msg.data = NULL;
     msg.op = ZDEX_REPLICA_SNAPSHOT_END;
     msg.nexts = nexts;
     msg.next_count = count;

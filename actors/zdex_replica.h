@@ -31,6 +31,15 @@
 //      SNAPSHOT_END   per executor: executor, u32 capacity, u64 next sequence
 //      ACK            member (backup → primary; seq = everything up to it applied)
 //      FETCH          u64 to_seq (backup → primary; seq = from_seq, 0 = send a snapshot)
+//      SCHED_PUT      scheduler, name, data (a scheduled task's replicated form, see
+//                     zdex_sched_encode: inserted or replaced)
+//      SCHED_DEL      scheduler, name (the task was disposed)
+//      SNAPSHOT_SCHED scheduler, name, data (seq = the snapshot's, as SNAPSHOT_SLOT)
+//
+//  Scheduled tasks ride on their partition's stream so that one seq orders them
+//  with the rings and one ack covers both.  The backup only stores their forms
+//  (with the time it received each, since a form's due_in_ms counts from then);
+//  the partition actor decodes them when it is promoted.
 //
 //  SNAPSHOT_END names every ring, even one with no slot left (all its tasks were
 //  durable.execute), so that a promoted backup never issues a used sequence again.
@@ -62,8 +71,31 @@ typedef enum {
     ZDEX_REPLICA_SNAPSHOT_SLOT,
     ZDEX_REPLICA_SNAPSHOT_END,
     ZDEX_REPLICA_ACK,
-    ZDEX_REPLICA_FETCH
+    ZDEX_REPLICA_FETCH,
+    ZDEX_REPLICA_SCHED_PUT,
+    ZDEX_REPLICA_SCHED_DEL,
+    ZDEX_REPLICA_SNAPSHOT_SCHED
 } zdex_replica_op_t;
+
+#define ZDEX_REPLICA_OP_LAST ZDEX_REPLICA_SNAPSHOT_SCHED
+
+//  A scheduled task as a backup holds it.
+typedef struct {
+    char *scheduler;     //  owned
+    char *name;          //  owned
+    char *data;          //  owned: the replicated form (JSON text)
+    int64_t received_at; //  zclock_mono ms when the form arrived
+} zdex_replica_record_t;
+
+//  Create a record (copies the strings).  Caller owns.
+zdex_replica_record_t *zdex_replica_record_new (const char *scheduler, const char *name,
+                                                const char *data, int64_t received_at);
+
+//  Destroy and null.  Null-safe.
+void zdex_replica_record_destroy (zdex_replica_record_t **self_p);
+
+//  A new list of records that destroys its records (caller owns).
+zlistx_t *zdex_replica_record_list_new (void);
 
 //  One ring's line in SNAPSHOT_END.
 typedef struct {
@@ -83,6 +115,8 @@ typedef struct {
 //      SNAPSHOT_END   nexts, next_count
 //      ACK        member
 //      FETCH      seq = from_seq, to_seq
+//      SCHED_PUT, SNAPSHOT_SCHED  executor = scheduler, name, data
+//      SCHED_DEL  executor = scheduler, name
 //  Other fields are ignored by encode and zeroed by decode.
 typedef struct {
     zdex_replica_op_t op;
@@ -94,6 +128,8 @@ typedef struct {
     uint32_t capacity;
     zdex_ring_slot_t slot;
     const char *member;
+    const char *name; //  SCHED_*: the task's name
+    const char *data; //  SCHED_PUT, SNAPSHOT_SCHED: the task's form
     const zdex_replica_next_t *nexts;
     size_t next_count;
     void *owned; //  decoder's allocation (the nexts table); see zdex_replica_msg_reset
@@ -180,6 +216,15 @@ zdex_ring_t *zdex_replica_ring (zdex_replica_t *self, const char *executor);
 //  (its epoch stays, so older primaries are still refused).
 zhashx_t *zdex_replica_take_rings (zdex_replica_t *self);
 
+//  Promotion: hand the scheduled tasks over, as a list of records (caller owns; see
+//  zdex_replica_record_list_new).  Call it before zdex_replica_take_rings, which
+//  decides from the same state which copy (the live one, or the one kept during a
+//  resync) is handed over and then empties the replica.
+zlistx_t *zdex_replica_take_records (zdex_replica_t *self);
+
+//  Scheduled tasks held now.
+size_t zdex_replica_record_count (zdex_replica_t *self);
+
 //  ---------------------------------------------------------------------------------
 //  Primary side: the backlog that answers FETCH.
 
@@ -224,12 +269,14 @@ zmsg_t *zdex_replica_log_head (zdex_replica_log_t *self);
 zlistx_t *zdex_replica_log_fetch (zdex_replica_log_t *self, uint64_t epoch, uint64_t from_seq,
                                   uint64_t to_seq);
 
-//  The snapshot of a partition's rings as they are at stream seq `seq` of epoch:
-//  SNAPSHOT_BEGIN, one SNAPSHOT_SLOT per slot that is not stale (rings in no
-//  particular order, slots in sequence order), SNAPSHOT_END.  rings maps executor
-//  name → zdex_ring_t * (not taken; its cursor moves).  Caller owns the list, as for
-//  fetch.  Returns NULL when an executor name does not encode.
-zlistx_t *zdex_replica_snapshot (uint32_t partition, uint64_t epoch, uint64_t seq, zhashx_t *rings);
+//  The snapshot of a partition's rings and scheduled tasks as they are at stream
+//  seq `seq` of epoch: SNAPSHOT_BEGIN, one SNAPSHOT_SLOT per slot that is not stale
+//  (rings in no particular order, slots in sequence order), one SNAPSHOT_SCHED per
+//  record, SNAPSHOT_END.  rings maps executor name → zdex_ring_t * (not taken; its
+//  cursor moves); records is NULL or a list of zdex_replica_record_t (not taken).
+//  Caller owns the list, as for fetch.  Returns NULL when something does not encode.
+zlistx_t *zdex_replica_snapshot (uint32_t partition, uint64_t epoch, uint64_t seq, zhashx_t *rings,
+                                 zlistx_t *records);
 
 //  ---------------------------------------------------------------------------------
 //  Primary side: what the backups acknowledged.

@@ -347,8 +347,10 @@ s_update_part (zdex_replicator_t *self, s_part_t *part)
     if (owner && streq (owner, self->member_id)) {
         if (part->role != S_PRIMARY || part->epoch != epoch) {
             zhashx_t *rings = NULL;
+            zlistx_t *records = NULL;
             if (part->role == S_BACKUP) {
                 s_subscribe (self, partition, false);
+                records = zdex_replica_take_records (part->replica);
                 rings = zdex_replica_take_rings (part->replica);
                 zdex_replica_destroy (&part->replica);
             }
@@ -370,7 +372,9 @@ s_update_part (zdex_replicator_t *self, s_part_t *part)
             //  Primary before the callback, so that what it publishes (the
             //  re-dispatched attempts) goes on the new stream.
             if (!was_primary)
-                self->callbacks.promoted (partition, rings, self->callbacks.arg);
+                self->callbacks.promoted (partition, rings, records, self->callbacks.arg);
+            else
+                zlistx_destroy (&records);
         }
         snprintf (part->owner, sizeof part->owner, "%s", owner);
         s_set_backups (part, table);
@@ -608,9 +612,11 @@ s_on_control (zdex_replicator_t *self, zmsg_t *encoded)
             zlistx_t *answer = zdex_replica_log_fetch (part->log, msg.epoch, msg.seq, msg.to_seq);
             if (!answer) {
                 zhashx_t *rings = self->callbacks.rings (msg.partition, self->callbacks.arg);
+                zlistx_t *records = self->callbacks.records (msg.partition, self->callbacks.arg);
                 answer = zdex_replica_snapshot (msg.partition, part->epoch,
-                                                zdex_replica_log_last (part->log), rings);
+                                                zdex_replica_log_last (part->log), rings, records);
                 zhashx_destroy (&rings);
+                zlistx_destroy (&records);
             }
             zmsg_t *reply;
             while (answer && (reply = (zmsg_t *) zlistx_detach (answer, NULL))) {

@@ -43,14 +43,19 @@ typedef struct _zdex_replicator_t zdex_replicator_t;
 //  Callbacks into the partition actor.
 typedef struct {
     //  This member became primary of partition; rings (executor → ring, may be
-    //  NULL: no data) are handed over, the actor adopts them (and destroys the map).
-    void (*promoted) (uint32_t partition, zhashx_t *rings, void *arg);
+    //  NULL: no data) are handed over, the actor adopts them (and destroys the map);
+    //  so are records (the scheduled tasks' forms, zdex_replica_record_t; may be
+    //  NULL), which the actor installs and destroys.
+    void (*promoted) (uint32_t partition, zhashx_t *rings, zlistx_t *records, void *arg);
     //  This member no longer owns partition: the actor drops its rings and answers
     //  the retrieves parked on it (they go to the new owner).
     void (*demoted) (uint32_t partition, void *arg);
     //  The actor's rings of partition, for a snapshot (executor → ring; the actor
     //  keeps ownership; the map is the caller's to destroy).
     zhashx_t *(*rings) (uint32_t partition, void *arg);
+    //  The scheduled tasks of partition as of now, for a snapshot: a new list of
+    //  zdex_replica_record_t (see zdex_replica_record_list_new) the caller destroys.
+    zlistx_t *(*records) (uint32_t partition, void *arg);
     //  A held item is released: durable (ok) or the partition moved (!ok).
     void (*release) (void *item, bool ok, void *arg);
     void *arg;

@@ -113,7 +113,10 @@ static void
 s_deliver (zdex_job_t *job, void *arg)
 {
     s_self_t *self = (s_self_t *) arg;
-    zsock_send (s_actor_of (self, (uint32_t) (job->task_id >> 32)), "sp", "RESULT", job);
+    zactor_t *actor = !job->ref            ? s_actor_of (self, (uint32_t) (job->task_id >> 32))
+                      : job->partition < 0 ? self->actors[0]
+                                           : s_actor_of (self, (uint32_t) job->partition);
+    zsock_send (actor, "sp", "RESULT", job);
 }
 
 //  Bind a ROUTER and resolve the endpoint it ended up on.
@@ -399,17 +402,6 @@ s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request, bool 
         }
         return;
     }
-    case ZDEX_OP_SCHEDULED_SCHEDULE:
-    case ZDEX_OP_SCHEDULED_GET:
-    case ZDEX_OP_SCHEDULED_CANCEL:
-    case ZDEX_OP_SCHEDULED_DISPOSE:
-    case ZDEX_OP_SCHEDULED_STATUS:
-    case ZDEX_OP_SCHEDULED_GET_ALL:
-    case ZDEX_OP_SCHEDULED_SHUTDOWN:
-    case ZDEX_OP_SCHEDULED_STATS:
-        s_reply_error (self, envelope_p, req, ZDEX_UNKNOWN_OP,
-                       "scheduled executor is not available yet");
-        return;
     default:
         break;
     }
@@ -555,6 +547,197 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
     zsock_send (s_actor_of (self, partition), "sp", "CALL", call);
 }
 
+//  Send a scheduled op to the actor holding its task: the partition's actor, or
+//  actor 0 for the member bin.
+static void
+s_scheduled_call (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
+                  zdex_executor_t *record, bool member_bin, uint32_t partition)
+{
+    zdex_request_t *request = *request_p;
+    const zdex_scheduled_config_t *config = &record->scheduled;
+    zdex_call_t *call = zdex_call_new (envelope_p, request_p, partition,
+                                       (uint32_t) config->capacity, config->durability);
+    call->member_bin = member_bin;
+    call->per_partition = config->capacity_policy == ZDEX_CAPACITY_PER_PARTITION;
+    if (request->op == ZDEX_OP_SCHEDULED_SCHEDULE && !call->per_partition) {
+        //  Per member: counted here, where every schedule of this member passes;
+        //  the actor gives the count back if the task is not added after all.
+        call->permit = config->capacity == 0 || record->tasks < (size_t) config->capacity;
+        call->reserved = call->permit;
+        record->tasks += call->permit;
+    }
+    zsock_send (member_bin ? self->actors[0] : s_actor_of (self, partition), "sp", "CALL", call);
+}
+
+//  A member-wide scheduled op (get_all, shutdown, stats): this member's share,
+//  fanned out to the others unless the request was itself fanned out to us.
+static void
+s_scheduled_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request,
+                       zdex_executor_t *record, bool forwarded)
+{
+    const char *member_id = self->member->member_id;
+    json_t *reply;
+    if (request->op == ZDEX_OP_SCHEDULED_SHUTDOWN) {
+        record->shutdown = true;
+        for (int index = 0; index < self->actor_count; index++)
+            zstr_sendx (self->actors[index], "SCHED_SHUTDOWN", request->scheduler, NULL);
+        reply = json_object ();
+    } else if (request->op == ZDEX_OP_SCHEDULED_STATS) {
+        json_t *members = json_object ();
+        if (record->config.statistics_enabled)
+            json_object_set_new (members, member_id, s_stats_json (record));
+        reply = json_pack ("{s:o}", "members", members);
+    } else {
+        assert (request->op == ZDEX_OP_SCHEDULED_GET_ALL);
+        json_t *urns = json_array ();
+        //  Each actor answers on its pipe; it never waits on us, so this is short.
+        for (int index = 0; index < self->actor_count && !record->shutdown; index++) {
+            zstr_sendx (self->actors[index], "SCHED_LIST", request->scheduler, NULL);
+            char *text = zstr_recv (self->actors[index]);
+            json_t *list = text ? json_loads (text, 0, NULL) : NULL;
+            if (json_is_array (list))
+                json_array_extend (urns, list);
+            json_decref (list);
+            zstr_free (&text);
+        }
+        reply = json_pack ("{s:{s:o}}", "members", member_id, urns);
+    }
+    assert (reply);
+    if (forwarded)
+        s_reply_object (self, envelope_p, request->req_text, reply);
+    else
+        zdex_cluster_fan_out (self->cluster, envelope_p, request, reply);
+}
+
+static void
+s_scheduled_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p, bool forwarded)
+{
+    zdex_request_t *request = *request_p;
+    const char *req = request->req_text;
+    const char *member_id = self->member->member_id;
+    bool schedule = request->op == ZDEX_OP_SCHEDULED_SCHEDULE;
+    bool task_op = schedule || request->op == ZDEX_OP_SCHEDULED_GET ||
+                   request->op == ZDEX_OP_SCHEDULED_CANCEL ||
+                   request->op == ZDEX_OP_SCHEDULED_DISPOSE ||
+                   request->op == ZDEX_OP_SCHEDULED_STATUS;
+    const char *scheduler = schedule || !task_op ? request->scheduler : request->handler.scheduler;
+    zdex_executor_t *record = zdex_registry_require_scheduler (self->registry, scheduler, false);
+    if (!record) {
+        s_reply_error (self, envelope_p, req, ZDEX_REJECTED,
+                       "too many executor and scheduler names on this member "
+                       "(limits.max_executors)");
+        return;
+    }
+    if (!forwarded && s_protection_refuses (self, envelope_p, req, zdex_op_str (request->op),
+                                            record->scheduled.split_brain_protection))
+        return;
+    if (!task_op) {
+        s_scheduled_member_op (self, envelope_p, request, record, forwarded);
+        return;
+    }
+    if (record->shutdown) {
+        s_reply_error (self, envelope_p, req, ZDEX_REJECTED, "Executor is shut down.");
+        return;
+    }
+    if (!zdex_cluster_ready (self->cluster)) {
+        s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE, "the cluster is forming; retry");
+        return;
+    }
+    char message[ZDEX_MAX_NAME_BYTES + 160];
+    if (schedule) {
+        if (!request->name) {
+            //  Unnamed: a UUID, chosen here so that every copy (members) shares it.
+            zuuid_t *uuid = zuuid_new ();
+            assert (uuid);
+            json_object_set_new (request->root, "name", json_string (zuuid_str_canonical (uuid)));
+            zuuid_destroy (&uuid);
+            request->name = json_string_value (json_object_get (request->root, "name"));
+        }
+        if (request->members || request->all_members) {
+            if (forwarded) {
+                s_scheduled_call (self, envelope_p, request_p, record, true, 0);
+                return;
+            }
+            json_t *targets = json_array ();
+            if (request->members) {
+                size_t index;
+                json_t *id;
+                json_array_foreach (request->members, index, id) {
+                    if (!zdex_cluster_has_member (self->cluster, json_string_value (id))) {
+                        snprintf (message, sizeof message, "member %s is not part of this cluster",
+                                  json_string_value (id));
+                        s_reply_error (self, envelope_p, req, ZDEX_MEMBER_LOST, message);
+                        json_decref (targets);
+                        return;
+                    }
+                    json_array_append (targets, id);
+                }
+            } else {
+                json_t *members = zdex_cluster_members (self->cluster);
+                size_t index;
+                json_t *member;
+                json_array_foreach (json_object_get (members, "members"), index, member)
+                    json_array_append (targets, json_object_get (member, "id"));
+                json_decref (members);
+            }
+            zdex_cluster_fan_out_to (self->cluster, envelope_p, request,
+                                     json_pack ("{s:{}}", "handlers"), targets);
+            json_decref (targets);
+            return;
+        }
+        if (request->member) {
+            if (streq (request->member, member_id))
+                s_scheduled_call (self, envelope_p, request_p, record, true, 0);
+            else if (!zdex_cluster_has_member (self->cluster, request->member)) {
+                snprintf (message, sizeof message, "member %s is not part of this cluster",
+                          request->member);
+                s_reply_error (self, envelope_p, req, ZDEX_MEMBER_LOST, message);
+            } else if (forwarded)
+                s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE,
+                               "the request reached the wrong member; retry");
+            else
+                zdex_cluster_forward_to (self->cluster, request->member, envelope_p, request);
+            return;
+        }
+    }
+    const zdex_handler_t *handler = &request->handler;
+    if (!schedule && handler->partition < 0) {
+        if (streq (handler->member, member_id))
+            s_scheduled_call (self, envelope_p, request_p, record, true, 0);
+        else if (!zdex_cluster_has_member (self->cluster, handler->member)) {
+            snprintf (message, sizeof message,
+                      "Member with address: %s,  holding this scheduled task is not part of "
+                      "this cluster.",
+                      handler->member);
+            s_reply_error (self, envelope_p, req, ZDEX_MEMBER_LOST, message);
+        } else if (forwarded)
+            s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE,
+                           "the request reached the wrong member; retry");
+        else
+            zdex_cluster_forward_to (self->cluster, handler->member, envelope_p, request);
+        return;
+    }
+    uint32_t partition;
+    if (schedule)
+        partition = zdex_hash_partition (request->key ? request->key : request->name,
+                                         self->member->partition_count);
+    else if ((uint32_t) handler->partition >= self->member->partition_count) {
+        snprintf (message, sizeof message, "Task with name %s not found.", handler->name);
+        s_reply_error (self, envelope_p, req, ZDEX_STALE_TASK, message);
+        return;
+    } else
+        partition = (uint32_t) handler->partition;
+    if (!zdex_cluster_owns (self->cluster, partition)) {
+        if (forwarded)
+            s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE,
+                           "this member does not own the partition (tables changing); retry");
+        else
+            zdex_cluster_forward (self->cluster, partition, envelope_p, request);
+        return;
+    }
+    s_scheduled_call (self, envelope_p, request_p, record, false, partition);
+}
+
 static bool
 s_on_client (s_self_t *self)
 {
@@ -590,7 +773,10 @@ s_on_client (s_self_t *self)
         s_partition_op (self, &msg, &request, forwarded);
         break;
     default:
-        s_member_op (self, &msg, request, forwarded);
+        if (ZDEX_OP_IS_SCHEDULED (request->op))
+            s_scheduled_op (self, &msg, &request, forwarded);
+        else
+            s_member_op (self, &msg, request, forwarded);
         break;
     }
     zdex_request_destroy (&request);
@@ -617,13 +803,27 @@ s_on_collector (s_self_t *self)
         //  seen yet.
         if (self->terminated)
             zdex_job_destroy (&job);
-        else if (!zdex_registry_require (self->registry, job->executor)) {
+        else if (job->ref) {
+            //  A scheduler's record always exists: it holds the task that runs.
+            zdex_registry_require_scheduler (self->registry, job->scheduler, true);
+            zdex_dispatcher_submit (self->dispatcher, &job);
+        } else if (!zdex_registry_require (self->registry, job->executor)) {
             zsys_error ("member %s: task %" PRIu64 " of executor '%s' cannot run here: "
                         "too many executor names (limits.max_executors)",
                         self->member->member_id, job->task_id, job->executor);
             zdex_job_destroy (&job);
         } else
             zdex_dispatcher_submit (self->dispatcher, &job);
+    } else if (streq (command, "COUNT")) {
+        char *scheduler = zmsg_popstr (msg);
+        char *delta = zmsg_popstr (msg);
+        zdex_executor_t *record = zdex_registry_require_scheduler (self->registry, scheduler, true);
+        long change = strtol (delta, NULL, 10);
+        record->tasks = change < 0 && (size_t) -change > record->tasks
+                            ? 0
+                            : (size_t) ((long) record->tasks + change);
+        zstr_free (&scheduler);
+        zstr_free (&delta);
     } else if (streq (command, "CANCEL")) {
         char *executor = zmsg_popstr (msg);
         char *id = zmsg_popstr (msg);

@@ -33,6 +33,7 @@ typedef struct {
     char *req_text;
     zdex_op_t op;
     json_t *reply; //  merged so far
+    json_t *error; //  the first member's error (scheduled.schedule answers it)
     size_t waiting;
     int64_t deadline;
 } s_fan_out_t;
@@ -103,6 +104,7 @@ s_fan_out_destroy (void **item_p)
         zmsg_destroy (&fan_out->envelope);
         free (fan_out->req_text);
         json_decref (fan_out->reply);
+        json_decref (fan_out->error);
         free (fan_out);
         *item_p = NULL;
     }
@@ -411,18 +413,72 @@ zdex_cluster_forward (zdex_cluster_t *self, uint32_t partition, zmsg_t **envelop
     request->req_text = NULL;
 }
 
+//  The code of a wire string (an unknown one: UNAVAILABLE, which clients retry).
+static zdex_code_t
+s_code_parse (const char *text)
+{
+    for (int code = ZDEX_BAD_REQUEST; text && code <= ZDEX_UNAVAILABLE; code++)
+        if (streq (zdex_code_str ((zdex_code_t) code), text))
+            return (zdex_code_t) code;
+    return ZDEX_UNAVAILABLE;
+}
+
 static void
 s_fan_out_finish (zdex_cluster_t *self, s_fan_out_t *fan_out)
 {
-    s_reply_object (self, &fan_out->envelope, fan_out->req_text, fan_out->reply);
+    if (fan_out->error) {
+        json_t *error = fan_out->error;
+        s_reply (self, &fan_out->envelope,
+                 zdex_reply_error (fan_out->req_text,
+                                   s_code_parse (s_string (json_object_get (error, "code"))),
+                                   s_string (json_object_get (error, "message")), NULL));
+    } else
+        s_reply_object (self, &fan_out->envelope, fan_out->req_text, fan_out->reply);
     void *handle = zlistx_find (self->fan_outs, fan_out);
     assert (handle);
     zlistx_delete (self->fan_outs, handle);
 }
 
+bool
+zdex_cluster_has_member (zdex_cluster_t *self, const char *id)
+{
+    assert (self);
+    size_t index;
+    json_t *member;
+    json_array_foreach (json_object_get (self->view, "members"), index, member)
+        if (streq (s_string (json_object_get (member, "id")), id))
+            return true;
+    return false;
+}
+
+void
+zdex_cluster_forward_to (zdex_cluster_t *self, const char *member_id, zmsg_t **envelope_p,
+                         zdex_request_t *request)
+{
+    assert (self);
+    s_pending_t *pending = s_send_to_peer (self, member_id, request);
+    if (!pending) {
+        s_reply (self, envelope_p,
+                 zdex_reply_error (request->req_text, ZDEX_UNAVAILABLE,
+                                   "the member cannot be reached; retry", NULL));
+        return;
+    }
+    pending->envelope = *envelope_p;
+    *envelope_p = NULL;
+    pending->req_text = request->req_text;
+    request->req_text = NULL;
+}
+
 void
 zdex_cluster_fan_out (zdex_cluster_t *self, zmsg_t **envelope_p, zdex_request_t *request,
                       json_t *local_reply)
+{
+    zdex_cluster_fan_out_to (self, envelope_p, request, local_reply, NULL);
+}
+
+void
+zdex_cluster_fan_out_to (zdex_cluster_t *self, zmsg_t **envelope_p, zdex_request_t *request,
+                         json_t *local_reply, json_t *targets)
 {
     assert (self);
     s_fan_out_t *fan_out = (s_fan_out_t *) zmalloc (sizeof (s_fan_out_t));
@@ -437,9 +493,11 @@ zdex_cluster_fan_out (zdex_cluster_t *self, zmsg_t **envelope_p, zdex_request_t 
     zlistx_add_end (self->fan_outs, fan_out);
     size_t index;
     json_t *member;
-    json_array_foreach (json_object_get (self->view, "members"), index, member) {
-        const char *id = json_string_value (json_object_get (member, "id"));
-        if (!id || streq (id, self->member_id))
+    json_array_foreach (targets ? targets : json_object_get (self->view, "members"), index,
+                        member) {
+        const char *id = targets ? json_string_value (member)
+                                 : json_string_value (json_object_get (member, "id"));
+        if (!id || (!targets && streq (id, self->member_id)))
             continue;
         s_pending_t *pending = s_send_to_peer (self, id, request);
         if (pending) {
@@ -455,14 +513,23 @@ zdex_cluster_fan_out (zdex_cluster_t *self, zmsg_t **envelope_p, zdex_request_t 
 static void
 s_fan_out_merge (s_fan_out_t *fan_out, json_t *answer)
 {
-    if (!json_is_true (json_object_get (answer, "ok")))
+    if (!json_is_true (json_object_get (answer, "ok"))) {
+        json_t *error = json_object_get (answer, "error");
+        if (fan_out->op == ZDEX_OP_SCHEDULED_SCHEDULE && !fan_out->error && json_is_object (error))
+            fan_out->error = json_incref (error);
         return;
-    if (fan_out->op == ZDEX_OP_DURABLE_STATS)
-        json_object_update (json_object_get (fan_out->reply, "members"),
-                            json_object_get (answer, "members"));
-    else if (fan_out->op == ZDEX_OP_DURABLE_SHUTDOWN_NOW)
-        json_array_extend (json_object_get (fan_out->reply, "not_started"),
-                           json_object_get (answer, "not_started"));
+    }
+    //  Every member answers with the same shape: objects (stats, get_all's members,
+    //  handlers) are merged by key, arrays (not_started) joined.
+    const char *key;
+    json_t *mine;
+    json_object_foreach (fan_out->reply, key, mine) {
+        json_t *theirs = json_object_get (answer, key);
+        if (json_is_object (mine) && json_is_object (theirs))
+            json_object_update (mine, theirs);
+        else if (json_is_array (mine) && json_is_array (theirs))
+            json_array_extend (mine, theirs);
+    }
 }
 
 static bool

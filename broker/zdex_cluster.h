@@ -94,6 +94,21 @@ void zdex_cluster_forward (zdex_cluster_t *self, uint32_t partition, zmsg_t **en
 void zdex_cluster_fan_out (zdex_cluster_t *self, zmsg_t **envelope_p, zdex_request_t *request,
                            json_t *local_reply);
 
+//  As fan_out, to the members named in targets (a JSON array of ids, borrowed;
+//  this member included if listed: it answers its own forwarded share) instead of
+//  every other member.  For scheduled.schedule the first member's error, if any,
+//  is the answer.
+void zdex_cluster_fan_out_to (zdex_cluster_t *self, zmsg_t **envelope_p, zdex_request_t *request,
+                              json_t *local_reply, json_t *targets);
+
+//  Send request to one member (this one too) and relay its answer.  Takes
+//  envelope; request borrowed.
+void zdex_cluster_forward_to (zdex_cluster_t *self, const char *member_id, zmsg_t **envelope_p,
+                              zdex_request_t *request);
+
+//  True when the member is in the current view.
+bool zdex_cluster_has_member (zdex_cluster_t *self, const char *id);
+
 //  Members in the current view.
 size_t zdex_cluster_member_count (zdex_cluster_t *self);
 

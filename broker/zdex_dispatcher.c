@@ -20,7 +20,7 @@
 
 #include <inttypes.h>
 
-#define S_KEY_MAX 1100 //  "<task id>/<executor>" for names up to ZDEX_MAX_NAME_BYTES
+#define S_KEY_MAX ZDEX_JOB_KEY_MAX //  see zdex_job_key_of
 
 typedef struct {
     zframe_t *identity;
@@ -262,8 +262,10 @@ s_pick_worker (zdex_dispatcher_t *self, const char *type)
 static int
 s_start (zdex_dispatcher_t *self, s_worker_t *worker, zdex_job_t *job)
 {
-    zframe_t *frame =
-        zdex_wmsg_task (job->executor, job->task_id, job->attempt, job->type, job->payload);
+    zframe_t *frame = job->ref ? zdex_wmsg_scheduled_task (job->ref, job->task_id, job->attempt,
+                                                           job->type, job->payload, job->state_text)
+                               : zdex_wmsg_task (job->executor, job->task_id, job->attempt,
+                                                 job->type, job->payload);
     assert (frame);
     if (s_send (self, worker, &frame, false) != 0)
         return -1;
@@ -344,7 +346,7 @@ s_remove_worker (zdex_dispatcher_t *self, s_worker_t *worker, const char *why)
         executor->running--;
         if (job->cancelled) {
             char key[S_KEY_MAX];
-            zdex_job_key (job->executor, job->task_id, key, sizeof key);
+            zdex_job_key_of (job, key, sizeof key);
             zhashx_delete (self->jobs, key);
             zdex_job_destroy (&job);
         } else {
@@ -410,10 +412,19 @@ static void
 s_on_result (zdex_dispatcher_t *self, s_worker_t *worker, zdex_wmsg_t *msg)
 {
     char key[S_KEY_MAX];
-    zdex_job_key (msg->executor, msg->task_id, key, sizeof key);
+    uint64_t run = msg->task_id;
+    if (msg->scheduled) {
+        char *urn = zdex_handler_format (msg->handler.partition, msg->handler.member,
+                                         msg->handler.scheduler, msg->handler.name);
+        assert (urn);
+        snprintf (key, sizeof key, "s/%s", urn);
+        free (urn);
+        run = msg->run;
+    } else
+        zdex_job_key (msg->executor, msg->task_id, key, sizeof key);
     zdex_job_t *job = (zdex_job_t *) zhashx_lookup (self->jobs, key);
     if (!job || job->state != ZDEX_JOB_RUNNING || job->worker != worker ||
-        job->attempt != msg->attempt) {
+        job->attempt != msg->attempt || job->task_id != run) {
         zsys_info ("dispatcher: dropped stale result for %s attempt %" PRIu32, key, msg->attempt);
         return;
     }
@@ -435,6 +446,8 @@ s_on_result (zdex_dispatcher_t *self, s_worker_t *worker, zdex_wmsg_t *msg)
     job->ok = msg->ok;
     job->result = msg->ok ? zdex_json_text (msg->value) : zdex_json_quote (msg->error);
     assert (job->result);
+    free (job->state_text); //  from here on: the state the run returned, if any
+    job->state_text = job->ref && msg->state ? zdex_json_text (msg->state) : NULL;
     free (job->payload); //  the stored copy lives in the ring
     job->payload = NULL;
     self->deliver (job, self->deliver_arg);
@@ -503,7 +516,7 @@ zdex_dispatcher_submit (zdex_dispatcher_t *self, zdex_job_t **job_p)
     zdex_job_t *job = *job_p;
     *job_p = NULL;
     char key[S_KEY_MAX];
-    zdex_job_key (job->executor, job->task_id, key, sizeof key);
+    zdex_job_key_of (job, key, sizeof key);
     if (zhashx_lookup (self->jobs, key)) {
         //  The same task dispatched twice (a re-dispatch racing the first run):
         //  one run at a time per member is enough.
@@ -548,7 +561,7 @@ zdex_dispatcher_drain (zdex_dispatcher_t *self, zdex_executor_t *executor)
             executor->stats.cancelled++;
             json_array_append_new (ids, json_integer ((json_int_t) job->task_id));
             char key[S_KEY_MAX];
-            zdex_job_key (job->executor, job->task_id, key, sizeof key);
+            zdex_job_key_of (job, key, sizeof key);
             zhashx_delete (self->jobs, key);
             zdex_job_destroy (&job);
         }

@@ -2,6 +2,8 @@
 
 #include "zdex_hash_table.h"
 #include "zdex_registry.h"
+#include "zdex_job.h"
+#include "zdex_proto.h"
 
 struct _zdex_registry_t {
     zdex_config_t *config;
@@ -88,4 +90,40 @@ zdex_registry_next (zdex_registry_t *self)
 {
     assert (self);
     return (zdex_executor_t *) zhashx_next (self->executors);
+}
+
+zdex_executor_t *
+zdex_registry_require_scheduler (zdex_registry_t *self, const char *name, bool force)
+{
+    assert (self);
+    char key[ZDEX_MAX_NAME_BYTES + 8];
+    zdex_job_scheduler_name (name, key, sizeof key);
+    zdex_executor_t *executor = (zdex_executor_t *) zhashx_lookup (self->executors, key);
+    if (executor)
+        return executor;
+    if (!force && zhashx_size (self->executors) >= self->max_executors)
+        return NULL;
+    executor = (zdex_executor_t *) zmalloc (sizeof (zdex_executor_t));
+    assert (executor);
+    executor->name = strdup (key);
+    assert (executor->name);
+    executor->scheduler = true;
+    zdex_config_scheduled (self->config, name, &executor->scheduled);
+    zdex_config_durable (self->config, name, &executor->config);
+    executor->config.pool_size = executor->scheduled.pool_size;
+    executor->config.statistics_enabled = executor->scheduled.statistics_enabled;
+    executor->stats.creation_time_ms = zclock_time ();
+    executor->queues = zdex_hash_table_new ();
+    assert (executor->queues);
+    zhashx_insert (self->executors, key, executor);
+    return executor;
+}
+
+zdex_executor_t *
+zdex_registry_lookup_scheduler (zdex_registry_t *self, const char *name)
+{
+    assert (self);
+    char key[ZDEX_MAX_NAME_BYTES + 8];
+    zdex_job_scheduler_name (name, key, sizeof key);
+    return (zdex_executor_t *) zhashx_lookup (self->executors, key);
 }

@@ -32,8 +32,12 @@ typedef struct {
 } zdex_stats_t;
 
 typedef struct {
-    char *name;                   //  owned
-    zdex_durable_config_t config; //  resolved once, at creation
+    char *name;                        //  owned (a scheduler's: zdex_job_scheduler_name)
+    zdex_durable_config_t config;      //  resolved once, at creation (pool_size only, for
+                                       //  a scheduler)
+    bool scheduler;                    //  a scheduled executor's record
+    zdex_scheduled_config_t scheduled; //  its config, when scheduler
+    size_t tasks;                      //  scheduler: tasks held here (per-node capacity)
     bool shutdown;
     zdex_stats_t stats;
     size_t queued;    //  tasks waiting for a worker
@@ -52,6 +56,16 @@ void zdex_registry_destroy (zdex_registry_t **self_p);
 //  The executor of that name, created if new.  Returns NULL when the registry is
 //  full (max_executors names).  Owned by the registry.
 zdex_executor_t *zdex_registry_require (zdex_registry_t *self, const char *name);
+
+//  The record of scheduler `name` (its own name; the record's name is
+//  zdex_job_scheduler_name's), created if new.  force creates it beyond
+//  max_executors (a promotion brings tasks of a scheduler that must run).  Returns
+//  NULL when full and not forced.
+zdex_executor_t *zdex_registry_require_scheduler (zdex_registry_t *self, const char *name,
+                                                  bool force);
+
+//  The record of scheduler name, or NULL.
+zdex_executor_t *zdex_registry_lookup_scheduler (zdex_registry_t *self, const char *name);
 
 //  The executor of that name, or NULL if it was never used here.
 zdex_executor_t *zdex_registry_lookup (zdex_registry_t *self, const char *name);

@@ -163,6 +163,9 @@ test_roundtrip (void **state)
         {.op = ZDEX_REPLICA_SNAPSHOT_END},
         {.op = ZDEX_REPLICA_ACK, .member = "member-b"},
         {.op = ZDEX_REPLICA_FETCH, .to_seq = 90},
+        {.op = ZDEX_REPLICA_SCHED_PUT, .executor = "sched", .name = "a:b", .data = "{\"x\":1}"},
+        {.op = ZDEX_REPLICA_SCHED_DEL, .executor = "sched", .name = "a:b"},
+        {.op = ZDEX_REPLICA_SNAPSHOT_SCHED, .executor = "sched", .name = "n", .data = "{}"},
     };
     for (size_t index = 0; index < sizeof messages / sizeof messages[0]; index++) {
         zdex_replica_msg_t *msg = &messages[index];
@@ -201,6 +204,8 @@ test_roundtrip (void **state)
         s_assert_strings (out.slot.type, msg->slot.type);
         s_assert_strings (out.slot.data, msg->slot.data);
         s_assert_strings (out.slot.idempotency_key, msg->slot.idempotency_key);
+        s_assert_strings (out.name, msg->name);
+        s_assert_strings (out.data, msg->data);
         assert_int_equal (out.next_count, msg->next_count);
         for (size_t line = 0; line < out.next_count; line++) {
             assert_string_equal (out.nexts[line].executor, msg->nexts[line].executor);
@@ -213,7 +218,73 @@ test_roundtrip (void **state)
     }
     assert_string_equal (zdex_replica_op_name (ZDEX_REPLICA_SNAPSHOT_END), "SNAPSHOT_END");
     assert_string_equal (zdex_replica_op_name (0), "?");
-    assert_string_equal (zdex_replica_op_name (11), "?");
+    assert_string_equal (zdex_replica_op_name (ZDEX_REPLICA_SNAPSHOT_SCHED), "SNAPSHOT_SCHED");
+    assert_string_equal (zdex_replica_op_name (ZDEX_REPLICA_OP_LAST + 1), "?");
+}
+
+//  Scheduled tasks' forms: applied in stream order, replaced, deleted, carried by
+//  snapshots, kept during a resync, and handed over on promotion.
+static void
+test_sched_records (void **state)
+{
+    (void) state;
+    zdex_replica_t *replica = zdex_replica_new (4);
+    zhashx_t *rings = zhashx_new ();
+    zlistx_t *records = zdex_replica_record_list_new ();
+    zlistx_add_end (records, zdex_replica_record_new ("s", "one", "{\"v\":1}", 0));
+    zlistx_t *snapshot = zdex_replica_snapshot (4, 2, 10, rings, records);
+    assert_non_null (snapshot);
+    assert_int_equal (zlistx_size (snapshot), 3); //  BEGIN, one SCHED, END
+    zmsg_t *part;
+    while ((part = (zmsg_t *) zlistx_detach (snapshot, NULL))) {
+        zdex_replica_msg_t msg;
+        assert_int_equal (zdex_replica_decode (part, &msg), 0);
+        assert_int_equal (zdex_replica_apply (replica, &msg), ZDEX_REPLICA_APPLIED);
+        zdex_replica_msg_reset (&msg);
+        zmsg_destroy (&part);
+    }
+    zlistx_destroy (&snapshot);
+    assert_int_equal (zdex_replica_state (replica), ZDEX_REPLICA_STATE_LIVE);
+    assert_int_equal (zdex_replica_record_count (replica), 1);
+    zdex_replica_msg_t put = {.op = ZDEX_REPLICA_SCHED_PUT,
+                              .partition = 4,
+                              .epoch = 2,
+                              .seq = 11,
+                              .executor = "s",
+                              .name = "two",
+                              .data = "{\"v\":2}"};
+    assert_int_equal (zdex_replica_apply (replica, &put), ZDEX_REPLICA_APPLIED);
+    put.seq = 12;
+    put.name = "one";
+    put.data = "{\"v\":3}";
+    assert_int_equal (zdex_replica_apply (replica, &put), ZDEX_REPLICA_APPLIED);
+    zdex_replica_msg_t del = {.op = ZDEX_REPLICA_SCHED_DEL,
+                              .partition = 4,
+                              .epoch = 2,
+                              .seq = 13,
+                              .executor = "s",
+                              .name = "two"};
+    assert_int_equal (zdex_replica_apply (replica, &del), ZDEX_REPLICA_APPLIED);
+    //  Deleting what the copy does not hold means the copy is wrong.
+    del.seq = 14;
+    assert_int_equal (zdex_replica_apply (replica, &del), ZDEX_REPLICA_DIVERGED);
+    //  A resync that never completes: promotion hands over the last complete copy.
+    zdex_replica_msg_t begin = {
+        .op = ZDEX_REPLICA_SNAPSHOT_BEGIN, .partition = 4, .epoch = 3, .seq = 20};
+    assert_int_equal (zdex_replica_apply (replica, &begin), ZDEX_REPLICA_APPLIED);
+    zlistx_t *taken = zdex_replica_take_records (replica);
+    assert_int_equal (zlistx_size (taken), 1);
+    zdex_replica_record_t *record = (zdex_replica_record_t *) zlistx_first (taken);
+    assert_string_equal (record->scheduler, "s");
+    assert_string_equal (record->name, "one");
+    assert_string_equal (record->data, "{\"v\":3}");
+    zhashx_t *taken_rings = zdex_replica_take_rings (replica);
+    zhashx_destroy (&taken_rings);
+    assert_int_equal (zdex_replica_record_count (replica), 0);
+    zlistx_destroy (&taken);
+    zlistx_destroy (&records);
+    zhashx_destroy (&rings);
+    zdex_replica_destroy (&replica);
 }
 
 static void
@@ -872,7 +943,7 @@ test_snapshot_of_emptied_ring (void **state)
     zhashx_t *rings = zhashx_new ();
     zhashx_insert (rings, "executed", ring);
     zhashx_insert (rings, "kept", other);
-    zlistx_t *snapshot = zdex_replica_snapshot (9, 3, 40, rings);
+    zlistx_t *snapshot = zdex_replica_snapshot (9, 3, 40, rings, NULL);
     assert_non_null (snapshot);
     assert_int_equal (zlistx_size (snapshot), 3); //  BEGIN, one SLOT, END
     zdex_replica_t *replica = zdex_replica_new (9);
@@ -897,7 +968,7 @@ test_snapshot_of_emptied_ring (void **state)
     assert_int_equal (sequence, 0);
     //  A name that does not encode spoils the whole snapshot
     zhashx_insert (rings, "", ring);
-    assert_null (zdex_replica_snapshot (9, 3, 40, rings));
+    assert_null (zdex_replica_snapshot (9, 3, 40, rings, NULL));
     zhashx_destroy (&rings);
     zdex_replica_destroy (&replica);
     zdex_ring_destroy (&ring);
@@ -1383,7 +1454,7 @@ s_snapshot_into (t_primary_t *primary, zdex_replica_t *replica, t_backup_stats_t
 {
     zlistx_t *snapshot =
         zdex_replica_snapshot (primary->partition, zdex_replica_log_epoch (primary->log),
-                               zdex_replica_log_last (primary->log), primary->map);
+                               zdex_replica_log_last (primary->log), primary->map, NULL);
     assert_non_null (snapshot);
     stats->snapshot_messages += (int) zlistx_size (snapshot);
     int fetched = stats->fetched;
@@ -1521,8 +1592,8 @@ test_model (void **state)
         }
     }
     assert_int_equal (zdex_replica_log_size (primary.log), 10000);
-    zlistx_t *snapshot =
-        zdex_replica_snapshot (partition, epoch, zdex_replica_log_last (primary.log), primary.map);
+    zlistx_t *snapshot = zdex_replica_snapshot (
+        partition, epoch, zdex_replica_log_last (primary.log), primary.map, NULL);
     assert_non_null (snapshot);
     //  The backup, told of the gap, finds the backlog cannot answer
     zmsg_t *head = zdex_replica_log_head (primary.log);
@@ -1661,11 +1732,17 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_topic),          cmocka_unit_test (test_roundtrip),
-        cmocka_unit_test (test_encode_refuses), cmocka_unit_test (test_decode_rejects),
-        cmocka_unit_test (test_decode_fuzz),    cmocka_unit_test (test_log),
-        cmocka_unit_test (test_acks),           cmocka_unit_test (test_snapshot_of_emptied_ring),
-        cmocka_unit_test (test_replica_states), cmocka_unit_test (test_promoted_while_resyncing),
+        cmocka_unit_test (test_topic),
+        cmocka_unit_test (test_roundtrip),
+        cmocka_unit_test (test_encode_refuses),
+        cmocka_unit_test (test_sched_records),
+        cmocka_unit_test (test_decode_rejects),
+        cmocka_unit_test (test_decode_fuzz),
+        cmocka_unit_test (test_log),
+        cmocka_unit_test (test_acks),
+        cmocka_unit_test (test_snapshot_of_emptied_ring),
+        cmocka_unit_test (test_replica_states),
+        cmocka_unit_test (test_promoted_while_resyncing),
         cmocka_unit_test (test_model),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -150,7 +150,9 @@ class Worker(threading.Thread):
         op = message.get("op")
         if op == "worker.task":
             ref = message.get("ref")
-            if not (isinstance(ref, list) and len(ref) == 3 and ref[0] == "d"
+            # ["d", executor, task_id] for a durable task, ["s", handler, run] for a
+            # scheduled one (PROTOCOL.md, workers)
+            if not (isinstance(ref, list) and len(ref) == 3 and ref[0] in ("d", "s")
                     and isinstance(ref[1], str) and isinstance(ref[2], int)):
                 self._violation("bad ref: %r" % (message,))
             attempt = message.get("attempt")
@@ -650,8 +652,29 @@ def test_unknown_op(env):
     expect_error(reply, "UNKNOWN_OP")
     expect(reply.get("req") == {"id": [1, "x"]}, "req not echoed: %r" % (reply,))
     expect_error(env.client.call({"op": "worker.ready"}), "UNKNOWN_OP")
-    expect_error(env.client.call({"op": "scheduled.schedule", "scheduler": "s",
-                                  "task": {"type": "echo"}, "delay_ms": 0}), "UNKNOWN_OP")
+    expect_error(env.client.call({"op": "scheduled.nope", "scheduler": "s"}), "UNKNOWN_OP")
+
+
+def test_scheduled(env):
+    c = env.client
+    name = "py-%d" % os.getpid()
+    reply = expect_ok(c.call({"op": "scheduled.schedule", "scheduler": "py", "name": name,
+                              "task": {"type": "echo", "payload": {"n": 25}}, "delay_ms": 100}))
+    handler = reply.get("handler")
+    expect(handler == "urn:zdex:scheduled:partition=%d:py:%s"
+           % (partition_of(name, env.partition_count), name), "handler %r" % (handler,))
+    expect_error(c.call({"op": "scheduled.schedule", "scheduler": "py", "name": name,
+                         "task": {"type": "echo"}, "delay_ms": 0}), "DUPLICATE_TASK")
+    got = expect_ok(c.call({"op": "scheduled.get", "handler": handler, "timeout_ms": 5000}))
+    expect(got.get("result") == {"n": 25}, "scheduled result %r" % (got,))
+    status = expect_ok(c.call({"op": "scheduled.status", "handler": handler}))
+    expect(status.get("done") is True and status["stats"]["total_runs"] == 1,
+           "status %r" % (status,))
+    listed = expect_ok(c.call({"op": "scheduled.get_all", "scheduler": "py"}))
+    expect(any(handler in urns for urns in listed["members"].values()), "get_all %r" % (listed,))
+    expect_ok(c.call({"op": "scheduled.dispose", "handler": handler}))
+    expect_error(c.call({"op": "scheduled.get", "handler": handler}), "STALE_TASK")
+    expect_error(c.call({"op": "scheduled.get", "handler": "urn:nope"}), "BAD_REQUEST")
 
 
 def test_too_large(env):
@@ -804,6 +827,7 @@ TESTS = [
     test_stale_task_id,
     test_bad_requests,
     test_unknown_op,
+    test_scheduled,
     test_too_large,
     test_shutdown,
     test_shutdown_now,
