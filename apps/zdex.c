@@ -3,7 +3,9 @@
 //  Each command sends one request through zdex_client_call and prints the reply as
 //  one line of compact JSON on stdout.  An ok:false reply or a client-side failure
 //  also prints "zdex: CODE: message" on stderr and exits 1; a usage error exits 2.
-//  Options may come before or after the command; "--" ends the options.
+//  Options may come before or after the command; "--" ends the options.  dispose and
+//  status act on a scheduled task when their argument is a handler ("urn:..."), on
+//  the durable executor otherwise.
 
 #include "zdex.h"
 
@@ -23,6 +25,7 @@ static const char *s_usage_text =
     "  --connect EP        member client endpoint(s), comma-separated\n"
     "                      (default $ZDEX_CONNECT, else " ZDEX_CLIENT_DEFAULT_ENDPOINT ")\n"
     "  --executor NAME     durable executor (default \"default\")\n"
+    "  --scheduler NAME    scheduled executor (default \"default\")\n"
     "  --timeout MS        client-side wait for the reply (default: forever; a request\n"
     "                      with --timeout-ms T waits at least T+5000 ms)\n"
     "  --help              show this help\n"
@@ -41,6 +44,20 @@ static const char *s_usage_text =
     "  shutdown-now        durable.shutdown_now; prints {\"not_started\":[...]}\n"
     "  status              durable.status; prints {\"shutdown\":..,\"terminated\":..}\n"
     "  stats               durable.stats\n"
+    "  schedule TYPE [PAYLOAD_JSON] [--delay MS] [--period MS] [--name N]\n"
+    "           [--key K | --member ID | --members ID,ID,.. | --all-members]\n"
+    "           [--auto-dispose]\n"
+    "                      scheduled.schedule (--scheduler); first run after --delay\n"
+    "                      (default 0, negative: at once), then every --period ms;\n"
+    "                      prints {\"handler\":URN} or {\"handlers\":{ID:URN,..}}\n"
+    "  get HANDLER [--timeout-ms N]\n"
+    "                      scheduled.get; waits until done without --timeout-ms\n"
+    "  cancel HANDLER      scheduled.cancel; prints {\"cancelled\":..}\n"
+    "  dispose HANDLER     scheduled.dispose (HANDLER: \"urn:...\")\n"
+    "  status HANDLER      scheduled.status (HANDLER: \"urn:...\")\n"
+    "  get-all             scheduled.get_all (--scheduler); prints {\"members\":{ID:[URN,..]}}\n"
+    "  scheduler-shutdown  scheduled.shutdown (--scheduler)\n"
+    "  scheduler-stats     scheduled.stats (--scheduler)\n"
     "  ping                cluster.ping\n"
     "  members             cluster.members\n"
     "  workers             cluster.workers\n"
@@ -53,11 +70,22 @@ static const char *s_usage_text =
 typedef struct {
     const char *connect;
     const char *executor;
+    const char *scheduler;
     int64_t timeout; //  -1: not given
     const char *key;
     const char *idempotency_key;
-    int64_t timeout_ms;  //  -1: not given
-    const char *args[4]; //  command and its positional arguments
+    int64_t timeout_ms; //  -1: not given
+    //  schedule
+    int64_t delay;
+    bool period_given;
+    int64_t period;
+    const char *name;
+    const char *member;
+    const char *members; //  comma-separated
+    bool all_members;
+    bool auto_dispose;
+    bool schedule_options; //  any of the above was given
+    const char *args[4];   //  command and its positional arguments
     int arg_count;
 } s_options_t;
 
@@ -85,6 +113,18 @@ s_parse_count (const char *text, int64_t *value_p)
     return 0;
 }
 
+//  Parse a decimal integer in [-INT64_MAX, INT64_MAX]; returns 0 or -1.
+static int
+s_parse_signed (const char *text, int64_t *value_p)
+{
+    bool negative = *text == '-';
+    int64_t magnitude;
+    if (s_parse_count (text + negative, &magnitude))
+        return -1;
+    *value_p = negative ? -magnitude : magnitude;
+    return 0;
+}
+
 //  Fill options from argv; returns 0, a usage exit code, or -1 for --help.
 static int
 s_parse (int argc, char *argv[], s_options_t *options)
@@ -104,6 +144,15 @@ s_parse (int argc, char *argv[], s_options_t *options)
         }
         if (streq (arg, "--help"))
             return -1;
+        //  Flags take no value
+        if (streq (arg, "--all-members") || streq (arg, "--auto-dispose")) {
+            if (streq (arg, "--all-members"))
+                options->all_members = true;
+            else
+                options->auto_dispose = true;
+            options->schedule_options = true;
+            continue;
+        }
         //  --name VALUE or --name=VALUE
         char name[32];
         const char *value = NULL;
@@ -124,7 +173,23 @@ s_parse (int argc, char *argv[], s_options_t *options)
             options->connect = value;
         else if (streq (name, "--executor"))
             options->executor = value;
-        else if (streq (name, "--key"))
+        else if (streq (name, "--scheduler"))
+            options->scheduler = value;
+        else if (streq (name, "--name") || streq (name, "--member") || streq (name, "--members")) {
+            *(streq (name, "--name")     ? &options->name
+              : streq (name, "--member") ? &options->member
+                                         : &options->members) = value;
+            options->schedule_options = true;
+        } else if (streq (name, "--delay")) {
+            if (s_parse_signed (value, &options->delay))
+                return s_usage_error ("--delay needs a number of ms, not '%s'", value);
+            options->schedule_options = true;
+        } else if (streq (name, "--period")) {
+            if (s_parse_count (value, &options->period))
+                return s_usage_error ("--period needs a number of ms, not '%s'", value);
+            options->period_given = true;
+            options->schedule_options = true;
+        } else if (streq (name, "--key"))
             options->key = value;
         else if (streq (name, "--idempotency-key"))
             options->idempotency_key = value;
@@ -144,10 +209,14 @@ s_parse (int argc, char *argv[], s_options_t *options)
 //  command options apply.
 typedef enum {
     S_TAKES_EXECUTOR = 1,
-    S_TAKES_TASK = 2,    //  TYPE [PAYLOAD] --key --idempotency-key
-    S_TAKES_TASK_ID = 4, //  TASK_ID
-    S_TAKES_TIMEOUT = 8, //  --timeout-ms
-    S_TAKES_JSON = 16    //  raw request
+    S_TAKES_TASK = 2,       //  TYPE [PAYLOAD] --key --idempotency-key
+    S_TAKES_TASK_ID = 4,    //  TASK_ID
+    S_TAKES_TIMEOUT = 8,    //  --timeout-ms
+    S_TAKES_JSON = 16,      //  raw request
+    S_TAKES_SCHEDULER = 32, //  --scheduler
+    S_TAKES_SCHEDULE = 64,  //  TYPE [PAYLOAD] --key and the schedule options
+    S_TAKES_HANDLER = 128,  //  HANDLER
+    S_TAKES_URN = 256       //  chosen only when its argument starts with "urn:"
 } s_takes_t;
 
 typedef struct {
@@ -158,17 +227,26 @@ typedef struct {
     int takes;
 } s_command_t;
 
+//  Commands sharing a name are tried in order; the first that fits is used.
 static const s_command_t s_commands[] = {
     {"submit", "durable.submit", 1, 2, S_TAKES_EXECUTOR | S_TAKES_TASK},
     {"execute", "durable.execute", 1, 2, S_TAKES_EXECUTOR | S_TAKES_TASK},
     {"retrieve", "durable.retrieve", 1, 1, S_TAKES_EXECUTOR | S_TAKES_TASK_ID | S_TAKES_TIMEOUT},
     {"retrieve-and-dispose", "durable.retrieve_and_dispose", 1, 1,
      S_TAKES_EXECUTOR | S_TAKES_TASK_ID | S_TAKES_TIMEOUT},
+    {"dispose", "scheduled.dispose", 1, 1, S_TAKES_HANDLER | S_TAKES_URN},
     {"dispose", "durable.dispose", 1, 1, S_TAKES_EXECUTOR | S_TAKES_TASK_ID},
     {"shutdown", "durable.shutdown", 0, 0, S_TAKES_EXECUTOR},
     {"shutdown-now", "durable.shutdown_now", 0, 0, S_TAKES_EXECUTOR},
+    {"status", "scheduled.status", 1, 1, S_TAKES_HANDLER | S_TAKES_URN},
     {"status", "durable.status", 0, 0, S_TAKES_EXECUTOR},
     {"stats", "durable.stats", 0, 0, S_TAKES_EXECUTOR},
+    {"schedule", "scheduled.schedule", 1, 2, S_TAKES_SCHEDULER | S_TAKES_SCHEDULE},
+    {"get", "scheduled.get", 1, 1, S_TAKES_HANDLER | S_TAKES_TIMEOUT},
+    {"cancel", "scheduled.cancel", 1, 1, S_TAKES_HANDLER},
+    {"get-all", "scheduled.get_all", 0, 0, S_TAKES_SCHEDULER},
+    {"scheduler-shutdown", "scheduled.shutdown", 0, 0, S_TAKES_SCHEDULER},
+    {"scheduler-stats", "scheduled.stats", 0, 0, S_TAKES_SCHEDULER},
     {"ping", "cluster.ping", 0, 0, 0},
     {"members", "cluster.members", 0, 0, 0},
     {"workers", "cluster.workers", 0, 0, 0},
@@ -184,6 +262,65 @@ s_set_string (json_t *request, const char *field, const char *value)
     return s_usage_error ("%s is not valid UTF-8", field);
 }
 
+//  The fields of scheduled.schedule besides task and key; returns 0 or a usage exit
+//  code.
+static int
+s_schedule_fields (const s_options_t *options, json_t *request)
+{
+    json_object_set_new (request, "delay_ms", json_integer (options->delay));
+    if (options->period_given)
+        json_object_set_new (request, "period_ms", json_integer (options->period));
+    if (options->auto_dispose)
+        json_object_set_new (request, "auto_dispose", json_true ());
+    if (options->all_members)
+        json_object_set_new (request, "all_members", json_true ());
+    int rc = 0;
+    if (options->name)
+        rc = s_set_string (request, "name", options->name);
+    if (rc == 0 && options->member)
+        rc = s_set_string (request, "member", options->member);
+    if (rc == 0 && options->members) {
+        //  ID,ID,...: the member validates the ids; empty ones are our usage error
+        json_t *members = json_array ();
+        json_object_set_new (request, "members", members);
+        const char *item = options->members;
+        while (rc == 0) {
+            const char *comma = strchr (item, ',');
+            size_t length = comma ? (size_t) (comma - item) : strlen (item);
+            json_t *member = length ? json_stringn (item, length) : NULL;
+            if (!member)
+                rc = s_usage_error ("--members needs member ids separated by commas, not '%s'",
+                                    options->members);
+            else
+                json_array_append_new (members, member);
+            if (!comma)
+                break;
+            item = comma + 1;
+        }
+    }
+    return rc;
+}
+
+//  The command called name that fits its arguments, or NULL when none has that
+//  name.  A command marked S_TAKES_URN fits only a first argument starting with
+//  "urn:"; when none fits, the last one of that name is used (its argument check
+//  then reports the error).
+static const s_command_t *
+s_command_find (const char *name, const s_options_t *options)
+{
+    const s_command_t *found = NULL;
+    for (size_t index = 0; index < sizeof s_commands / sizeof s_commands[0]; index++) {
+        const s_command_t *command = &s_commands[index];
+        if (!streq (name, command->name))
+            continue;
+        found = command;
+        if (!(command->takes & S_TAKES_URN) ||
+            (options->arg_count > 1 && strncmp (options->args[1], "urn:", 4) == 0))
+            break;
+    }
+    return found;
+}
+
 //  Build the request of a command; returns 0 or a usage exit code.
 static int
 s_build (const s_command_t *command, const s_options_t *options, json_t **request_p)
@@ -192,8 +329,14 @@ s_build (const s_command_t *command, const s_options_t *options, json_t **reques
     int arg_count = options->arg_count - 1;
     if (arg_count < command->min_args || arg_count > command->max_args)
         return s_usage_error ("wrong number of arguments for '%s'", command->name);
-    if ((options->key || options->idempotency_key) && !(command->takes & S_TAKES_TASK))
-        return s_usage_error ("--key and --idempotency-key do not apply to '%s'", command->name);
+    if (options->key && !(command->takes & (S_TAKES_TASK | S_TAKES_SCHEDULE)))
+        return s_usage_error ("--key does not apply to '%s'", command->name);
+    if (options->idempotency_key && !(command->takes & S_TAKES_TASK))
+        return s_usage_error ("--idempotency-key does not apply to '%s'", command->name);
+    if (options->schedule_options && !(command->takes & S_TAKES_SCHEDULE))
+        return s_usage_error ("--delay, --period, --name, --member, --members, --all-members "
+                              "and --auto-dispose apply to 'schedule' only, not '%s'",
+                              command->name);
     if (options->timeout_ms >= 0 && !(command->takes & S_TAKES_TIMEOUT))
         return s_usage_error ("--timeout-ms does not apply to '%s'", command->name);
 
@@ -212,7 +355,13 @@ s_build (const s_command_t *command, const s_options_t *options, json_t **reques
     int rc = 0;
     if (command->takes & S_TAKES_EXECUTOR)
         rc = s_set_string (request, "executor", options->executor);
-    if (rc == 0 && (command->takes & S_TAKES_TASK)) {
+    if (rc == 0 && (command->takes & S_TAKES_SCHEDULER))
+        rc = s_set_string (request, "scheduler", options->scheduler);
+    if (rc == 0 && (command->takes & S_TAKES_HANDLER))
+        rc = s_set_string (request, "handler", args[0]);
+    if (rc == 0 && (command->takes & S_TAKES_SCHEDULE))
+        rc = s_schedule_fields (options, request);
+    if (rc == 0 && (command->takes & (S_TAKES_TASK | S_TAKES_SCHEDULE))) {
         json_t *task = json_object ();
         json_object_set_new (request, "task", task);
         rc = s_set_string (task, "type", args[0]);
@@ -227,7 +376,7 @@ s_build (const s_command_t *command, const s_options_t *options, json_t **reques
         }
         if (rc == 0 && options->key)
             rc = s_set_string (request, "key", options->key);
-        if (rc == 0 && options->idempotency_key)
+        if (rc == 0 && options->idempotency_key && (command->takes & S_TAKES_TASK))
             rc = s_set_string (request, "idempotency_key", options->idempotency_key);
     }
     if (rc == 0 && (command->takes & S_TAKES_TASK_ID)) {
@@ -254,6 +403,7 @@ main (int argc, char *argv[])
     if (!options.connect || !*options.connect)
         options.connect = ZDEX_CLIENT_DEFAULT_ENDPOINT;
     options.executor = "default";
+    options.scheduler = "default";
     options.timeout = -1;
     options.timeout_ms = -1;
     int rc = s_parse (argc, argv, &options);
@@ -266,10 +416,7 @@ main (int argc, char *argv[])
     if (options.arg_count == 0)
         return s_usage_error ("%s", "no command given");
 
-    const s_command_t *command = NULL;
-    for (size_t index = 0; index < sizeof s_commands / sizeof s_commands[0]; index++)
-        if (streq (options.args[0], s_commands[index].name))
-            command = &s_commands[index];
+    const s_command_t *command = s_command_find (options.args[0], &options);
     if (!command)
         return s_usage_error ("unknown command '%s'", options.args[0]);
     json_t *request = NULL;

@@ -9,8 +9,8 @@
 //  - pipelined: zdex_client_send queues a request and returns its "req" number;
 //    zdex_client_recv returns replies in arrival order (not request order); the
 //    caller matches them by "req".
-//  - synchronous: one function per durable op (and zdex_client_call for any
-//    request).  Each sends one request and waits for the reply with that req;
+//  - synchronous: one function per durable and scheduled op (and zdex_client_call
+//    for any request).  Each sends one request and waits for the reply with that req;
 //    replies to pipelined requests that arrive meanwhile are kept for
 //    zdex_client_recv.
 //
@@ -47,8 +47,15 @@ extern "C" {
 
 //  How long a synchronous call keeps retrying while the cluster answers
 //  UNAVAILABLE (a member died and its partitions are being promoted, tables are
-//  changing).  Submits and executes are retried only when they carry an
-//  idempotency_key, so that a retry cannot run a task twice.
+//  changing).  A change answered UNAVAILABLE may still have been applied, so only
+//  requests that a second copy cannot harm are sent again: every durable op but
+//  submits and executes without an idempotency_key (which could run twice), and the
+//  scheduled ops get, cancel, status, get_all and stats.  scheduled.schedule,
+//  scheduled.dispose and scheduled.shutdown are never retried: a retry of a schedule
+//  that landed would answer DUPLICATE_TASK (named) or schedule it twice (nameless),
+//  a retried dispose would answer STALE_TASK.  Their UNAVAILABLE goes back to the
+//  caller, who knows what to check (e.g. scheduled.status of the handler).  A
+//  retried cancel whose first copy landed answers cancelled: false.
 #define ZDEX_CLIENT_RETRY_MS 30000
 
 //  Client-side error codes (the member's codes are listed in the protocol).
@@ -144,6 +151,76 @@ int zdex_client_status (zdex_client_t *self, const char *executor, bool *shutdow
 //  durable.stats: sets *stats_p (if not NULL) to the reply object; the per-member
 //  counters are under "members".  Caller owns.
 int zdex_client_stats (zdex_client_t *self, const char *executor, json_t **stats_p);
+
+//  ---------------------------------------------------------------------------------
+//  Scheduled executor.  scheduler may be NULL ("default").  A handler is the URN
+//  string that scheduled.schedule returned (any client may use it, and it stays
+//  valid across failover).  Errors of a task's outcome: TASK_FAILED (cause: what the
+//  worker reported), CANCELLED, STALE_TASK (disposed or never scheduled),
+//  MEMBER_LOST; of scheduling: DUPLICATE_TASK, REJECTED (capacity, shut down).
+
+//  How to schedule a task.  Zero-initialise, then set what differs from the
+//  defaults: scheduler "default", a name chosen by the member, run once at once,
+//  placed in the partition of its name, kept until disposed.
+typedef struct {
+    const char *scheduler; //  NULL: "default"
+    const char *name;      //  NULL: the member names the task (a UUID)
+    int64_t delay_ms;      //  first run after this long; <= 0: at once
+    int64_t period_ms;     //  0: one-shot; > 0: then every period_ms (fixed rate)
+    bool auto_dispose;     //  one-shot only: the task is disposed once done
+    //  Placement, at most one (none: the partition of the task's name):
+    const char *key;    //  the partition of key
+    const char *member; //  that member's own store (not replicated)
+    json_t *members;    //  borrowed array of member ids: one task in each one's store
+    bool all_members;   //  one task in every member's store
+} zdex_schedule_options_t;
+
+//  scheduled.schedule: schedule a task of type with payload (NULL: json null), as
+//  options says (NULL: the defaults).  Replies once the task is stored (and
+//  replicated).  On success, a task in one place (no members / all_members) sets
+//  *handler_p to its handler (caller frees with free()) and *handlers_p to NULL; a
+//  task placed on several members sets *handlers_p to {member id: handler} (caller
+//  owns) and *handler_p to NULL.  Either pointer may be NULL.  Never retried (see
+//  ZDEX_CLIENT_RETRY_MS).
+int zdex_client_schedule (zdex_client_t *self, const char *type, json_t *payload,
+                          const zdex_schedule_options_t *options, char **handler_p,
+                          json_t **handlers_p);
+
+//  scheduled.get: the task's result, waiting until it has one (timeout_ms -1), at
+//  most timeout_ms (then TIMEOUT), or not at all (0).  On success sets *result_p
+//  (caller owns) if result_p is not NULL.  A fixed-rate task has a result only once
+//  it failed (TASK_FAILED) or was cancelled (CANCELLED).
+int zdex_client_scheduled_get (zdex_client_t *self, const char *handler, int64_t timeout_ms,
+                               json_t **result_p);
+
+//  scheduled.cancel: no further runs (a run in progress goes on).  Sets
+//  *cancelled_p (if not NULL): false when the task already had an outcome.
+int zdex_client_scheduled_cancel (zdex_client_t *self, const char *handler, bool *cancelled_p);
+
+//  scheduled.dispose: forget the task: no further runs, its capacity is freed, and
+//  later ops on the handler answer STALE_TASK.
+//  Never retried (see ZDEX_CLIENT_RETRY_MS).
+int zdex_client_scheduled_dispose (zdex_client_t *self, const char *handler);
+
+//  scheduled.status: sets *status_p (if not NULL) to the reply object: "done",
+//  "cancelled", "delay_ms" and "stats" {total_runs, last_run_duration_ms,
+//  last_idle_time_ms, total_run_time_ms, total_idle_time_ms}.  Caller owns.
+int zdex_client_scheduled_status (zdex_client_t *self, const char *handler, json_t **status_p);
+
+//  scheduled.get_all: sets *members_p (if not NULL) to {member id: [handler, ...]},
+//  every task of the scheduler not yet disposed.  Caller owns.
+int zdex_client_scheduled_get_all (zdex_client_t *self, const char *scheduler, json_t **members_p);
+
+//  scheduled.shutdown: later schedules on the scheduler are REJECTED.  Never retried
+//  (see ZDEX_CLIENT_RETRY_MS).
+int zdex_client_scheduled_shutdown (zdex_client_t *self, const char *scheduler);
+
+//  scheduled.stats: sets *stats_p (if not NULL) to the reply object; the per-member
+//  counters are under "members", as in durable.stats.  Caller owns.
+int zdex_client_scheduled_stats (zdex_client_t *self, const char *scheduler, json_t **stats_p);
+
+//  ---------------------------------------------------------------------------------
+//  Cluster
 
 //  cluster.ping: sets *reply_p (if not NULL) to the reply object ({"member_id",
 //  "version", ...}).  Caller owns.

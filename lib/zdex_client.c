@@ -263,8 +263,8 @@ s_check_reply (zdex_client_t *self, json_t *reply)
 //  failure already recorded), adds a sync req, returns the ok reply (caller owns) or
 //  NULL with the error recorded.
 //  True when an ok:false reply says UNAVAILABLE and request may be sent again:
-//  anything but a submit or execute without an idempotency key (which could then
-//  run twice).
+//  anything whose second copy cannot do harm if the first one landed (see
+//  ZDEX_CLIENT_RETRY_MS).
 static bool
 s_retryable (json_t *request, json_t *reply)
 {
@@ -273,8 +273,15 @@ s_retryable (json_t *request, json_t *reply)
     if (!code || !streq (code, "UNAVAILABLE"))
         return false;
     const char *op = json_string_value (json_object_get (request, "op"));
-    bool submit = op && (streq (op, "durable.submit") || streq (op, "durable.execute"));
-    return !submit || json_object_get (request, "idempotency_key");
+    if (!op)
+        return true;
+    if (streq (op, "durable.submit") || streq (op, "durable.execute"))
+        return json_object_get (request, "idempotency_key") != NULL;
+    if (strncmp (op, "scheduled.", 10) == 0)
+        return streq (op, "scheduled.get") || streq (op, "scheduled.cancel") ||
+               streq (op, "scheduled.status") || streq (op, "scheduled.get_all") ||
+               streq (op, "scheduled.stats");
+    return true;
 }
 
 //  Send request and wait for its reply, sending it again (with a new req) while
@@ -628,6 +635,194 @@ zdex_client_stats (zdex_client_t *self, const char *executor, json_t **stats_p)
 {
     assert (self);
     json_t *reply = s_request (self, s_new_request (self, "durable.stats", executor));
+    if (!reply)
+        return -1;
+    if (stats_p)
+        *stats_p = reply;
+    else
+        json_decref (reply);
+    return 0;
+}
+
+//  New scheduled request {"op":op,"handler":handler}, or NULL with the error
+//  recorded.
+static json_t *
+s_handler_request (zdex_client_t *self, const char *op, const char *handler)
+{
+    assert (handler);
+    json_t *request = s_new_request (self, op, NULL);
+    if (request && s_set_string (self, request, "handler", handler)) {
+        json_decref (request);
+        request = NULL;
+    }
+    return request;
+}
+
+//  New scheduled request {"op":op[,"scheduler":scheduler]}, or NULL with the error
+//  recorded.
+static json_t *
+s_scheduler_request (zdex_client_t *self, const char *op, const char *scheduler)
+{
+    json_t *request = s_new_request (self, op, NULL);
+    if (request && s_set_string (self, request, "scheduler", scheduler)) {
+        json_decref (request);
+        request = NULL;
+    }
+    return request;
+}
+
+static json_t *
+s_schedule_request (zdex_client_t *self, const char *type, json_t *payload,
+                    const zdex_schedule_options_t *options)
+{
+    assert (type);
+    static const zdex_schedule_options_t defaults = {0};
+    if (!options)
+        options = &defaults;
+    json_t *request = s_scheduler_request (self, "scheduled.schedule", options->scheduler);
+    if (!request)
+        return NULL;
+    json_t *task = json_object ();
+    json_object_set_new (request, "task", task);
+    json_object_set_new (request, "delay_ms", json_integer (options->delay_ms));
+    if (options->period_ms != 0)
+        json_object_set_new (request, "period_ms", json_integer (options->period_ms));
+    if (options->auto_dispose)
+        json_object_set_new (request, "auto_dispose", json_true ());
+    if (options->all_members)
+        json_object_set_new (request, "all_members", json_true ());
+    if (options->members)
+        json_object_set (request, "members", options->members);
+    if (payload)
+        json_object_set (task, "payload", payload);
+    if (s_set_string (self, task, "type", type) ||
+        s_set_string (self, request, "name", options->name) ||
+        s_set_string (self, request, "key", options->key) ||
+        s_set_string (self, request, "member", options->member)) {
+        json_decref (request);
+        return NULL;
+    }
+    return request;
+}
+
+int
+zdex_client_schedule (zdex_client_t *self, const char *type, json_t *payload,
+                      const zdex_schedule_options_t *options, char **handler_p, json_t **handlers_p)
+{
+    assert (self);
+    if (handler_p)
+        *handler_p = NULL;
+    if (handlers_p)
+        *handlers_p = NULL;
+    json_t *reply = s_request (self, s_schedule_request (self, type, payload, options));
+    if (!reply)
+        return -1;
+    json_t *handler = json_object_get (reply, "handler");
+    json_t *handlers = json_object_get (reply, "handlers");
+    int rc = 0;
+    if (json_is_string (handler) && !handlers) {
+        if (handler_p) {
+            *handler_p = strdup (json_string_value (handler));
+            assert (*handler_p);
+        }
+    } else if (json_is_object (handlers) && !handler) {
+        if (handlers_p)
+            *handlers_p = json_incref (handlers);
+    } else {
+        s_error_set (self, ZDEX_CLIENT_IO, NULL, "malformed reply: no handler or handlers");
+        rc = -1;
+    }
+    json_decref (reply);
+    return rc;
+}
+
+int
+zdex_client_scheduled_get (zdex_client_t *self, const char *handler, int64_t timeout_ms,
+                           json_t **result_p)
+{
+    assert (self);
+    json_t *request = s_handler_request (self, "scheduled.get", handler);
+    if (request && timeout_ms >= 0)
+        json_object_set_new (request, "timeout_ms", json_integer (timeout_ms));
+    json_t *reply = s_request (self, request);
+    if (!reply)
+        return -1;
+    if (result_p) {
+        json_t *result = json_object_get (reply, "result");
+        *result_p = result ? json_incref (result) : json_null ();
+    }
+    json_decref (reply);
+    return 0;
+}
+
+int
+zdex_client_scheduled_cancel (zdex_client_t *self, const char *handler, bool *cancelled_p)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_handler_request (self, "scheduled.cancel", handler));
+    if (!reply)
+        return -1;
+    if (cancelled_p)
+        *cancelled_p = json_is_true (json_object_get (reply, "cancelled"));
+    json_decref (reply);
+    return 0;
+}
+
+int
+zdex_client_scheduled_dispose (zdex_client_t *self, const char *handler)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_handler_request (self, "scheduled.dispose", handler));
+    json_decref (reply);
+    return reply ? 0 : -1;
+}
+
+int
+zdex_client_scheduled_status (zdex_client_t *self, const char *handler, json_t **status_p)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_handler_request (self, "scheduled.status", handler));
+    if (!reply)
+        return -1;
+    if (status_p)
+        *status_p = reply;
+    else
+        json_decref (reply);
+    return 0;
+}
+
+int
+zdex_client_scheduled_get_all (zdex_client_t *self, const char *scheduler, json_t **members_p)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_scheduler_request (self, "scheduled.get_all", scheduler));
+    if (!reply)
+        return -1;
+    json_t *members = json_object_get (reply, "members");
+    int rc = 0;
+    if (!json_is_object (members)) {
+        s_error_set (self, ZDEX_CLIENT_IO, NULL, "malformed reply: no members");
+        rc = -1;
+    } else if (members_p)
+        *members_p = json_incref (members);
+    json_decref (reply);
+    return rc;
+}
+
+int
+zdex_client_scheduled_shutdown (zdex_client_t *self, const char *scheduler)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_scheduler_request (self, "scheduled.shutdown", scheduler));
+    json_decref (reply);
+    return reply ? 0 : -1;
+}
+
+int
+zdex_client_scheduled_stats (zdex_client_t *self, const char *scheduler, json_t **stats_p)
+{
+    assert (self);
+    json_t *reply = s_request (self, s_scheduler_request (self, "scheduled.stats", scheduler));
     if (!reply)
         return -1;
     if (stats_p)
