@@ -5,7 +5,9 @@
 //    sleep    payload {"ms": N, ...}: sleeps N ms (0..3600000), returns the payload
 //    fail     fails with the payload's "message" string, or "failed"
 //    counter  stateful (scheduled tasks): state {"n": k} (absent or null: k = 0)
-//             gives the value k + 1 and the new state {"n": k + 1}
+//             gives the value k + 1 and the new state {"n": k + 1}; with payload
+//             {"fail_at": N} the run that reaches N fails ("counter reached N"),
+//             which ends a periodic task and shows how far its state got
 //  With --count-file PATH, appends "type attempt ref-json" to PATH before each task
 //  runs (one write per line, so concurrent slots never interleave), which lets fault
 //  tests count how often a task ran.  Prints "zdex-worker ready" once worker.ready
@@ -83,9 +85,9 @@ s_counter (const char *type, json_t *payload, json_t *state, json_t **value_p, j
            char **error_p, void *arg)
 {
     (void) type;
-    (void) payload;
     (void) arg;
     json_int_t count = 0;
+    json_t *fail_at = json_object_get (payload, "fail_at");
     if (state && !json_is_null (state)) {
         json_t *n = json_object_get (state, "n");
         if (!json_is_object (state) || !json_is_integer (n) || json_integer_value (n) < 0 ||
@@ -95,8 +97,12 @@ s_counter (const char *type, json_t *payload, json_t *state, json_t **value_p, j
         }
         count = json_integer_value (n);
     }
-    *value_p = json_integer (count + 1);
     *state_p = json_pack ("{s:I}", "n", count + 1);
+    if (json_is_integer (fail_at) && json_integer_value (fail_at) == count + 1) {
+        *error_p = zsys_sprintf ("counter reached %" JSON_INTEGER_FORMAT, count + 1);
+        return -1;
+    }
+    *value_p = json_integer (count + 1);
     return 0;
 }
 

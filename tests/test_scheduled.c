@@ -371,10 +371,10 @@ test_cancel (void **state)
     free (handler);
 
     //  During a run: the run finishes, the task stays cancelled.
+    int lines = harness_count_lines (cluster->count_file);
     handler = s_schedule (client, json_pack ("{s:s, s:o, s:i}", "op", "scheduled.schedule", "task",
                                              s_task ("sleep", json_pack ("{s:i}", "ms", 800)),
                                              "delay_ms", 0));
-    int lines = harness_count_lines (cluster->count_file);
     int64_t deadline = zclock_mono () + 5000;
     //  The worker logs a line as the run starts.
     while (harness_count_lines (cluster->count_file) == lines && zclock_mono () < deadline)
@@ -710,6 +710,13 @@ test_failover (void **state)
         s_schedule (client, json_pack ("{s:s, s:o, s:i, s:i}", "op", "scheduled.schedule", "task",
                                        s_task ("echo", NULL), "delay_ms", 0, "period_ms", 300));
     s_wait_runs (client, periodic, 2, 5000);
+    //  55: a stateful periodic task whose 12th run fails; its state must carry on
+    //  across the failover for the failure to come at run 12 exactly.
+    char *stateful =
+        s_schedule (client, json_pack ("{s:s, s:o, s:i, s:i}", "op", "scheduled.schedule", "task",
+                                       s_task ("counter", json_pack ("{s:i}", "fail_at", 12)),
+                                       "delay_ms", 0, "period_ms", 250));
+    s_wait_runs (client, stateful, 3, 5000);
     int64_t scheduled_at = zclock_mono ();
     char *pending =
         s_schedule (client, json_pack ("{s:s, s:o, s:i}", "op", "scheduled.schedule", "task",
@@ -738,10 +745,18 @@ test_failover (void **state)
     assert_true (json_is_true (json_object_get (reply, "cancelled")));
     assert_true (json_is_true (json_object_get (reply, "done")));
     json_decref (reply);
+    reply = s_on (client, "scheduled.get", stateful);
+    s_expect_error (reply, "TASK_FAILED");
+    assert_string_equal (
+        json_string_value (json_object_get (json_object_get (reply, "error"), "cause")),
+        "counter reached 12");
+    json_decref (reply);
+    assert_int_equal (s_runs (client, stateful), 12);
     reply = s_call (client,
                     json_pack ("{s:s, s:s}", "op", "scheduled.get_all", "scheduler", "default"));
-    assert_true (s_total (reply) >= 4);
+    assert_true (s_total (reply) >= 5);
     json_decref (reply);
+    free (stateful);
     free (done);
     free (cancelled);
     free (periodic);
