@@ -27,6 +27,14 @@
 //  forwarded again: if we do not own the partition (tables converging) it gets
 //  UNAVAILABLE, which clients retry.  shutdown, shutdown_now and stats apply
 //  locally and are fanned out to every member; status is local.
+//
+//  Scheduled ops: schedule goes to the partition of its key, else of its name (a
+//  UUID chosen here when unnamed), or to member bins (actor 0 of the named member;
+//  members/all_members fan out to the listed members, this one included); the
+//  other task ops follow the handler URN; get_all, shutdown and stats fan out.
+//  Per-member capacity is counted here (the actors report tasks that arrive or
+//  leave by promotion, demotion, dispose: "COUNT").  Split-brain protection rules
+//  are checked by the member the client reached, before routing.
 
 #include "zdex_broker.h"
 #include "zdex_cluster.h"

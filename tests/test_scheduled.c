@@ -593,6 +593,62 @@ test_capacity_and_members (void **state)
     zdex_client_destroy (&client);
 }
 
+//  Run the CLI (ZDEX_CLI, set by ctest) with arguments; its stdout's JSON (caller
+//  owns), or NULL.
+static json_t *
+s_cli (const char *endpoint, const char *arguments)
+{
+    const char *cli = getenv ("ZDEX_CLI");
+    assert_non_null (cli);
+    char command[2048];
+    snprintf (command, sizeof command, "%s --connect %s %s", cli, endpoint, arguments);
+    FILE *pipe = popen (command, "r");
+    assert_non_null (pipe);
+    char output[4096] = "";
+    size_t size = fread (output, 1, sizeof output - 1, pipe);
+    output[size] = 0;
+    pclose (pipe);
+    return json_loads (output, 0, NULL);
+}
+
+//  The CLI speaks every scheduled op a user types.
+static void
+test_cli (void **state)
+{
+    cluster_t *cluster = (cluster_t *) *state;
+    const char *endpoint = cluster->members[0].client;
+    json_t *reply =
+        s_cli (endpoint, "schedule echo '{\"x\":1}' --scheduler cli --name job --delay 100");
+    assert_non_null (reply);
+    const char *handler = json_string_value (json_object_get (reply, "handler"));
+    assert_non_null (handler);
+    char *urn = strdup (handler);
+    json_decref (reply);
+    char arguments[1024];
+    snprintf (arguments, sizeof arguments, "get %s", urn);
+    reply = s_cli (endpoint, arguments);
+    assert_non_null (reply);
+    assert_int_equal (json_integer_value (json_object_get (json_object_get (reply, "result"), "x")),
+                      1);
+    json_decref (reply);
+    snprintf (arguments, sizeof arguments, "status %s", urn);
+    reply = s_cli (endpoint, arguments);
+    assert_true (json_is_true (json_object_get (reply, "done")));
+    json_decref (reply);
+    reply = s_cli (endpoint, "get-all --scheduler cli");
+    assert_non_null (reply);
+    assert_int_equal (json_array_size (json_object_get (json_object_get (reply, "members"), "m1")),
+                      1);
+    json_decref (reply);
+    snprintf (arguments, sizeof arguments, "dispose %s", urn);
+    json_decref (s_cli (endpoint, arguments));
+    reply = s_cli (endpoint, "get-all --scheduler cli");
+    assert_int_equal (json_array_size (json_object_get (json_object_get (reply, "members"), "m1")),
+                      0);
+    json_decref (reply);
+    free (urn);
+}
+
 //  ---------------------------------------------------------------------------------
 //  Three members
 
@@ -775,6 +831,7 @@ main (void)
         cmocka_unit_test (test_dispose),
         cmocka_unit_test (test_names_and_handlers),
         cmocka_unit_test (test_capacity_and_members),
+        cmocka_unit_test (test_cli),
     };
     const struct CMUnitTest three[] = {
         cmocka_unit_test_setup_teardown (test_get_all_and_members, s_setup_three, s_teardown),

@@ -675,6 +675,27 @@ def test_scheduled(env):
     expect_ok(c.call({"op": "scheduled.dispose", "handler": handler}))
     expect_error(c.call({"op": "scheduled.get", "handler": handler}), "STALE_TASK")
     expect_error(c.call({"op": "scheduled.get", "handler": "urn:nope"}), "BAD_REQUEST")
+    # A periodic task on a key, cancelled; then the scheduler's stats and shutdown.
+    reply = expect_ok(c.call({"op": "scheduled.schedule", "scheduler": "py-periodic",
+                              "key": "k", "task": {"type": "echo"}, "delay_ms": 0,
+                              "period_ms": 100}))
+    periodic = reply["handler"]
+    expect(periodic.startswith("urn:zdex:scheduled:partition=%d:py-periodic:"
+                               % partition_of("k", env.partition_count)), "key placement")
+    deadline = time.time() + 5
+    while expect_ok(c.call({"op": "scheduled.status", "handler": periodic}))["stats"][
+            "total_runs"] < 2:
+        expect(time.time() < deadline, "periodic task did not run twice")
+        time.sleep(0.05)
+    expect(expect_ok(c.call({"op": "scheduled.cancel", "handler": periodic}))["cancelled"] is True,
+           "cancel")
+    expect_error(c.call({"op": "scheduled.get", "handler": periodic}), "CANCELLED")
+    stats = expect_ok(c.call({"op": "scheduled.stats", "scheduler": "py-periodic"}))
+    mine = list(stats["members"].values())[0]
+    expect(mine["completed"] >= 2, "scheduled stats %r" % (stats,))
+    expect_ok(c.call({"op": "scheduled.shutdown", "scheduler": "py-periodic"}))
+    expect_error(c.call({"op": "scheduled.schedule", "scheduler": "py-periodic",
+                         "task": {"type": "echo"}, "delay_ms": 0}), "REJECTED")
 
 
 def test_too_large(env):
