@@ -90,6 +90,14 @@ run --executor reports shutdown
 run_expect_error --executor reports submit echo '"too late"'
 run --executor reports status
 
+say "scheduled executor: a one-shot task in 4 s and a task every second, named, by handler"
+handler_once=$(run schedule echo '{"report":"nightly"}' --delay 4000 --name demo-once | tee /dev/stderr |
+    sed -n 's/.*"handler":"\([^"]*\)".*/\1/p')
+handler_tick=$(run schedule echo '{"tick":true}' --period 1000 --name demo-tick | tee /dev/stderr |
+    sed -n 's/.*"handler":"\([^"]*\)".*/\1/p')
+run_expect_error schedule echo '{}' --name demo-once
+run status "$handler_tick"
+
 say "failover: 20 acknowledged tasks, then member m1 (owner of every primary) is killed with SIGKILL"
 ids=()
 for i in $(seq 1 20); do
@@ -105,6 +113,10 @@ for id in "${ids[@]}"; do
     "$bin/zdex" --connect "$client" --timeout 30000 retrieve "$id" >/dev/null && answered=$((answered + 1))
 done
 echo "answered after the kill: $answered of ${#ids[@]}"
+echo "the scheduled tasks moved with their partitions: the one-shot task fires on time, the periodic one goes on"
+run get "$handler_once"
+run status "$handler_tick"
+run cancel "$handler_tick"
 run members
 
 say "stopping the workers and the members (SIGTERM)"
