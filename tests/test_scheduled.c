@@ -826,6 +826,55 @@ test_failover (void **state)
     zdex_client_destroy (&client);
 }
 
+//  50, 53, 54: the owner leaves gracefully (SIGTERM): a pending one-shot task
+//  still runs once, a task running at the owner runs again at the new owner
+//  (at-least-once: the worker logs two runs), get_all still counts every task.
+static void
+test_graceful_leave (void **state)
+{
+    cluster_t *cluster = (cluster_t *) *state;
+    zdex_client_t *client = s_client (cluster);
+    char *pending = s_schedule (
+        client, json_pack ("{s:s, s:s, s:o, s:i}", "op", "scheduled.schedule", "name", "pending",
+                           "task", s_task ("echo", json_string ("p")), "delay_ms", 2000));
+    int lines = harness_count_lines (cluster->count_file);
+    char *running = s_schedule (
+        client,
+        json_pack ("{s:s, s:s, s:o, s:i}", "op", "scheduled.schedule", "name", "running", "task",
+                   s_task ("sleep", json_pack ("{s:i}", "ms", 1500)), "delay_ms", 0));
+    int64_t deadline = zclock_mono () + 5000;
+    while (harness_count_lines (cluster->count_file) == lines && zclock_mono () < deadline)
+        zclock_sleep (20); //  the run has started at the owner
+    zdex_client_destroy (&client);
+    int status = harness_stop (cluster->members[0].pid, SIGTERM, 20000);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    cluster->members[0].pid = -1;
+    client = s_client (cluster);
+    json_t *reply = s_on (client, "scheduled.get", pending);
+    s_expect_ok (reply);
+    assert_string_equal (json_string_value (json_object_get (reply, "result")), "p");
+    json_decref (reply);
+    reply = s_on (client, "scheduled.get", running);
+    s_expect_ok (reply);
+    json_decref (reply);
+    //  The running one ran at the old owner and again at the new one.
+    FILE *file = fopen (cluster->count_file, "r");
+    assert_non_null (file);
+    char line[4096];
+    int sleeps = 0;
+    while (fgets (line, sizeof line, file))
+        sleeps += strstr (line, ":running\"") != NULL;
+    fclose (file);
+    assert_int_equal (sleeps, 2);
+    reply = s_call (client,
+                    json_pack ("{s:s, s:s}", "op", "scheduled.get_all", "scheduler", "default"));
+    assert_int_equal (s_total (reply), 2);
+    json_decref (reply);
+    free (pending);
+    free (running);
+    zdex_client_destroy (&client);
+}
+
 int
 main (void)
 {
@@ -842,6 +891,7 @@ main (void)
     const struct CMUnitTest three[] = {
         cmocka_unit_test_setup_teardown (test_get_all_and_members, s_setup_three, s_teardown),
         cmocka_unit_test_setup_teardown (test_failover, s_setup_three, s_teardown),
+        cmocka_unit_test_setup_teardown (test_graceful_leave, s_setup_three, s_teardown),
     };
     int failed = cmocka_run_group_tests_name ("one member", one, s_setup_one, s_teardown);
     failed += cmocka_run_group_tests_name ("three members", three, NULL, NULL);
