@@ -28,6 +28,7 @@ s_usage (FILE *stream)
              "  --cluster-endpoint EP     where members talk (default tcp://127.0.0.1:5572)\n"
              "  --seed EP                 cluster endpoint of a member to join (repeatable)\n"
              "  --member-id ID            this member's id (default: random m-xxxxxxxx)\n"
+             "  --cluster-name NAME       only members of this cluster name meet (default zdex)\n"
              "  --log-level LEVEL         error, warning, info (default) or debug\n"
              "  --partition-count N       partitions in the cluster (default 271)\n"
              "  --partition-threads N     partition actor threads (default 2)\n"
@@ -48,6 +49,7 @@ main (int argc, char *argv[])
                                             {"cluster-endpoint", required_argument, NULL, 1},
                                             {"seed", required_argument, NULL, 1},
                                             {"member-id", required_argument, NULL, 1},
+                                            {"cluster-name", required_argument, NULL, 1},
                                             {"log-level", required_argument, NULL, 1},
                                             {"partition-count", required_argument, NULL, 1},
                                             {"partition-threads", required_argument, NULL, 1},

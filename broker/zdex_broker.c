@@ -240,6 +240,7 @@ s_start (s_self_t *self)
 
     zdex_cluster_args_t cluster_args = {
         .member_id = member->member_id,
+        .cluster_name = member->cluster_name,
         .cluster_endpoint = member->cluster_endpoint,
         .client_endpoint = self->client_endpoint,
         .worker_endpoint = self->worker_endpoint,

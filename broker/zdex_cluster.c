@@ -263,6 +263,7 @@ zdex_cluster_new (const zdex_cluster_args_t *args, zdex_cluster_table_fn *on_tab
     }
     zdex_membership_args_t membership = {
         .member_id = args->member_id,
+        .cluster_name = args->cluster_name,
         .cluster_endpoint = args->cluster_endpoint,
         .client_endpoint = args->client_endpoint,
         .worker_endpoint = args->worker_endpoint,

@@ -30,6 +30,7 @@ typedef struct _zdex_cluster_t zdex_cluster_t;
 
 typedef struct {
     const char *member_id;
+    const char *cluster_name;         //  NULL: "zdex"
     const char *cluster_endpoint;     //  to bind
     const char *client_endpoint;      //  bound, advertised
     const char *worker_endpoint;      //  bound, advertised

@@ -129,6 +129,7 @@ typedef struct {
     zsock_t *pipe;
     //  Arguments (copies)
     char *id;
+    char *cluster_name;
     char *client;
     char *worker;
     char *cluster_bind;
@@ -295,6 +296,7 @@ s_message (s_self_t *self, const char *type)
     json_t *msg = json_object ();
     json_object_set_new (msg, "type", json_string (type));
     json_object_set_new (msg, "id", json_string (self->id));
+    json_object_set_new (msg, "cluster_name", json_string (self->cluster_name));
     return msg;
 }
 
@@ -872,9 +874,12 @@ s_on_message (s_self_t *self, zframe_t *body, zframe_t *identity)
                               JSON_REJECT_DUPLICATES, &error);
     const char *type = s_text (msg, "type", 16, false);
     const char *sender = s_text (msg, "id", ZDEX_MEMBERSHIP_ID_MAX, false);
+    const char *cluster = s_text (msg, "cluster_name", ZDEX_MEMBERSHIP_ID_MAX, false);
     //  Our DEALERs carry the member id as routing id: a body that claims another
-    //  id did not come from that member.
-    if (!json_is_object (msg) || !type || !sender ||
+    //  id did not come from that member.  Another cluster's member (a stale seed
+    //  whose port this cluster now uses) is a stranger.
+    if (!json_is_object (msg) || !type || !sender || !cluster ||
+        !streq (cluster, self->cluster_name) ||
         (identity && (zframe_size (identity) != strlen (sender) ||
                       memcmp (zframe_data (identity), sender, strlen (sender)) != 0))) {
         json_decref (msg);
@@ -1061,6 +1066,7 @@ s_self_destroy (s_self_t *self)
         free (self->seeds[index]);
     free (self->seeds);
     free (self->id);
+    free (self->cluster_name);
     free (self->client);
     free (self->worker);
     free (self->cluster_bind);
@@ -1080,6 +1086,7 @@ static int
 s_start (s_self_t *self, const zdex_membership_args_t *args)
 {
     self->id = s_copy (args->member_id);
+    self->cluster_name = s_copy (args->cluster_name ? args->cluster_name : "zdex");
     self->client = s_copy (args->client_endpoint);
     self->worker = s_copy (args->worker_endpoint);
     self->cluster_bind = s_copy (args->cluster_endpoint);

@@ -45,6 +45,9 @@ extern "C" {
 //  What the actor is started with.  Copied before zdex_membership_new returns.
 typedef struct {
     const char *member_id;            //  1..255 bytes, unique in the cluster
+    const char *cluster_name;         //  NULL: "zdex"; every message carries it and a
+                                      //  message of another name is dropped, so that
+                                      //  clusters sharing a host never merge
     const char *cluster_endpoint;     //  bound as a ROUTER; tcp://127.0.0.1:* works
     const char *client_endpoint;      //  advertised in views as given
     const char *worker_endpoint;      //  advertised in views as given

@@ -148,6 +148,7 @@ s_member_defaults (zdex_member_config_t *member)
     member->max_queued_tasks = 1000000;
     member->max_executors = 1024;
     member->cluster_heartbeat_ms = 250;
+    snprintf (member->cluster_name, sizeof member->cluster_name, "zdex");
     member->cluster_timeout_ms = 1500;
 }
 
@@ -586,6 +587,11 @@ s_parse_cluster (s_ctx_t *ctx, json_t *section)
                 return -1;
             member->cluster_timeout_ms = (int) number;
             ctx->set_cluster_timeout = true;
+        } else if (streq (key, "name")) {
+            if (!json_is_string (value) || s_check_member_id (json_string_value (value)))
+                return s_fail (ctx, path, "%s", S_MEMBER_ID_RULE);
+            snprintf (member->cluster_name, sizeof member->cluster_name, "%s",
+                      json_string_value (value));
         } else
             return s_fail (ctx, path, "unknown field");
     }
@@ -1197,6 +1203,12 @@ zdex_config_set (zdex_config_t *self, const char *flag, const char *value, char 
             s_message (err, errlen, "--seed: out of memory");
             return -1;
         }
+    } else if (streq (flag, "cluster-name")) {
+        if (s_check_member_id (value)) {
+            s_message (err, errlen, "--cluster-name: '%s' %s", value, S_MEMBER_ID_RULE);
+            return -1;
+        }
+        snprintf (member->cluster_name, sizeof member->cluster_name, "%s", value);
     } else if (streq (flag, "member-id")) {
         if (s_check_member_id (value)) {
             s_message (err, errlen, "--member-id: '%s' %s", value, S_MEMBER_ID_RULE);

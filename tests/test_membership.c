@@ -182,8 +182,8 @@ s_converged (t_member_t **members, size_t count, void *arg)
 //  Set-up
 
 static t_member_t *
-s_member_new (const char *id, const char *bind, const char **seeds, size_t seed_count,
-              int timeout_ms)
+s_member_new_in (const char *cluster, const char *id, const char *bind, const char **seeds,
+                 size_t seed_count, int timeout_ms)
 {
     t_member_t *member = (t_member_t *) calloc (1, sizeof (t_member_t));
     assert_non_null (member);
@@ -194,6 +194,7 @@ s_member_new (const char *id, const char *bind, const char **seeds, size_t seed_
     snprintf (replication, sizeof (replication), "tcp://127.0.0.1:3/%s", id);
     zdex_membership_args_t args = {
         .member_id = id,
+        .cluster_name = cluster,
         .cluster_endpoint = bind ? bind : "tcp://127.0.0.1:*",
         .client_endpoint = client,
         .worker_endpoint = worker,
@@ -210,6 +211,13 @@ s_member_new (const char *id, const char *bind, const char **seeds, size_t seed_
     zstr_send (member->actor, "ENDPOINT");
     assert_true (s_wait (&member, 1, T_WAIT, s_has_endpoint, NULL));
     return member;
+}
+
+static t_member_t *
+s_member_new (const char *id, const char *bind, const char **seeds, size_t seed_count,
+              int timeout_ms)
+{
+    return s_member_new_in (NULL, id, bind, seeds, seed_count, timeout_ms);
 }
 
 static void
@@ -414,6 +422,44 @@ test_self_and_mutual_seeds (void **state)
     s_member_destroy (&members[1]);
 }
 
+static bool
+s_never (t_member_t **members, size_t count, void *arg)
+{
+    (void) members;
+    (void) count;
+    (void) arg;
+    return false;
+}
+
+//  A member of another cluster name, seeded with one of ours (as a stale process
+//  whose seed port got reused), never joins, and ours never hears it.
+static void
+test_other_cluster_name (void **state)
+{
+    (void) state;
+    t_member_t *members[2];
+    const char *ids[] = {"n1", "n2"};
+    s_cluster_new (members, 2, ids, T_TIMEOUT);
+    const char *seed = members[0]->endpoint;
+    t_member_t *stranger = s_member_new_in ("other", "n3", NULL, &seed, 1, T_TIMEOUT);
+    //  Three heartbeat timeouts: long enough for any join to have happened.
+    int64_t until = zclock_mono () + 3 * T_TIMEOUT;
+    while (zclock_mono () < until) {
+        s_wait (members, 2, 100, s_never, NULL);
+        s_wait (&stranger, 1, 100, s_never, NULL);
+    }
+    for (size_t index = 0; index < 2; index++) {
+        assert_int_equal (members[index]->member_count, 2);
+        for (size_t entry = 0; entry < members[index]->member_count; entry++)
+            assert_string_not_equal (members[index]->members[entry], "n3");
+    }
+    //  The stranger, never admitted, founds its own one-member cluster.
+    assert_true (stranger->member_count <= 1);
+    s_member_destroy (&stranger);
+    for (size_t index = 0; index < 2; index++)
+        s_member_destroy (&members[index]);
+}
+
 static void
 test_strangers_and_garbage (void **state)
 {
@@ -453,7 +499,7 @@ test_strangers_and_garbage (void **state)
     //  A heartbeat from a stranger is answered with the view it is not in.
     assert_int_equal (zstr_send (ghost,
                                  "{\"type\":\"HEARTBEAT\",\"id\":\"ghost\",\"view_version\":0,"
-                                 "\"table_version\":0}"),
+                                 "\"table_version\":0,\"cluster_name\":\"zdex\"}"),
                       0);
     zpoller_t *poller = zpoller_new (ghost, NULL);
     assert_true (zpoller_wait (poller, T_WAIT) == ghost);
@@ -502,6 +548,7 @@ main (void)
         cmocka_unit_test (test_leave),
         cmocka_unit_test (test_restart_same_id),
         cmocka_unit_test (test_self_and_mutual_seeds),
+        cmocka_unit_test (test_other_cluster_name),
         cmocka_unit_test (test_strangers_and_garbage),
         cmocka_unit_test (test_bad_arguments),
     };
