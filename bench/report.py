@@ -13,8 +13,10 @@ Subcommands (standard library only):
         and PREFIX-latency-cdf-depth<D>.png with gnuplot (pngcairo)
 
 A record's "run.purpose" says why it was taken: "throughput" (the main depth),
-"latency" (depth 1), "sweep" (extra depths for the plot) or "memory".  When a
-file holds several records for one (purpose, system, depth), the last wins.
+"latency" (depth 1), "sweep" (extra depths for the plot), "memory" or
+"failover".  A zdex record with "members" above 1 is the system "zdex-cluster",
+apart from the single member "zdex".  When a file holds several records for one
+(purpose, system, depth), the last wins.
 """
 
 import argparse
@@ -28,6 +30,7 @@ import tempfile
 # Display order and names; zdex is the reference of every ratio
 SYSTEMS = [
     ("zdex", "zdex"),
+    ("zdex-cluster", "zdex cluster"),
     ("zdex-floor", "raw ZeroMQ floor (with backup)"),
     ("zdex-floor-nobackup", "raw ZeroMQ floor (no backup)"),
     ("redis-bullmq", "Redis + BullMQ"),
@@ -50,21 +53,44 @@ def load(path):
     return records
 
 
+def system(record):
+    """The row a record belongs to: its bench, with a zdex cluster apart."""
+    bench = record.get("bench")
+    members = record.get("members")
+    if bench == "zdex" and isinstance(members, int) and members > 1:
+        return "zdex-cluster"
+    return bench
+
+
+def display(key, record):
+    """The row's name; a cluster's says what it was."""
+    name = NAMES.get(key, key)
+    if key == "zdex-cluster" and record:
+        name += " (%s members, durability %s, %s x %s slots)" % (
+            record.get("members"), record.get("durability"), record.get("workers"),
+            record.get("slots"))
+    return name
+
+
 def latest(records, purpose, depth=None):
-    """{bench: record} for a purpose (and depth), the last record winning."""
+    """{system: record} for a purpose (and depth), the last record winning."""
     chosen = {}
     for record in records:
         if record.get("run", {}).get("purpose") != purpose:
             continue
         if depth is not None and record.get("depth") != depth:
             continue
-        chosen[record.get("bench")] = record
+        chosen[system(record)] = record
     return chosen
 
 
 def ordered(chosen):
     known = [bench for bench, _ in SYSTEMS if bench in chosen]
     return known + sorted(bench for bench in chosen if bench not in NAMES)
+
+
+def member_values(record, key):
+    return [p.get(key) for p in record.get("processes", []) if p.get("role") == "member"]
 
 
 def member_rss_mib(record):
@@ -125,7 +151,7 @@ def throughput_table(chosen, markdown):
         split = cpu_split(record)
         rss = member_rss_mib(record)
         rows.append([
-            NAMES.get(bench, bench), number(record.get("throughput_tasks_per_s")),
+            display(bench, record), number(record.get("throughput_tasks_per_s")),
             number(latency.get("p50")), number(latency.get("p99")), number(latency.get("p999")),
             number(latency.get("max")), number(record.get("cpu_us_per_task"), 1),
             "/".join("%.2f" % split.get(role, 0) for role in ("client", "member", "worker")),
@@ -146,7 +172,7 @@ def latency_table(chosen, markdown):
         record = chosen[bench]
         latency = record.get("latency_us", {})
         rows.append([
-            NAMES.get(bench, bench), number(latency.get("p50")), number(latency.get("p90")),
+            display(bench, record), number(latency.get("p50")), number(latency.get("p90")),
             number(latency.get("p99")), number(latency.get("p999")), number(latency.get("max")),
             number(record.get("throughput_tasks_per_s")), number(record.get("cpu_us_per_task"), 1),
             ratio(zdex.get("latency_us", {}).get("p50"), latency.get("p50")),
@@ -162,7 +188,7 @@ def sweep_points(records):
         for record in records:
             if record.get("run", {}).get("purpose") != purpose:
                 continue
-            points.setdefault(record["bench"], {})[record["depth"]] = \
+            points.setdefault(system(record), {})[record["depth"]] = \
                 record.get("throughput_tasks_per_s")
     return points
 
@@ -201,6 +227,70 @@ def memory_table(records, markdown):
     return render(headers, rows, markdown)
 
 
+def cluster_table(records, markdown):
+    """The zdex cluster at each depth it ran, against one member and the floor."""
+    rows = []
+    for purpose in ("latency", "sweep", "throughput"):
+        for depth, record in sorted((r.get("depth"), r) for r in records
+                                    if r.get("run", {}).get("purpose") == purpose
+                                    and system(r) == "zdex-cluster"):
+            alone = latest(records, purpose, depth).get("zdex", {})
+            floor = latest(records, purpose, depth).get("zdex-floor", {})
+            latency = record.get("latency_us", {})
+            cpu = member_values(record, "cpu_s")
+            rss = member_values(record, "peak_rss_kb")
+            rows.append((depth, [
+                str(depth), number(record.get("tasks")),
+                number(record.get("throughput_tasks_per_s")), number(latency.get("p50")),
+                number(latency.get("p99")), number(record.get("cpu_us_per_task"), 1),
+                "/".join("%.2f" % v if isinstance(v, (int, float)) else "n/a" for v in cpu),
+                "/".join("%.1f" % (v / 1024) if isinstance(v, int) else "n/a" for v in rss),
+                str(record.get("errors", "n/a")),
+                ratio(record.get("throughput_tasks_per_s"), alone.get("throughput_tasks_per_s")),
+                ratio(latency.get("p50"), alone.get("latency_us", {}).get("p50")),
+                ratio(record.get("throughput_tasks_per_s"), floor.get("throughput_tasks_per_s")),
+                ratio(latency.get("p50"), floor.get("latency_us", {}).get("p50")),
+            ]))
+    if not rows:
+        return None, None
+    by_depth = {}
+    for depth, row in rows:
+        by_depth[depth] = row  # the last record of a depth wins
+    headers = ["depth", "tasks", "tasks/s", "p50 us", "p99 us", "CPU us/task",
+               "CPU s per member", "peak RSS MiB per member", "errors",
+               "cluster/1 member tasks/s", "cluster/1 member p50",
+               "cluster/floor tasks/s", "cluster/floor p50"]
+    any_record = next(r for r in reversed(records) if system(r) == "zdex-cluster")
+    return (display("zdex-cluster", any_record) + ", payload %s B" % any_record.get(
+        "payload_bytes"), render(headers, [by_depth[d] for d in sorted(by_depth)], markdown))
+
+
+def failover_table(records, markdown):
+    chosen = latest(records, "failover")
+    if not chosen:
+        return None
+    headers = ["members", "durability", "workers", "tasks per repeat", "partitions covered",
+               "repeats answered", "first answer ms min/median/max",
+               "every answer ms min/median/max", "UNAVAILABLE retries", "errors"]
+    rows = []
+    for key in ordered(chosen):
+        record = chosen[key]
+        def spread(times):
+            if not isinstance(times, dict):
+                return "n/a"
+            return "%s / %s / %s" % (number(times.get("min")), number(times.get("median")),
+                                     number(times.get("max")))
+        first = record.get("failover_ms")
+        runs = len(first.get("runs", [])) if isinstance(first, dict) else 0
+        rows.append([str(record.get("members")), str(record.get("durability")),
+                     "%s x %s" % (record.get("workers"), record.get("slots")),
+                     number(record.get("tasks")), str(record.get("failover_partitions")),
+                     "%d of %s" % (runs, record.get("repeat")), spread(first),
+                     spread(record.get("failover_all_ms")),
+                     number(record.get("failover_retries")), str(record.get("errors"))])
+    return render(headers, rows, markdown)
+
+
 def machine(records):
     for record in reversed(records):
         run = record.get("run", {})
@@ -232,6 +322,15 @@ def command_table(args):
     if sweep:
         out.append(heading("Throughput against depth (tasks/s)"))
         out.append(sweep)
+    title, cluster = cluster_table(records, args.markdown)
+    if cluster:
+        out.append(heading("Cluster: " + title))
+        out.append(cluster)
+    failover = failover_table(records, args.markdown)
+    if failover:
+        out.append(heading("Failover: SIGKILL of the member owning every primary, time until "
+                           "the survivors answer its stored results"))
+        out.append(failover)
     memory = memory_table(records, args.markdown)
     if memory:
         out.append(heading("Memory: zdex member, results kept"))
@@ -335,7 +434,7 @@ def main():
     append = commands.add_parser("append")
     append.add_argument("file")
     append.add_argument("--purpose", required=True,
-                        choices=["throughput", "latency", "sweep", "memory"])
+                        choices=["throughput", "latency", "sweep", "memory", "failover"])
     append.add_argument("--meta", required=True)
     table = commands.add_parser("table")
     table.add_argument("file")

@@ -4,12 +4,15 @@
 # One command: installs the peers (bench/peers/install.sh), builds the tree
 # (scripts/setup.sh), then runs, one after the other on this machine:
 #   zdex                 zdex-bench (zdexd + zdex-worker, submit then retrieve)
+#   cluster              zdex-bench --members 3 --durability 1 (3 zdexd, 2 workers)
 #   floor                zdex-floor, the raw-ZeroMQ durable-job floor (backup acks)
 #   floor-nobackup       zdex-floor --no-backup (like a single zdex member)
 #   bullmq               Redis + BullMQ (bench/peers/run-bullmq.sh)
 #   gearman              gearmand + libgearman (bench/peers/run-gearman.sh)
-# each at --depth (throughput) and at depth 1 (latency), then zdex's memory
-# per stored task (zdex-bench --mode memory).  Every record goes to
+# each at --depth (throughput) and at depth 1 (latency), then the time a
+# cluster takes to answer again after the member owning every primary is
+# killed (failover: zdex-bench --failover), then zdex's memory per stored task
+# (zdex-bench --mode memory).  Every record goes to
 # bench/results/<UTC date and time>.jsonl with the machine and the purpose of
 # the run; at the end the tables, with zdex's ratio against every peer, are
 # printed (bench/report.py).  --plot adds depths 10 and 1000 and writes PNGs
@@ -26,7 +29,12 @@
 #   --latency-tasks N  tasks in the depth-1 runs (default 10000)
 #   --sweep-tasks N    tasks in the --plot runs at depths 10 and 1000 (default 20000)
 #   --memory-tasks N   stored tasks for the memory run (default 1000000)
-#   --systems "..."    subset of: zdex floor floor-nobackup bullmq gearman
+#   --cluster-members N     members of the cluster and failover runs (default 3)
+#   --cluster-workers N     worker processes of those runs (default 2)
+#   --failover-tasks N      stored tasks per failover measurement (default 1000)
+#   --failover-repeat R     failover measurements, each on a fresh cluster (default 5)
+#   --systems "..."    subset of: zdex cluster failover floor floor-nobackup
+#                      bullmq gearman
 #   --max-seconds S    bound of each run (default 180); each is also killed by
 #                      timeout(1) 60 s later
 #   --build DIR        build directory (default <repo>/build)
@@ -49,7 +57,11 @@ slots=16
 latency_tasks=10000
 sweep_tasks=20000
 memory_tasks=1000000
-systems="zdex floor floor-nobackup bullmq gearman"
+cluster_members=3
+cluster_workers=2
+failover_tasks=1000
+failover_repeat=5
+systems="zdex cluster failover floor floor-nobackup bullmq gearman"
 max_seconds=180
 build="$root/build"
 plot=0
@@ -66,6 +78,10 @@ while (($#)); do
     --latency-tasks) latency_tasks=$2; shift 2 ;;
     --sweep-tasks) sweep_tasks=$2; shift 2 ;;
     --memory-tasks) memory_tasks=$2; shift 2 ;;
+    --cluster-members) cluster_members=$2; shift 2 ;;
+    --cluster-workers) cluster_workers=$2; shift 2 ;;
+    --failover-tasks) failover_tasks=$2; shift 2 ;;
+    --failover-repeat) failover_repeat=$2; shift 2 ;;
     --systems) systems=$2; shift 2 ;;
     --max-seconds) max_seconds=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
@@ -79,11 +95,13 @@ while (($#)); do
 done
 case $build in /*) ;; *) build="$PWD/$build" ;; esac
 for value in "$tasks" "$depth" "$payload" "$workers" "$slots" "$latency_tasks" \
-    "$sweep_tasks" "$memory_tasks" "$max_seconds"; do
+    "$sweep_tasks" "$memory_tasks" "$max_seconds" "$cluster_members" "$cluster_workers" \
+    "$failover_tasks" "$failover_repeat"; do
     [[ $value =~ ^[0-9]+$ ]] && ((value > 0)) || { echo "run-all.sh: '$value' is not a positive integer" >&2; exit 2; }
 done
+((cluster_members >= 2)) || { echo "run-all.sh: --cluster-members must be 2 or more" >&2; exit 2; }
 for system in $systems; do
-    case $system in zdex | floor | floor-nobackup | bullmq | gearman) ;;
+    case $system in zdex | cluster | failover | floor | floor-nobackup | bullmq | gearman) ;;
     *) echo "run-all.sh: unknown system '$system'" >&2; exit 2 ;;
     esac
 done
@@ -128,7 +146,8 @@ say "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, commit $commit"
 
 # run_one SYSTEM PURPOSE DEPTH TASKS [extra args]: one benchmark, its record
 # appended to $results.  A failed run is reported and skipped.  run_max_seconds
-# in the environment overrides --max-seconds for one run.
+# in the environment overrides --max-seconds for one run.  A cluster run binds
+# 3 ports per member from its base port (9 of the 10 for 3 members).
 run_index=0
 failures=0
 run_one() {
@@ -137,11 +156,16 @@ run_one() {
     local port=$((28400 + 10 * (run_index % 60)))
     run_index=$((run_index + 1))
     local bound=${run_max_seconds:-$max_seconds}
+    local run_workers=$workers
+    case $system in cluster | failover) run_workers=$cluster_workers ;; esac
     local common=(--tasks "$run_tasks" --depth "$run_depth" --payload-bytes "$payload"
-        --workers "$workers" --slots "$slots" --max-seconds "$bound" --port "$port")
+        --workers "$run_workers" --slots "$slots" --max-seconds "$bound" --port "$port")
     local command
     case $system in
     zdex) command=("$build/zdex-bench" "${common[@]}") ;;
+    cluster) command=("$build/zdex-bench" "${common[@]}" --members "$cluster_members" --durability 1) ;;
+    failover) command=("$build/zdex-bench" "${common[@]}" --failover --repeat "$failover_repeat"
+        --members "$cluster_members" --durability 1) ;;
     floor) command=("$build/zdex-floor" "${common[@]}") ;;
     floor-nobackup) command=("$build/zdex-floor" "${common[@]}" --no-backup) ;;
     bullmq) command=("$bench/peers/run-bullmq.sh" "${common[@]}") ;;
@@ -157,7 +181,12 @@ run_one() {
 try:
     r = json.loads(open(sys.argv[1]).read())
     l = r["latency_us"]
-    print("%.0f tasks/s  p50 %s us  p99 %s us  errors %s" % (r["throughput_tasks_per_s"], l["p50"], l["p99"], r["errors"]))
+    f = r.get("failover_ms")
+    if "failover_ms" in r:
+        print("failover ms min/median/max %s  errors %s" % (
+            "%.0f/%.0f/%.0f" % (f["min"], f["median"], f["max"]) if f else "n/a", r["errors"]))
+    else:
+        print("%.0f tasks/s  p50 %s us  p99 %s us  errors %s" % (r["throughput_tasks_per_s"], l["p50"], l["p99"], r["errors"]))
 except Exception:
     sys.exit(1)' "$out") || line=""
     if [ -n "$line" ]; then
@@ -174,19 +203,26 @@ except Exception:
     fi
 }
 
-for system in $systems; do
+# failover is no row of these: it has a table of its own
+loads=${systems//failover/}
+for system in $loads; do
     run_one "$system" throughput "$depth" "$tasks" --cdf
 done
-for system in $systems; do
+for system in $loads; do
     run_one "$system" latency 1 "$latency_tasks" --cdf
 done
 if ((plot)); then
     for sweep_depth in 10 1000; do
         [ "$sweep_depth" -eq "$depth" ] && continue
-        for system in $systems; do
+        for system in $loads; do
             run_one "$system" sweep "$sweep_depth" "$sweep_tasks"
         done
     done
+fi
+if [[ " $systems " == *" failover "* ]]; then
+    # 4 to 5 s per repeat: start 3 members and the workers, store the tasks,
+    # kill, wait for the survivors, stop
+    run_one failover failover "$depth" "$failover_tasks"
 fi
 if ((memory)) && [[ " $systems " == *" zdex "* ]]; then
     # Depth 1000 only shortens the run: the figure is memory per stored task
