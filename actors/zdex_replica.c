@@ -1052,6 +1052,15 @@ zdex_replica_log_size (zdex_replica_log_t *self)
     return self->count;
 }
 
+void
+zdex_replica_log_trim (zdex_replica_log_t *self, uint64_t seq)
+{
+    assert (self);
+    //  The oldest entry's seq is last - count + 1.
+    while (self->count > 0 && self->last - self->count + 1 <= seq)
+        s_log_drop_oldest (self);
+}
+
 //  Room for one more entry: grow up to max_messages, else drop the oldest.
 static void
 s_log_make_room (zdex_replica_log_t *self)

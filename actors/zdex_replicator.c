@@ -142,6 +142,16 @@ zdex_replicator_new (const char *member_id, const char *bind_host, int actor_ind
     return self;
 }
 
+//  Keep in the backlog only what some backup of the table has not acked yet.
+static void
+s_trim (s_part_t *part)
+{
+    uint64_t acked = part->backups == 0
+                         ? zdex_replica_log_last (part->log)
+                         : zdex_replica_acks_durable (part->acks, (int) part->backups);
+    zdex_replica_log_trim (part->log, acked);
+}
+
 static void
 s_release_all (zdex_replicator_t *self, s_part_t *part, bool ok)
 {
@@ -479,6 +489,8 @@ zdex_replicator_publish (zdex_replicator_t *self, uint32_t partition, zdex_repli
     if (!encoded)
         return 0;
     self->published++;
+    if (part->backups == 0)
+        s_trim (part); //  no backup to FETCH it: keep nothing
     if (self->drop_every > 0 && self->published % (uint64_t) self->drop_every == 0)
         zmsg_destroy (&encoded); //  test hook: lost on the way, repaired by FETCH
     else if (zmsg_send (&encoded, self->pub) != 0)
@@ -606,8 +618,10 @@ s_on_control (zdex_replicator_t *self, zmsg_t *encoded)
     s_part_t *part = msg.partition < self->partition_count ? &self->parts[msg.partition] : NULL;
     if (part && part->role == S_PRIMARY) {
         if (msg.op == ZDEX_REPLICA_ACK && msg.member) {
-            if (zdex_replica_acks_update (part->acks, msg.member, msg.epoch, msg.seq) == 1)
+            if (zdex_replica_acks_update (part->acks, msg.member, msg.epoch, msg.seq) == 1) {
                 s_release (self, part);
+                s_trim (part);
+            }
         } else if (msg.op == ZDEX_REPLICA_FETCH) {
             zlistx_t *answer = zdex_replica_log_fetch (part->log, msg.epoch, msg.seq, msg.to_seq);
             if (!answer) {

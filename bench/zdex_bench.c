@@ -856,10 +856,16 @@ s_start_member (bench_t *self, long index)
             snprintf (endpoints[which], sizeof endpoints[which], "tcp://127.0.0.1:*");
     char partitions[16];
     snprintf (partitions, sizeof partitions, "%d", BENCH_PARTITIONS);
-    char *argv[16] = {self->zdexd_path,    "--client-endpoint", endpoints[0],
+    char *argv[20] = {self->zdexd_path,    "--client-endpoint", endpoints[0],
                       "--worker-endpoint", endpoints[1],        "--cluster-endpoint",
                       endpoints[2],        "--partition-count", partitions};
     int argc = 9;
+    //  This run's own cluster name: another run's (or a test's) members seeded
+    //  with a port we now use never join us.
+    char cluster_name[32];
+    snprintf (cluster_name, sizeof cluster_name, "bench-%d", (int) getpid ());
+    argv[argc++] = "--cluster-name";
+    argv[argc++] = cluster_name;
     if (index > 0) {
         argv[argc++] = "--seed";
         argv[argc++] = self->member[0].cluster_ep;

@@ -121,8 +121,15 @@ harness_member_start (harness_member_t *member, const char *const *extra_args)
                             "--cluster-endpoint",
                             "tcp://127.0.0.1:*",
                             "--log-level",
-                            "warning"};
-    int argc = 9;
+                            "warning",
+                            "--cluster-name",
+                            NULL};
+    //  A cluster name of this test process: members of other test runs or
+    //  benchmarks on this machine (seeded with ports since reused) never join.
+    char cluster_name[32];
+    snprintf (cluster_name, sizeof cluster_name, "test-%d", (int) getpid ());
+    argv[10] = cluster_name;
+    int argc = 11;
     for (int index = 0; extra_args && extra_args[index] && argc < 63; index++)
         argv[argc++] = extra_args[index];
     argv[argc] = NULL;

@@ -222,6 +222,34 @@ test_roundtrip (void **state)
     assert_string_equal (zdex_replica_op_name (ZDEX_REPLICA_OP_LAST + 1), "?");
 }
 
+//  Trim drops exactly the messages up to a seq; FETCH from below them needs a
+//  snapshot, above them is answered from the backlog.
+static void
+test_log_trim (void **state)
+{
+    (void) state;
+    zdex_replica_log_t *log = zdex_replica_log_new (3, 100, 0);
+    zdex_replica_log_reset (log, 1, 0);
+    for (int index = 0; index < 10; index++) {
+        zdex_replica_msg_t msg = {.op = ZDEX_REPLICA_DISPOSE, .executor = "e"};
+        msg.slot.sequence = (uint32_t) index;
+        zmsg_t *copy = zdex_replica_log_record (log, &msg);
+        assert_non_null (copy);
+        zmsg_destroy (&copy);
+    }
+    zdex_replica_log_trim (log, 6);
+    assert_int_equal (zdex_replica_log_size (log), 4);
+    assert_null (zdex_replica_log_fetch (log, 1, 6, 10));
+    zlistx_t *answer = zdex_replica_log_fetch (log, 1, 7, 10);
+    assert_non_null (answer);
+    assert_int_equal (zlistx_size (answer), 4);
+    zlistx_destroy (&answer);
+    zdex_replica_log_trim (log, 100);
+    assert_int_equal (zdex_replica_log_size (log), 0);
+    assert_int_equal (zdex_replica_log_last (log), 10);
+    zdex_replica_log_destroy (&log);
+}
+
 //  Scheduled tasks' forms: applied in stream order, replaced, deleted, carried by
 //  snapshots, kept during a resync, and handed over on promotion.
 static void
@@ -1732,17 +1760,12 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_topic),
-        cmocka_unit_test (test_roundtrip),
-        cmocka_unit_test (test_encode_refuses),
-        cmocka_unit_test (test_sched_records),
-        cmocka_unit_test (test_decode_rejects),
-        cmocka_unit_test (test_decode_fuzz),
-        cmocka_unit_test (test_log),
-        cmocka_unit_test (test_acks),
-        cmocka_unit_test (test_snapshot_of_emptied_ring),
-        cmocka_unit_test (test_replica_states),
-        cmocka_unit_test (test_promoted_while_resyncing),
+        cmocka_unit_test (test_topic),          cmocka_unit_test (test_roundtrip),
+        cmocka_unit_test (test_encode_refuses), cmocka_unit_test (test_sched_records),
+        cmocka_unit_test (test_log_trim),       cmocka_unit_test (test_decode_rejects),
+        cmocka_unit_test (test_decode_fuzz),    cmocka_unit_test (test_log),
+        cmocka_unit_test (test_acks),           cmocka_unit_test (test_snapshot_of_emptied_ring),
+        cmocka_unit_test (test_replica_states), cmocka_unit_test (test_promoted_while_resyncing),
         cmocka_unit_test (test_model),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
