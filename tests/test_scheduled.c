@@ -742,7 +742,7 @@ test_get_all_and_members (void **state)
     zdex_client_destroy (&client);
 }
 
-//  40, 51, 52, 53, 55: the founder owns every primary; kill it and check that a
+//  40, 51, 52, 53, 55, 56, 62, 63: the founder owns every primary; kill it and check that a
 //  pending one-shot task fires close to its due time, a periodic task keeps
 //  running with its stats, a result and a cancel survive, and get_all still
 //  counts everything.
@@ -778,6 +778,14 @@ test_failover (void **state)
         s_schedule (client, json_pack ("{s:s, s:o, s:i}", "op", "scheduled.schedule", "task",
                                        s_task ("echo", json_string ("late")), "delay_ms", 3000));
     json_int_t before = s_runs (client, periodic);
+    //  62, 63: per-partition capacity 2 on key k1, full before the kill.
+    for (int index = 0; index < 2; index++) {
+        reply = s_call (client, json_pack ("{s:s, s:s, s:s, s:o, s:i}", "op", "scheduled.schedule",
+                                           "scheduler", "pcap", "key", "k1", "task",
+                                           s_task ("echo", NULL), "delay_ms", 60000));
+        s_expect_ok (reply);
+        json_decref (reply);
+    }
     zdex_client_destroy (&client);
 
     //  m1 founded the cluster: it owns every primary.
@@ -806,6 +814,12 @@ test_failover (void **state)
     reply = s_status (client, cancelled);
     assert_true (json_is_true (json_object_get (reply, "cancelled")));
     assert_true (json_is_true (json_object_get (reply, "done")));
+    json_decref (reply);
+    //  The new owner holds the capacity the tasks took: the 3rd is still refused.
+    reply = s_call (client, json_pack ("{s:s, s:s, s:s, s:o, s:i}", "op", "scheduled.schedule",
+                                       "scheduler", "pcap", "key", "k1", "task",
+                                       s_task ("echo", NULL), "delay_ms", 60000));
+    s_expect_error (reply, "REJECTED");
     json_decref (reply);
     reply = s_on (client, "scheduled.get", stateful);
     s_expect_error (reply, "TASK_FAILED");

@@ -41,6 +41,8 @@ s_write_config (cluster_t *cluster)
     fprintf (file, "{\"durable_executors\": {"
                    "  \"guarded\": {\"split_brain_protection\": \"" WRITE_RULE "\"},"
                    "  \"readguard\": {\"split_brain_protection\": \"" READ_RULE "\"}},"
+                   " \"scheduled_executors\": {"
+                   "  \"sguarded\": {\"split_brain_protection\": \"" WRITE_RULE "\"}},"
                    " \"split_brain_protection\": {"
                    "  \"" WRITE_RULE "\": {\"min_cluster_size\": 3, \"protect_on\": \"write\"},"
                    "  \"" READ_RULE "\": {\"min_cluster_size\": 3, \"protect_on\": \"read\"}}}\n");
@@ -138,6 +140,20 @@ s_expect_refused (zdex_client_t *client, int rc, const char *rule, const char *w
     assert_string_equal (zdex_client_error_message (client), expected);
 }
 
+//  scheduled.schedule on scheduler "sguarded" (scenario 68): 0 when accepted.
+static int
+s_schedule (zdex_client_t *client, const char *name)
+{
+    json_t *request =
+        json_pack ("{s:s, s:s, s:s, s:{s:s}, s:i}", "op", "scheduled.schedule", "scheduler",
+                   "sguarded", "name", name, "task", "type", "echo", "delay_ms", 60000);
+    json_t *reply = zdex_client_call (client, request, -1);
+    json_decref (request);
+    int rc = json_is_true (json_object_get (reply, "ok")) ? 0 : -1;
+    json_decref (reply);
+    return rc;
+}
+
 //  Submit {"i": value}.  The idempotency key lets the client library retry while
 //  tables change after a kill or a join (it retries only submits that carry one).
 static int
@@ -181,6 +197,7 @@ test_refused_until_size_first_reached (void **state)
     s_expect_refused (first, zdex_client_shutdown (first, "guarded"), WRITE_RULE,
                       "shutdown with 1 member");
     s_expect_ok (first, s_submit (first, "free", 1, &task_id), "unprotected submit, 1 member");
+    s_expect_refused (first, s_schedule (first, "early"), WRITE_RULE, "schedule with 1 member");
 
     s_member_start (&cluster, 1);
     for (int index = 0; index < 2; index++)
@@ -198,6 +215,9 @@ test_refused_until_size_first_reached (void **state)
         s_expect_ok (client, s_submit (client, "guarded", 3 + index, &task_id),
                      "submit with 3 members");
         s_expect_result (client, "guarded", task_id, 3 + index);
+        char name[16];
+        snprintf (name, sizeof name, "task-%d", index);
+        s_expect_ok (client, s_schedule (client, name), "schedule with 3 members");
     }
     s_cluster_stop (&cluster);
 }
