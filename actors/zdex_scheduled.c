@@ -84,6 +84,22 @@ s_reply_error (zdex_scheduled_t *self, zmsg_t **envelope_p, const char *req_text
     s_reply (self, envelope_p, zdex_reply_error (req_text, code, message, NULL));
 }
 
+//  The answer to a get of a task that has an outcome.
+static zframe_t *
+s_outcome_frame (const char *req_text, const zdex_sched_task_t *task)
+{
+    if (task->outcome == ZDEX_SCHED_VALUE) {
+        char *fields = zsys_sprintf (",\"result\":%s", task->outcome_data);
+        assert (fields);
+        zframe_t *frame = zdex_reply_ok (req_text, fields);
+        zstr_free (&fields);
+        return frame;
+    }
+    if (task->outcome == ZDEX_SCHED_FAILED)
+        return zdex_reply_error (req_text, ZDEX_TASK_FAILED, "task failed", task->outcome_data);
+    return zdex_reply_error (req_text, ZDEX_CANCELLED, "task was cancelled", NULL);
+}
+
 //  Answer every get parked on urn with frames built by answer, and forget them.
 static void
 s_answer_all (zdex_scheduled_t *self, const char *urn, zdex_code_t code, const char *message,
@@ -95,21 +111,9 @@ s_answer_all (zdex_scheduled_t *self, const char *urn, zdex_code_t code, const c
     s_get_t *get = (s_get_t *) zlistx_first (list);
     while (get) {
         zdex_deadlines_remove (self->deadlines, &get->position);
-        if (task) {
-            zframe_t *frame;
-            if (task->outcome == ZDEX_SCHED_VALUE) {
-                char *fields = zsys_sprintf (",\"result\":%s", task->outcome_data);
-                assert (fields);
-                frame = zdex_reply_ok (get->req_text, fields);
-                zstr_free (&fields);
-            } else if (task->outcome == ZDEX_SCHED_FAILED)
-                frame = zdex_reply_error (get->req_text, ZDEX_TASK_FAILED, "task failed",
-                                          task->outcome_data);
-            else
-                frame =
-                    zdex_reply_error (get->req_text, ZDEX_CANCELLED, "task was cancelled", NULL);
-            s_reply (self, &get->envelope, frame);
-        } else
+        if (task)
+            s_reply (self, &get->envelope, s_outcome_frame (get->req_text, task));
+        else
             s_reply_error (self, &get->envelope, get->req_text, code, message);
         s_get_destroy (&get);
         self->parked--;
@@ -296,29 +300,12 @@ s_schedule (zdex_scheduled_t *self, zdex_call_t *call, int32_t partition)
 }
 
 static void
-s_reply_outcome (zdex_scheduled_t *self, zmsg_t **envelope_p, const char *req_text,
-                 const zdex_sched_task_t *task)
-{
-    zframe_t *frame;
-    if (task->outcome == ZDEX_SCHED_VALUE) {
-        char *fields = zsys_sprintf (",\"result\":%s", task->outcome_data);
-        assert (fields);
-        frame = zdex_reply_ok (req_text, fields);
-        zstr_free (&fields);
-    } else if (task->outcome == ZDEX_SCHED_FAILED)
-        frame = zdex_reply_error (req_text, ZDEX_TASK_FAILED, "task failed", task->outcome_data);
-    else
-        frame = zdex_reply_error (req_text, ZDEX_CANCELLED, "task was cancelled", NULL);
-    s_reply (self, envelope_p, frame);
-}
-
-static void
 s_get (zdex_scheduled_t *self, zdex_call_t *call, zdex_sched_task_t *task)
 {
     zdex_request_t *request = call->request;
     char *urn = s_urn (self, task);
     if (zdex_sched_done (task) && !zhashx_lookup (self->undurable, urn)) {
-        s_reply_outcome (self, &call->envelope, request->req_text, task);
+        s_reply (self, &call->envelope, s_outcome_frame (request->req_text, task));
         free (urn);
         return;
     }

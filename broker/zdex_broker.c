@@ -618,12 +618,30 @@ s_scheduled_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *requ
         zdex_cluster_fan_out (self->cluster, envelope_p, request, reply);
 }
 
+//  A scheduled op for a member's bin: ours, or forwarded to that member, or
+//  MEMBER_LOST (with lost_message) when it is not in the view.
+static void
+s_scheduled_on_member (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
+                       zdex_executor_t *record, const char *member, const char *lost_message,
+                       bool forwarded)
+{
+    zdex_request_t *request = *request_p;
+    if (streq (member, self->member->member_id))
+        s_scheduled_call (self, envelope_p, request_p, record, true, 0);
+    else if (!zdex_cluster_has_member (self->cluster, member))
+        s_reply_error (self, envelope_p, request->req_text, ZDEX_MEMBER_LOST, lost_message);
+    else if (forwarded)
+        s_reply_error (self, envelope_p, request->req_text, ZDEX_UNAVAILABLE,
+                       "the request reached the wrong member; retry");
+    else
+        zdex_cluster_forward_to (self->cluster, member, envelope_p, request);
+}
+
 static void
 s_scheduled_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p, bool forwarded)
 {
     zdex_request_t *request = *request_p;
     const char *req = request->req_text;
-    const char *member_id = self->member->member_id;
     bool schedule = request->op == ZDEX_OP_SCHEDULED_SCHEDULE;
     bool task_op = schedule || request->op == ZDEX_OP_SCHEDULED_GET ||
                    request->op == ZDEX_OP_SCHEDULED_CANCEL ||
@@ -695,35 +713,21 @@ s_scheduled_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
             return;
         }
         if (request->member) {
-            if (streq (request->member, member_id))
-                s_scheduled_call (self, envelope_p, request_p, record, true, 0);
-            else if (!zdex_cluster_has_member (self->cluster, request->member)) {
-                snprintf (message, sizeof message, "member %s is not part of this cluster",
-                          request->member);
-                s_reply_error (self, envelope_p, req, ZDEX_MEMBER_LOST, message);
-            } else if (forwarded)
-                s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE,
-                               "the request reached the wrong member; retry");
-            else
-                zdex_cluster_forward_to (self->cluster, request->member, envelope_p, request);
+            snprintf (message, sizeof message, "member %s is not part of this cluster",
+                      request->member);
+            s_scheduled_on_member (self, envelope_p, request_p, record, request->member, message,
+                                   forwarded);
             return;
         }
     }
     const zdex_handler_t *handler = &request->handler;
     if (!schedule && handler->partition < 0) {
-        if (streq (handler->member, member_id))
-            s_scheduled_call (self, envelope_p, request_p, record, true, 0);
-        else if (!zdex_cluster_has_member (self->cluster, handler->member)) {
-            snprintf (message, sizeof message,
-                      "Member with address: %s,  holding this scheduled task is not part of "
-                      "this cluster.",
-                      handler->member);
-            s_reply_error (self, envelope_p, req, ZDEX_MEMBER_LOST, message);
-        } else if (forwarded)
-            s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE,
-                           "the request reached the wrong member; retry");
-        else
-            zdex_cluster_forward_to (self->cluster, handler->member, envelope_p, request);
+        snprintf (message, sizeof message,
+                  "Member with address: %s,  holding this scheduled task is not part of "
+                  "this cluster.",
+                  handler->member);
+        s_scheduled_on_member (self, envelope_p, request_p, record, handler->member, message,
+                               forwarded);
         return;
     }
     uint32_t partition;
