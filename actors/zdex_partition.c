@@ -915,7 +915,6 @@ s_actor (zsock_t *pipe, void *arg)
         zdex_replicator_recv (self->replicator);
         zdex_replicator_tick (self->replicator);
         s_expire (self);
-        zdex_scheduled_tick (self->scheduled);
     }
     s_self_destroy (&self);
 }

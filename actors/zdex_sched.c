@@ -331,6 +331,23 @@ zdex_sched_destroy (zdex_sched_t **self_p)
     *self_p = NULL;
 }
 
+//  Put a new task into the container of (scheduler, partition), created if
+//  missing.  On failure (out of memory) the task is destroyed and NULL returned.
+static s_container_t *
+s_place (zdex_sched_t *self, s_task_t *task, const char *scheduler, int32_t partition)
+{
+    s_scheduler_t *record = s_scheduler_get (self, scheduler, true);
+    s_container_t *container = record ? s_container_get (record, partition, true) : NULL;
+    if (!container) {
+        s_task_destroy ((void **) &task);
+        if (record)
+            s_scheduler_release (self, record);
+        return NULL;
+    }
+    task->container = container;
+    return container;
+}
+
 zdex_sched_task_t *
 zdex_sched_add (zdex_sched_t *self, const char *scheduler, int32_t partition, const char *name,
                 const char *type, const char *payload, int64_t delay_ms, int64_t period_ms,
@@ -349,15 +366,9 @@ zdex_sched_add (zdex_sched_t *self, const char *scheduler, int32_t partition, co
     if (!task)
         return NULL;
     task->task.idle_since = now;
-    s_scheduler_t *record = s_scheduler_get (self, scheduler, true);
-    s_container_t *container = record ? s_container_get (record, partition, true) : NULL;
-    if (!container) {
-        s_task_destroy ((void **) &task);
-        if (record)
-            s_scheduler_release (self, record);
+    s_container_t *container = s_place (self, task, scheduler, partition);
+    if (!container)
         return NULL;
-    }
-    task->container = container;
     if (s_arm (self, task, s_add (now, delay_ms > 0 ? delay_ms : 0))) {
         s_task_destroy ((void **) &task);
         s_container_release (self, container);
@@ -815,15 +826,9 @@ zdex_sched_put (zdex_sched_t *self, const char *scheduler, int32_t partition, co
     if (!task)
         return NULL;
     task->task.idle_since = now;
-    s_scheduler_t *record = s_scheduler_get (self, scheduler, true);
-    s_container_t *container = record ? s_container_get (record, partition, true) : NULL;
-    if (!container) {
-        s_task_destroy ((void **) &task);
-        if (record)
-            s_scheduler_release (self, record);
+    s_container_t *container = s_place (self, task, scheduler, partition);
+    if (!container)
         return NULL;
-    }
-    task->container = container;
     //  Arm before the old task goes, so a heap that cannot grow changes nothing
     if (task->task.outcome == ZDEX_SCHED_PENDING && due_in >= 0 &&
         s_arm (self, task, s_add (now, due_in))) {

@@ -194,11 +194,9 @@ s_publish (zdex_scheduled_t *self, const zdex_sched_task_t *task, bool removed)
 
 //  Hold a reply until the task's change is durable (member bin: send it now).
 static void
-s_hold_reply (zdex_scheduled_t *self, const zdex_sched_task_t *task, const char *scheduler,
-              int32_t partition, uint64_t seq, zmsg_t **envelope_p, zframe_t *frame,
-              char **req_text_p)
+s_hold_reply (zdex_scheduled_t *self, const char *scheduler, int32_t partition, uint64_t seq,
+              zmsg_t **envelope_p, zframe_t *frame, char **req_text_p)
 {
-    (void) task;
     if (partition == ZDEX_SCHED_MEMBER) {
         s_reply (self, envelope_p, frame);
         return;
@@ -288,13 +286,8 @@ s_schedule (zdex_scheduled_t *self, zdex_call_t *call, int32_t partition)
         json_object_set_new (fields, "handlers", handlers);
     } else
         json_object_set_new (fields, "handler", json_string (urn));
-    char *text = json_dumps (fields, JSON_COMPACT);
-    assert (text && text[0] == '{');
-    text[0] = ',';
-    text[strlen (text) - 1] = 0;
-    s_hold_reply (self, task, scheduler, partition, seq, &call->envelope,
-                  zdex_reply_ok (request->req_text, text), &request->req_text);
-    free (text);
+    s_hold_reply (self, scheduler, partition, seq, &call->envelope,
+                  zdex_reply_object (request->req_text, fields), &request->req_text);
     json_decref (fields);
     free (urn);
 }
@@ -356,12 +349,7 @@ s_status (zdex_scheduled_t *self, zdex_call_t *call, zdex_sched_task_t *task)
                    (json_int_t) stats->total_run_time_ms, "total_idle_time_ms",
                    (json_int_t) stats->total_idle_time_ms);
     assert (reply);
-    char *text = json_dumps (reply, JSON_COMPACT);
-    assert (text);
-    text[0] = ',';
-    text[strlen (text) - 1] = 0;
-    s_reply (self, &call->envelope, zdex_reply_ok (call->request->req_text, text));
-    free (text);
+    s_reply (self, &call->envelope, zdex_reply_object (call->request->req_text, reply));
     json_decref (reply);
 }
 
@@ -414,7 +402,7 @@ zdex_scheduled_call (zdex_scheduled_t *self, zdex_call_t **call_p)
             seq = partition == ZDEX_SCHED_MEMBER
                       ? 0
                       : zdex_replicator_last_seq (self->args.replicator, (uint32_t) partition);
-        s_hold_reply (self, task, scheduler, partition, seq, &call->envelope,
+        s_hold_reply (self, scheduler, partition, seq, &call->envelope,
                       zdex_reply_ok (request->req_text,
                                      cancelled ? ",\"cancelled\":true" : ",\"cancelled\":false"),
                       &request->req_text);
@@ -430,7 +418,7 @@ zdex_scheduled_call (zdex_scheduled_t *self, zdex_call_t **call_p)
         free (urn);
         s_count (self, scheduler, -1);
         zdex_sched_remove (self->store, &task);
-        s_hold_reply (self, NULL, scheduler, partition, seq, &call->envelope,
+        s_hold_reply (self, scheduler, partition, seq, &call->envelope,
                       zdex_reply_ok (request->req_text, NULL), &request->req_text);
         break;
     }
@@ -462,8 +450,7 @@ zdex_scheduled_result (zdex_scheduled_t *self, zdex_job_t **job_p)
         char *urn = s_urn (self, task);
         char message[ZDEX_MAX_NAME_BYTES + 64];
         snprintf (message, sizeof message, "Task with name %s not found.", task->name);
-        uint64_t seq = s_publish (self, task, true);
-        (void) seq;
+        s_publish (self, task, true);
         s_answer_all (self, urn, ZDEX_STALE_TASK, message, NULL);
         free (urn);
         s_count (self, task->scheduler, -1);

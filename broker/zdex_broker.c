@@ -293,18 +293,8 @@ s_reply_error (s_self_t *self, zmsg_t **envelope_p, const char *req_text, zdex_c
 static void
 s_reply_object (s_self_t *self, zmsg_t **envelope_p, const char *req_text, json_t *object)
 {
-    char *text = json_dumps (object, JSON_COMPACT);
+    s_send_reply (self, envelope_p, zdex_reply_object (req_text, object));
     json_decref (object);
-    assert (text);
-    //  Splice the object's members after "ok":true.
-    char *fields = NULL;
-    if (strlen (text) > 2) {
-        fields = zsys_sprintf (",%s", text + 1);
-        fields[strlen (fields) - 1] = '\0';
-    }
-    s_send_reply (self, envelope_p, zdex_reply_ok (req_text, fields));
-    zstr_free (&fields);
-    free (text);
 }
 
 //  ---- Split-brain protection ----------------------------------------------------

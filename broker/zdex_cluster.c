@@ -124,16 +124,7 @@ s_reply (zdex_cluster_t *self, zmsg_t **envelope_p, zframe_t *frame)
 static void
 s_reply_object (zdex_cluster_t *self, zmsg_t **envelope_p, const char *req_text, json_t *object)
 {
-    char *text = json_dumps (object, JSON_COMPACT);
-    assert (text);
-    char *fields = NULL;
-    if (strlen (text) > 2) {
-        fields = zsys_sprintf (",%s", text + 1);
-        fields[strlen (fields) - 1] = '\0';
-    }
-    s_reply (self, envelope_p, zdex_reply_ok (req_text, fields));
-    zstr_free (&fields);
-    free (text);
+    s_reply (self, envelope_p, zdex_reply_object (req_text, object));
 }
 
 static void

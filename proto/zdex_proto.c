@@ -1105,6 +1105,21 @@ zdex_request_destroy (zdex_request_t **self_p)
 //  Replies
 
 zframe_t *
+zdex_reply_object (const char *req_text, const json_t *object)
+{
+    assert (json_is_object (object));
+    char *text = json_dumps (object, JSON_COMPACT);
+    assert (text);
+    //  Splice the object's members after "ok":true: "{...}" becomes ",...".
+    size_t length = strlen (text);
+    text[0] = ',';
+    text[length - 1] = '\0';
+    zframe_t *frame = zdex_reply_ok (req_text, length > 2 ? text : NULL);
+    free (text);
+    return frame;
+}
+
+zframe_t *
 zdex_reply_ok (const char *req_text, const char *fields)
 {
     static const char req_open[] = "{\"req\":";

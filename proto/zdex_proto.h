@@ -203,6 +203,10 @@ int zdex_json_depth (const json_t *value, int limit);
 //  comma, e.g. ",\"task_id\":4294967296".  Caller owns the frame.
 zframe_t *zdex_reply_ok (const char *req_text, const char *fields);
 
+//  Build a success reply frame carrying the members of object (borrowed; a JSON
+//  object) after "ok":true.  Caller owns.
+zframe_t *zdex_reply_object (const char *req_text, const json_t *object);
+
 //  Build an error reply frame:
 //  {"req":<req_text>,"ok":false,"error":{"code":"CODE","message":"<msg>"[,"cause":<cause_text>]}}
 //  message is escaped; cause_text is already-serialized JSON or NULL.  Caller owns.

@@ -335,6 +335,29 @@ test_failures (void **state)
     zdex_client_destroy (&client);
 }
 
+//  A get of handler, then op on it, pipelined on one client: the member takes
+//  them in order from one connection, so the get is parked when op arrives (no
+//  sleep needed).  replies[0] answers the get, replies[1] the op.
+static void
+s_get_then (zdex_client_t *client, const char *handler, const char *op, json_t *replies[2])
+{
+    int64_t get = zdex_client_send (
+        client, json_pack ("{s:s, s:s}", "op", "scheduled.get", "handler", handler));
+    int64_t then =
+        zdex_client_send (client, json_pack ("{s:s, s:s}", "op", op, "handler", handler));
+    assert_true (get > 0 && then > 0);
+    replies[0] = replies[1] = NULL;
+    for (int count = 0; count < 2; count++) {
+        json_t *reply = zdex_client_recv (client, 5000);
+        assert_non_null (reply);
+        json_int_t req = json_integer_value (json_object_get (reply, "req"));
+        assert_true (req == get || req == then);
+        replies[req == get ? 0 : 1] = reply;
+    }
+    assert_non_null (replies[0]);
+    assert_non_null (replies[1]);
+}
+
 //  37, 39: cancel before a run and during one; a parked get is woken by cancel.
 static void
 test_cancel (void **state)
@@ -345,19 +368,14 @@ test_cancel (void **state)
         s_schedule (client, json_pack ("{s:s, s:o, s:i}", "op", "scheduled.schedule", "task",
                                        s_task ("echo", NULL), "delay_ms", 60000));
     //  A get parked on the task is answered by the cancel (Hazelcast leaves it).
-    json_t *get =
-        json_pack ("{s:s, s:s, s:s}", "op", "scheduled.get", "handler", handler, "req", "parked");
     zdex_client_t *waiter = s_client (cluster);
-    assert_true (zdex_client_send (waiter, get) > 0);
-    zclock_sleep (200); //  let the get reach the member and park (no event for "parked")
-    json_t *reply = s_on (client, "scheduled.cancel", handler);
-    assert_true (json_is_true (json_object_get (reply, "cancelled")));
-    json_decref (reply);
-    reply = zdex_client_recv (waiter, 5000);
-    assert_non_null (reply);
-    s_expect_error (reply, "CANCELLED");
-    json_decref (reply);
-    reply = s_on (client, "scheduled.get", handler);
+    json_t *replies[2];
+    s_get_then (waiter, handler, "scheduled.cancel", replies);
+    s_expect_error (replies[0], "CANCELLED");
+    assert_true (json_is_true (json_object_get (replies[1], "cancelled")));
+    json_decref (replies[0]);
+    json_decref (replies[1]);
+    json_t *reply = s_on (client, "scheduled.get", handler);
     s_expect_error (reply, "CANCELLED");
     json_decref (reply);
     reply = s_status (client, handler);
@@ -401,17 +419,14 @@ test_dispose (void **state)
         s_schedule (client, json_pack ("{s:s, s:s, s:o, s:i}", "op", "scheduled.schedule", "name",
                                        "doomed", "task", s_task ("echo", NULL), "delay_ms", 60000));
     zdex_client_t *waiter = s_client (cluster);
-    assert_true (zdex_client_send (waiter, json_pack ("{s:s, s:s}", "op", "scheduled.get",
-                                                      "handler", handler)) > 0);
-    zclock_sleep (200); //  let the get park
-    json_t *reply = s_on (client, "scheduled.dispose", handler);
-    s_expect_ok (reply);
-    json_decref (reply);
-    reply = zdex_client_recv (waiter, 5000);
-    assert_non_null (reply);
-    s_expect_error (reply, "STALE_TASK");
-    assert_string_equal (s_message (reply), "Task with name doomed not found.");
-    json_decref (reply);
+    json_t *replies[2];
+    s_get_then (waiter, handler, "scheduled.dispose", replies);
+    s_expect_error (replies[0], "STALE_TASK");
+    assert_string_equal (s_message (replies[0]), "Task with name doomed not found.");
+    s_expect_ok (replies[1]);
+    json_decref (replies[0]);
+    json_decref (replies[1]);
+    json_t *reply;
     const char *ops[] = {"scheduled.get", "scheduled.cancel", "scheduled.status",
                          "scheduled.dispose"};
     for (size_t index = 0; index < 4; index++) {
