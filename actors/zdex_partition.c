@@ -37,8 +37,9 @@
 
 #include <inttypes.h>
 
-#define S_KEY_MAX   1100 //  "<task id>/<executor>"
-#define S_BATCH_MAX 256  //  pipe messages handled per wake-up before timers run
+#define S_KEY_MAX   1100  //  "<task id>/<executor>"
+#define S_BATCH_MAX 256   //  pipe messages handled per wake-up before timers run
+#define S_QUEUE_MAX 10000 //  requests waiting for partitions that hand over
 
 typedef struct {
     char *name;
@@ -73,6 +74,7 @@ typedef struct {
     zhashx_t *waiters;   //  "<task id>/<executor>" → zlistx of s_waiter_t
     zdex_deadlines_t *deadlines;
     zdex_replicator_t *replicator;
+    zlistx_t *queued;    //  zdex_call_t of partitions that hand over (see s_on_call)
     zhashx_t *undurable; //  "<task id>/<executor>" of results not yet on the backups
     zdex_scheduled_t *scheduled;
     size_t parked;
@@ -147,6 +149,7 @@ static void s_hold (void *arg, uint32_t partition, uint64_t seq, int needed, zms
 static void s_on_demoted (uint32_t partition, void *arg);
 static zhashx_t *s_rings_of (uint32_t partition, void *arg);
 static void s_on_release (void *item, bool ok, void *arg);
+static void s_on_move_ready (uint32_t partition, uint64_t epoch, const char *target, void *arg);
 
 static s_self_t *
 s_self_new (zsock_t *pipe, const zdex_partition_args_t *args)
@@ -167,12 +170,15 @@ s_self_new (zsock_t *pipe, const zdex_partition_args_t *args)
     self->undurable = zdex_hash_table_new ();
     assert (self->executors && self->waiters && self->deadlines && self->undurable);
     zhashx_set_destructor (self->executors, s_executor_destroy);
+    self->queued = zlistx_new ();
+    assert (self->queued);
     zdex_replicator_callbacks_t callbacks = {
         .promoted = s_on_promoted,
         .demoted = s_on_demoted,
         .rings = s_rings_of,
         .records = s_records_of,
         .release = s_on_release,
+        .move_ready = s_on_move_ready,
         .arg = self,
     };
     self->replicator = zdex_replicator_new (args->member_id, args->bind_host, args->index,
@@ -202,6 +208,13 @@ s_self_destroy (s_self_t **self_p)
         return;
     zdex_replicator_destroy (&self->replicator); //  held replies answered first
     zdex_scheduled_destroy (&self->scheduled);
+    zdex_call_t *call;
+    while (self->queued && (call = (zdex_call_t *) zlistx_detach (self->queued, NULL))) {
+        s_reply_error (self, &call->envelope, call->request->req_text, ZDEX_UNAVAILABLE,
+                       "the member is stopping; retry");
+        zdex_call_destroy (&call);
+    }
+    zlistx_destroy (&self->queued);
     zlistx_t *list = (zlistx_t *) zhashx_first (self->waiters);
     while (list) {
         s_waiter_t *waiter = (s_waiter_t *) zlistx_first (list);
@@ -624,10 +637,19 @@ s_on_call (s_self_t *self, zdex_call_t *call)
         return;
     }
     if (!zdex_replicator_is_primary (self->replicator, call->partition)) {
-        //  The table moved the partition while the request was on its way.
-        s_reply_error (self, &call->envelope, call->request->req_text, ZDEX_UNAVAILABLE,
-                       "this member does not own the partition (tables changing); retry");
-        zdex_call_destroy (&call);
+        //  The table moved the partition while the request was on its way (or
+        //  while it waited for a hand-over): the broker, whose table is at least
+        //  as new as ours, forwards it to the owner.
+        zsock_send (self->output, "sp", "REROUTE", call);
+        return;
+    }
+    if (zdex_replicator_paused (self->replicator, call->partition)) {
+        if (zlistx_size (self->queued) >= S_QUEUE_MAX) {
+            s_reply_error (self, &call->envelope, call->request->req_text, ZDEX_UNAVAILABLE,
+                           "the partition is moving and too many requests wait for it; retry");
+            zdex_call_destroy (&call);
+        } else
+            zlistx_add_end (self->queued, call);
         return;
     }
     if (ZDEX_OP_IS_SCHEDULED (call->request->op)) {
@@ -737,6 +759,18 @@ s_on_promoted (uint32_t partition, zhashx_t *rings, zlistx_t *records, void *arg
     if (self->args.verbose)
         zsys_info ("partition %" PRIu32 ": promoted to primary, %zu task(s) dispatched again",
                    partition, pending);
+}
+
+//  The move target of a partition we own holds all we acknowledged: the broker
+//  tells the master (through membership), which hands the partition over.
+static void
+s_on_move_ready (uint32_t partition, uint64_t epoch, const char *target, void *arg)
+{
+    s_self_t *self = (s_self_t *) arg;
+    char partition_text[16], epoch_text[24];
+    snprintf (partition_text, sizeof partition_text, "%" PRIu32, partition);
+    snprintf (epoch_text, sizeof epoch_text, "%" PRIu64, epoch);
+    zstr_sendx (self->output, "READY", partition_text, epoch_text, target, NULL);
 }
 
 //  We no longer own the partition: its rings go; parked retrieves are answered
@@ -884,6 +918,26 @@ s_on_pipe (s_self_t *self)
     return true;
 }
 
+//  Requests queued while their partition handed over: handled here if the pause
+//  ended without a move, sent to the new owner (s_on_call) if it moved.
+static void
+s_release_queued (s_self_t *self)
+{
+    if (zlistx_size (self->queued) == 0)
+        return;
+    zlistx_t *waiting = self->queued;
+    self->queued = zlistx_new ();
+    assert (self->queued);
+    zdex_call_t *call;
+    while ((call = (zdex_call_t *) zlistx_detach (waiting, NULL))) {
+        if (zdex_replicator_paused (self->replicator, call->partition))
+            zlistx_add_end (self->queued, call);
+        else
+            s_on_call (self, call);
+    }
+    zlistx_destroy (&waiting);
+}
+
 static void
 s_actor (zsock_t *pipe, void *arg)
 {
@@ -915,6 +969,7 @@ s_actor (zsock_t *pipe, void *arg)
         zdex_replicator_recv (self->replicator);
         zdex_replicator_tick (self->replicator);
         s_expire (self);
+        s_release_queued (self);
     }
     s_self_destroy (&self);
 }

@@ -1245,6 +1245,7 @@ zdex_replica_snapshot (uint32_t partition, uint64_t epoch, uint64_t seq, zhashx_
 typedef struct {
     char *member;
     uint64_t acked;
+    bool heard; //  acked at least once in this epoch (an ack of seq 0 counts)
 } s_ack_t;
 
 struct _zdex_replica_acks_t {
@@ -1287,8 +1288,10 @@ zdex_replica_acks_reset (zdex_replica_acks_t *self, uint64_t epoch)
 {
     assert (self);
     self->epoch = epoch;
-    for (size_t index = 0; index < self->count; index++)
+    for (size_t index = 0; index < self->count; index++) {
         self->backups[index].acked = 0;
+        self->backups[index].heard = false;
+    }
 }
 
 static s_ack_t *
@@ -1323,6 +1326,7 @@ zdex_replica_acks_set_backups (zdex_replica_acks_t *self, const char **members, 
         }
         s_ack_t *known = s_ack_of (self, members[index]);
         backups[index].acked = known ? known->acked : 0;
+        backups[index].heard = known ? known->heard : false;
     }
     s_acks_free (self->backups, self->count);
     self->backups = backups;
@@ -1339,8 +1343,10 @@ zdex_replica_acks_update (zdex_replica_acks_t *self, const char *member, uint64_
     s_ack_t *ack = s_ack_of (self, member);
     if (!ack || epoch != self->epoch)
         return -1;
+    bool first = !ack->heard;
+    ack->heard = true;
     if (seq <= ack->acked)
-        return 0;
+        return first ? 1 : 0;
     ack->acked = seq;
     return 1;
 }
@@ -1352,6 +1358,15 @@ zdex_replica_acks_acked (zdex_replica_acks_t *self, const char *member)
     assert (member);
     s_ack_t *ack = s_ack_of (self, member);
     return ack ? ack->acked : 0;
+}
+
+bool
+zdex_replica_acks_heard (zdex_replica_acks_t *self, const char *member)
+{
+    assert (self);
+    assert (member);
+    s_ack_t *ack = s_ack_of (self, member);
+    return ack && ack->heard;
 }
 
 uint64_t

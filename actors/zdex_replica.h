@@ -313,6 +313,10 @@ int zdex_replica_acks_update (zdex_replica_acks_t *self, const char *member, uin
 //  A backup's acked seq (0 when unknown).
 uint64_t zdex_replica_acks_acked (zdex_replica_acks_t *self, const char *member);
 
+//  Has the backup acked at all in this epoch?  (A backup acks only once it holds
+//  the partition, so an ack of seq 0 still means "I have all of it".)
+bool zdex_replica_acks_heard (zdex_replica_acks_t *self, const char *member);
+
 //  The highest seq acked by at least `needed` backups: every held reply with a seq
 //  up to it can go.  needed <= 0 → UINT64_MAX; fewer backups than needed → 0.
 uint64_t zdex_replica_acks_durable (zdex_replica_acks_t *self, int needed);

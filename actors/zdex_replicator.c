@@ -17,6 +17,13 @@
 //      is older than the table's; else apply: APPLIED → ack after the batch; GAP →
 //      FETCH the range; NEW_EPOCH / DIVERGED → FETCH from 0 (snapshot).
 //  EVERY 200 ms (primary): HEAD on each partition that has backups.
+//
+//  Moves (the table names a move target, backup 1, for a partition we own): from
+//  the moment we see it, nothing is released until the target acked it too, and
+//  the old backup 1 (the heir, promoted if we die mid-move) still must; once the
+//  target's ack reaches what we had published when the move began, the target
+//  holds everything we ever acknowledged, and move_ready tells the master, which
+//  makes the target the owner (then we are demoted like after any move).
 
 #include "zdex_replicator.h"
 #include "zdex_hash_table.h"
@@ -30,6 +37,7 @@
 #define S_MAX_BACKUPS    64
 #define S_ENDPOINT_MAX   256
 #define S_BATCH_MAX      512
+#define S_PAUSE_MS       2000 //  longest wait of a moving partition's new requests
 
 typedef enum { S_NONE = 0, S_PRIMARY, S_BACKUP } s_role_t;
 
@@ -51,6 +59,11 @@ typedef struct {
     zlistx_t *held; //  s_held_t, in seq order
     size_t backups;
     char first_backup[S_ENDPOINT_MAX]; //  the one promoted if we die: it must hold it
+    char target[S_ENDPOINT_MAX];       //  move target ("" when not moving); = first_backup
+    char heir[S_ENDPOINT_MAX];         //  promoted if we die mid-move (may be "")
+    uint64_t move_from;                //  last seq published when the move began
+    int64_t ready_at;                  //  when move_ready was last reported (0: not yet)
+    int64_t pause_at;                  //  new requests wait since then (0: not paused)
     //  BACKUP
     zdex_replica_t *replica;
     bool ack_due;
@@ -296,7 +309,11 @@ s_release (zdex_replicator_t *self, s_part_t *part)
         //  Durability is bounded by the backups there are now: one that died
         //  since the item was held must not keep it (and all behind it) forever.
         int needed = held->needed < (int) part->backups ? held->needed : (int) part->backups;
+        if (part->target[0] && needed < 1)
+            needed = 1; //  moving: the target must hold whatever is acknowledged
         if (needed > 0 && zdex_replica_acks_durable (part->acks, needed) < held->seq)
+            break;
+        if (part->heir[0] && zdex_replica_acks_acked (part->acks, part->heir) < held->seq)
             break;
         //  The backup promoted on our death is the first one: whatever the count,
         //  it must be among those holding the change (an executor with less
@@ -326,6 +343,9 @@ s_demote (zdex_replicator_t *self, s_part_t *part)
     zlistx_destroy (&part->held);
     zdex_replica_log_destroy (&part->log);
     zdex_replica_acks_destroy (&part->acks);
+    part->target[0] = '\0';
+    part->heir[0] = '\0';
+    part->pause_at = 0;
     self->callbacks.demoted (part->partition, self->callbacks.arg);
     part->role = S_NONE;
 }
@@ -333,6 +353,15 @@ s_demote (zdex_replicator_t *self, s_part_t *part)
 static void
 s_set_backups (s_part_t *part, zdex_partition_table_t *table)
 {
+    const char *target = zdex_partition_table_move_target (table, part->partition);
+    if (!target)
+        part->target[0] = '\0';
+    else if (!streq (target, part->target)) {
+        snprintf (part->target, sizeof part->target, "%s", target);
+        part->move_from = zdex_replica_log_last (part->log);
+        part->ready_at = 0;
+        part->pause_at = 0;
+    }
     const char *backups[S_MAX_BACKUPS];
     size_t count = zdex_partition_table_backup_count (table, part->partition);
     if (count > S_MAX_BACKUPS)
@@ -342,6 +371,51 @@ s_set_backups (s_part_t *part, zdex_partition_table_t *table)
     zdex_replica_acks_set_backups (part->acks, backups, count);
     part->backups = count;
     snprintf (part->first_backup, sizeof part->first_backup, "%s", count ? backups[0] : "");
+    snprintf (part->heir, sizeof part->heir, "%s", target && count > 1 ? backups[1] : "");
+}
+
+//  The hand-over of a moving partition, in two steps.  Once the target holds
+//  what we had when the move began, new requests wait (the actor queues them:
+//  zdex_replicator_paused) so that the stream stops growing; once the target
+//  acked all of it and nothing is held, tell the master, which makes the target
+//  the owner, and the queued requests go to it.  Repeated after a second in case
+//  the report was lost; a pause longer than S_PAUSE_MS (a master that does not
+//  answer) lets the queued requests through and starts over.
+static void
+s_check_move (zdex_replicator_t *self, s_part_t *part, int64_t now)
+{
+    if (part->role != S_PRIMARY || !part->target[0] || !self->callbacks.move_ready) {
+        part->pause_at = 0;
+        return;
+    }
+    if (!zdex_replica_acks_heard (part->acks, part->target) ||
+        zdex_replica_acks_acked (part->acks, part->target) < part->move_from)
+        return;
+    if (part->pause_at && now - part->pause_at > S_PAUSE_MS) {
+        part->pause_at = 0;
+        return;
+    }
+    if (!part->pause_at)
+        part->pause_at = now;
+    if (zdex_replica_acks_acked (part->acks, part->target) < zdex_replica_log_last (part->log) ||
+        zlistx_size (part->held) > 0)
+        return;
+    if (part->ready_at && now - part->ready_at < 1000)
+        return;
+    part->ready_at = now;
+    self->callbacks.move_ready (part->partition, part->epoch, part->target, self->callbacks.arg);
+}
+
+bool
+zdex_replicator_paused (zdex_replicator_t *self, uint32_t partition)
+{
+    assert (self);
+    if (partition >= self->partition_count)
+        return false;
+    s_part_t *part = &self->parts[partition];
+    if (part->pause_at && zclock_mono () - part->pause_at > S_PAUSE_MS)
+        s_check_move (self, part, zclock_mono ());
+    return part->role == S_PRIMARY && part->target[0] && part->pause_at != 0;
 }
 
 static void
@@ -375,6 +449,7 @@ s_update_part (zdex_replicator_t *self, s_part_t *part)
             }
             zdex_replica_log_reset (part->log, epoch, 0);
             zdex_replica_acks_reset (part->acks, epoch);
+            part->target[0] = '\0'; //  a move seen at another epoch starts over
             part->role = S_PRIMARY;
             part->epoch = epoch;
             snprintf (part->owner, sizeof part->owner, "%s", owner);
@@ -389,26 +464,52 @@ s_update_part (zdex_replicator_t *self, s_part_t *part)
         snprintf (part->owner, sizeof part->owner, "%s", owner);
         s_set_backups (part, table);
         s_release (self, part);
+        s_check_move (self, part, zclock_mono ());
         return;
     }
-    if (part->role == S_PRIMARY)
+    zlistx_t *seed = NULL;
+    if (part->role == S_PRIMARY) {
+        //  Moved away and now a backup of the new owner: keep what we had as the
+        //  replica until the new owner's snapshot replaces it.  Starting empty
+        //  would leave the partition with one real copy (and none if the new
+        //  owner died before we resynced).
+        if (backup && owner) {
+            zhashx_t *rings = self->callbacks.rings (partition, self->callbacks.arg);
+            zlistx_t *records = self->callbacks.records (partition, self->callbacks.arg);
+            seed = zdex_replica_snapshot (partition, part->epoch, zdex_replica_log_last (part->log),
+                                          rings, records);
+            zhashx_destroy (&rings);
+            zlistx_destroy (&records);
+        }
         s_demote (self, part);
+    }
     if (backup && owner) {
         if (part->role != S_BACKUP) {
             part->replica = zdex_replica_new (partition);
             assert (part->replica);
+            zmsg_t *encoded;
+            while (seed && (encoded = (zmsg_t *) zlistx_detach (seed, NULL))) {
+                zdex_replica_msg_t msg;
+                if (zdex_replica_decode (encoded, &msg) == 0) {
+                    zdex_replica_apply (part->replica, &msg);
+                    zdex_replica_msg_reset (&msg);
+                }
+                zmsg_destroy (&encoded);
+            }
             s_subscribe (self, partition, true);
             part->role = S_BACKUP;
             part->backup_since = zclock_mono ();
             part->received = 0;
             part->fetches = 0;
         }
+        zlistx_destroy (&seed);
         if (!streq (part->owner, owner) || part->epoch != epoch)
             part->fetch_until = 0; //  a new primary: the next HEAD starts a resync
         snprintf (part->owner, sizeof part->owner, "%s", owner);
         part->epoch = epoch;
         return;
     }
+    zlistx_destroy (&seed);
     if (part->role == S_BACKUP) {
         s_subscribe (self, partition, false);
         zdex_replica_destroy (&part->replica);
@@ -510,7 +611,7 @@ zdex_replicator_hold (zdex_replicator_t *self, uint32_t partition, uint64_t seq,
         self->callbacks.release (item, part->role == S_PRIMARY, self->callbacks.arg);
         return;
     }
-    if (needed <= 0 && zlistx_size (part->held) == 0) {
+    if (needed <= 0 && zlistx_size (part->held) == 0 && !part->target[0]) {
         self->callbacks.release (item, true, self->callbacks.arg);
         return;
     }
@@ -621,6 +722,7 @@ s_on_control (zdex_replicator_t *self, zmsg_t *encoded)
             if (zdex_replica_acks_update (part->acks, msg.member, msg.epoch, msg.seq) == 1) {
                 s_release (self, part);
                 s_trim (part);
+                s_check_move (self, part, zclock_mono ());
             }
         } else if (msg.op == ZDEX_REPLICA_FETCH) {
             zlistx_t *answer = zdex_replica_log_fetch (part->log, msg.epoch, msg.seq, msg.to_seq);
@@ -708,6 +810,7 @@ zdex_replicator_tick (zdex_replicator_t *self)
                           s_control_of (self, part->owner, partition) ? "known" : "unknown");
             part->backup_since = 0; //  once
         }
+        s_check_move (self, part, now);
         if (part->role == S_PRIMARY && part->backups > 0) {
             zmsg_t *head = zdex_replica_log_head (part->log);
             if (head && zmsg_send (&head, self->pub) != 0)

@@ -58,8 +58,17 @@ typedef struct {
     zlistx_t *(*records) (uint32_t partition, void *arg);
     //  A held item is released: durable (ok) or the partition moved (!ok).
     void (*release) (void *item, bool ok, void *arg);
+    //  Partition (owned at epoch) is moving to `target`, and the target holds
+    //  everything this member ever acknowledged for it: the master may make it
+    //  the owner.  Repeated about once a second until the table changes.
+    void (*move_ready) (uint32_t partition, uint64_t epoch, const char *target, void *arg);
     void *arg;
 } zdex_replicator_callbacks_t;
+
+//  True while a moving partition hands over: the actor queues new requests for
+//  it, to be sent to the new owner once the move completes (or handled here
+//  when the pause ends without it).
+bool zdex_replicator_paused (zdex_replicator_t *self, uint32_t partition);
 
 //  Create; binds the PUB and control ROUTER on bind_host ("tcp://127.0.0.1").
 //  Returns NULL if they cannot be bound.  Caller owns.

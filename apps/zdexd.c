@@ -29,6 +29,7 @@ s_usage (FILE *stream)
              "  --seed EP                 cluster endpoint of a member to join (repeatable)\n"
              "  --member-id ID            this member's id (default: random m-xxxxxxxx)\n"
              "  --cluster-name NAME       only members of this cluster name meet (default zdex)\n"
+             "  --rebalance on|off        move primaries to members that join (default on)\n"
              "  --log-level LEVEL         error, warning, info (default) or debug\n"
              "  --partition-count N       partitions in the cluster (default 271)\n"
              "  --partition-threads N     partition actor threads (default 2)\n"
@@ -50,6 +51,7 @@ main (int argc, char *argv[])
                                             {"seed", required_argument, NULL, 1},
                                             {"member-id", required_argument, NULL, 1},
                                             {"cluster-name", required_argument, NULL, 1},
+                                            {"rebalance", required_argument, NULL, 1},
                                             {"log-level", required_argument, NULL, 1},
                                             {"partition-count", required_argument, NULL, 1},
                                             {"partition-threads", required_argument, NULL, 1},
@@ -130,6 +132,16 @@ main (int argc, char *argv[])
         sigwait (&stop_signals, &signal_number);
         zsys_info ("member %s stopping (%s)", zdex_config_member (config)->member_id,
                    strsignal (signal_number));
+        //  Graceful leave: the member keeps serving while its partitions move to
+        //  the others (bounded by the membership's own deadline; this wait is
+        //  only a backstop).
+        zstr_send (broker, "LEAVE");
+        zpoller_t *poller = zpoller_new (zactor_sock (broker), NULL);
+        if (poller && zpoller_wait (poller, 20000)) {
+            char *left = zstr_recv (broker);
+            zstr_free (&left);
+        }
+        zpoller_destroy (&poller);
     }
     zstr_free (&status);
     zstr_free (&client);

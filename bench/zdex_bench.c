@@ -870,6 +870,11 @@ s_start_member (bench_t *self, long index)
         argv[argc++] = "--seed";
         argv[argc++] = self->member[0].cluster_ep;
     }
+    if (self->failover_mode) {
+        //  The founder keeps every primary, so one SIGKILL fails all of them over.
+        argv[argc++] = "--rebalance";
+        argv[argc++] = "off";
+    }
     if (self->config_path) {
         argv[argc++] = "--config";
         argv[argc++] = self->config_path;

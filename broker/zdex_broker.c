@@ -85,6 +85,7 @@ typedef struct {
     zlistx_t *watchers; //  s_watcher_t *
     uint64_t random_state;
     bool terminated;
+    bool leaving; //  LEAVE asked: partitions move away, then "LEFT" to the parent
 } s_self_t;
 
 static void
@@ -248,6 +249,7 @@ s_start (s_self_t *self)
         .seeds = zdex_config_seeds (self->config),
         .heartbeat_ms = member->cluster_heartbeat_ms,
         .timeout_ms = member->cluster_timeout_ms,
+        .rebalance = member->cluster_rebalance,
         .partition_count = member->partition_count,
         .max_backups = (size_t) zdex_config_max_durability (self->config),
         .max_pending = member->max_parked,
@@ -339,8 +341,11 @@ s_protection_refuses_durable (s_self_t *self, zmsg_t **envelope_p, zdex_request_
 static size_t
 s_watched_count (s_self_t *self, zdex_op_t op)
 {
-    return op == ZDEX_OP_CLUSTER_MEMBERS ? zdex_cluster_member_count (self->cluster)
-                                         : zdex_dispatcher_worker_count (self->dispatcher);
+    //  A min_members wait also waits for the moves the new members caused: the
+    //  caller wants a cluster that is formed, not one still handing over.
+    if (op == ZDEX_OP_CLUSTER_MEMBERS)
+        return zdex_cluster_moving (self->cluster) ? 0 : zdex_cluster_member_count (self->cluster);
+    return zdex_dispatcher_worker_count (self->dispatcher);
 }
 
 static json_t *
@@ -492,8 +497,14 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
         partition = zdex_hash_partition (request->key, self->member->partition_count);
     else if (request->idempotency_key)
         partition = zdex_hash_partition (request->idempotency_key, self->member->partition_count);
-    else
+    else {
+        //  Keyless: any partition will do, so one of ours (no forwarding, and a
+        //  forwarded keyless submit must not be sent on again).
         partition = s_random_partition (self);
+        uint32_t owned = zdex_cluster_pick_owned (self->cluster, self->random_state);
+        if (owned != UINT32_MAX)
+            partition = owned;
+    }
     if (!submit && request->task_id >> 32 >= self->member->partition_count) {
         s_reply_error (self, envelope_p, req, ZDEX_STALE_TASK_ID, "task id was never issued");
         return;
@@ -827,6 +838,28 @@ s_on_collector (s_self_t *self)
                             : (size_t) ((long) record->tasks + change);
         zstr_free (&scheduler);
         zstr_free (&delta);
+    } else if (streq (command, "REROUTE")) {
+        //  A request that reached the actor after its partition moved away.
+        zframe_t *pointer = zmsg_pop (msg);
+        zdex_call_t *call = NULL;
+        assert (pointer && zframe_size (pointer) == sizeof (void *));
+        memcpy (&call, zframe_data (pointer), sizeof (void *));
+        zframe_destroy (&pointer);
+        if (self->terminated || zdex_cluster_owns (self->cluster, call->partition))
+            s_reply_error (self, &call->envelope, call->request->req_text, ZDEX_UNAVAILABLE,
+                           "this member does not own the partition (tables changing); retry");
+        else
+            zdex_cluster_forward (self->cluster, call->partition, &call->envelope, call->request);
+        zdex_call_destroy (&call);
+    } else if (streq (command, "READY")) {
+        char *partition = zmsg_popstr (msg);
+        char *epoch = zmsg_popstr (msg);
+        char *target = zmsg_popstr (msg);
+        if (!self->terminated && self->cluster)
+            zdex_cluster_move_ready (self->cluster, partition, epoch, target);
+        zstr_free (&partition);
+        zstr_free (&epoch);
+        zstr_free (&target);
     } else if (streq (command, "CANCEL")) {
         char *executor = zmsg_popstr (msg);
         char *id = zmsg_popstr (msg);
@@ -850,7 +883,15 @@ s_on_pipe (s_self_t *self)
     char *command = zmsg_popstr (msg);
     if (streq (command, "$TERM"))
         self->terminated = true;
-    else if (streq (command, "ENDPOINTS")) {
+    else if (streq (command, "LEAVE")) {
+        //  A graceful leave: keep serving while our partitions move to the
+        //  others; the parent hears "LEFT" when they have (or time is up).
+        if (self->cluster && !self->leaving)
+            zdex_cluster_drain (self->cluster);
+        else if (!self->cluster)
+            zstr_send (self->pipe, "LEFT");
+        self->leaving = true;
+    } else if (streq (command, "ENDPOINTS")) {
         if (self->serving)
             zstr_sendx (self->pipe, "OK", self->client_endpoint, self->worker_endpoint,
                         self->cluster_endpoint, NULL);
@@ -967,6 +1008,10 @@ s_actor (zsock_t *pipe, void *arg)
             zdex_dispatcher_tick (self->dispatcher);
         if (!self->terminated && zdex_cluster_timeout (self->cluster) == 0)
             zdex_cluster_tick (self->cluster);
+        if (self->leaving && zdex_cluster_drained (self->cluster)) {
+            zstr_send (self->pipe, "LEFT");
+            self->leaving = false;
+        }
         watch_timeout = s_watchers_check (self);
     }
     s_stop (self);

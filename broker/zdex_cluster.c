@@ -58,6 +58,9 @@ struct _zdex_cluster_t {
     json_t *view;
     zhashx_t *peers;   //  id → s_peer_t
     zhashx_t *pending; //  decimal id → s_pending_t
+    bool drained;      //  membership finished a graceful leave
+    uint32_t *owned;   //  the partitions we own, from the installed table
+    uint32_t owned_count;
     zlistx_t *fan_outs;
     uint64_t next_id;
     zdex_cluster_table_fn *on_table;
@@ -190,6 +193,12 @@ s_install_table (zdex_cluster_t *self, const char *text)
 {
     if (zdex_partition_table_from_json (self->table, text) != 0)
         return;
+    self->owned_count = 0;
+    for (uint32_t p = 0; p < zdex_partition_table_partition_count (self->table); p++) {
+        const char *owner = zdex_partition_table_owner (self->table, p);
+        if (owner && streq (owner, self->member_id))
+            self->owned[self->owned_count++] = p;
+    }
     size_t under = zdex_partition_table_underreplicated (self->table);
     if (under > 0)
         zsys_warning ("member %s: %zu partition(s) have fewer backups than configured "
@@ -214,6 +223,8 @@ s_on_membership (zdex_cluster_t *self)
         s_install_view (self, body);
     else if (type && body && streq (type, "TABLE"))
         s_install_table (self, body);
+    else if (type && streq (type, "DRAINED"))
+        self->drained = true;
     else if (type && body && (streq (type, "ENDPOINT") || streq (type, "ERROR")))
         snprintf (self->endpoint, sizeof self->endpoint, "%s%s", streq (type, "ERROR") ? "!" : "",
                   body);
@@ -237,6 +248,8 @@ zdex_cluster_new (const zdex_cluster_args_t *args, zdex_cluster_table_fn *on_tab
     self->on_table_arg = arg;
     self->verbose = args->verbose;
     self->table = zdex_partition_table_new (args->partition_count, args->max_backups);
+    self->owned = (uint32_t *) calloc (args->partition_count, sizeof (uint32_t));
+    assert (self->owned);
     self->peers = zdex_hash_table_new ();
     self->pending = zdex_hash_table_new ();
     self->fan_outs = zlistx_new ();
@@ -266,9 +279,10 @@ zdex_cluster_new (const zdex_cluster_args_t *args, zdex_cluster_table_fn *on_tab
         .partition_count = args->partition_count,
         .max_backups = args->max_backups,
         .verbose = args->verbose,
-        //  Primaries move only by promotion of a backup (which holds the data)
-        //  until partitions can migrate to a member that joins.
+        //  Primaries move by promotion of a backup (which holds the data), or by
+        //  moves that copy the data first (rebalance).
         .hold_primaries = true,
+        .rebalance = args->rebalance,
     };
     self->membership = zdex_membership_new (&membership);
     assert (self->membership);
@@ -306,6 +320,7 @@ zdex_cluster_destroy (zdex_cluster_t **self_p)
         zlistx_destroy (&self->fan_outs);
         zhashx_destroy (&self->peers);
         zdex_partition_table_destroy (&self->table);
+        free (self->owned);
         json_decref (self->view);
         free (self->table_text);
         free (self->view_text);
@@ -671,20 +686,35 @@ zdex_cluster_members (zdex_cluster_t *self)
     json_t *member;
     json_array_foreach (json_object_get (self->view, "members"), index, member) {
         const char *id = json_string_value (json_object_get (member, "id"));
-        json_array_append_new (members,
-                               json_pack ("{s:s?, s:O?, s:O?, s:O?, s:b}", "id", id,
-                                          "client_endpoint", json_object_get (member, "client"),
-                                          "worker_endpoint", json_object_get (member, "worker"),
-                                          "cluster_endpoint", json_object_get (member, "cluster"),
-                                          "master", master && id && streq (master, id)));
+        json_array_append_new (
+            members,
+            json_pack ("{s:s?, s:O?, s:O?, s:O?, s:b, s:I}", "id", id, "client_endpoint",
+                       json_object_get (member, "client"), "worker_endpoint",
+                       json_object_get (member, "worker"), "cluster_endpoint",
+                       json_object_get (member, "cluster"), "master",
+                       master && id && streq (master, id), "partitions",
+                       (json_int_t) zdex_partition_table_partitions_owned (self->table, id)));
+    }
+    //  Owners by partition, as indices into members (-1 while the table has none):
+    //  a client that knows them can send each request to its owner directly.
+    json_t *owners = json_array ();
+    for (uint32_t p = 0; p < zdex_partition_table_partition_count (self->table); p++) {
+        const char *owner = zdex_partition_table_owner (self->table, p);
+        json_int_t at = -1;
+        for (size_t index = 0; owner && index < json_array_size (members); index++)
+            if (streq (json_string_value (json_object_get (json_array_get (members, index), "id")),
+                       owner))
+                at = (json_int_t) index;
+        json_array_append_new (owners, json_integer (at));
     }
     return json_pack (
-        "{s:o, s:i, s:I, s:I, s:I}", "members", members, "partition_count",
+        "{s:o, s:i, s:I, s:I, s:I, s:I, s:o}", "members", members, "partition_count",
         (int) zdex_partition_table_partition_count (self->table), "table_version",
         (json_int_t) zdex_partition_table_version (self->table), "view_version",
         (json_int_t) json_integer_value (json_object_get (self->view, "view_version")),
         "underreplicated_partitions",
-        (json_int_t) zdex_partition_table_underreplicated (self->table));
+        (json_int_t) zdex_partition_table_underreplicated (self->table), "moving_partitions",
+        (json_int_t) zdex_partition_table_moving (self->table), "owners", owners);
 }
 
 void
@@ -692,4 +722,41 @@ zdex_cluster_leave (zdex_cluster_t *self)
 {
     assert (self);
     zstr_send (self->membership, "LEAVE");
+}
+
+size_t
+zdex_cluster_moving (zdex_cluster_t *self)
+{
+    assert (self);
+    return zdex_partition_table_moving (self->table);
+}
+
+uint32_t
+zdex_cluster_pick_owned (zdex_cluster_t *self, uint64_t random)
+{
+    assert (self);
+    return self->owned_count ? self->owned[random % self->owned_count] : UINT32_MAX;
+}
+
+void
+zdex_cluster_move_ready (zdex_cluster_t *self, const char *partition, const char *epoch,
+                         const char *target)
+{
+    assert (self);
+    if (partition && epoch && target)
+        zstr_sendx (self->membership, "READY", partition, epoch, target, NULL);
+}
+
+void
+zdex_cluster_drain (zdex_cluster_t *self)
+{
+    assert (self);
+    zstr_send (self->membership, "DRAIN");
+}
+
+bool
+zdex_cluster_drained (zdex_cluster_t *self)
+{
+    assert (self);
+    return self->drained;
 }

@@ -38,6 +38,7 @@ typedef struct {
     zlist_t *seeds;                   //  of cluster endpoints (borrowed)
     int heartbeat_ms;
     int timeout_ms;
+    bool rebalance; //  the master moves primaries (data first) to balance them
     uint32_t partition_count;
     size_t max_backups;
     size_t max_pending; //  forwarded requests waiting for an answer
@@ -118,6 +119,25 @@ json_t *zdex_cluster_members (zdex_cluster_t *self);
 
 //  Tell the master we leave (graceful stop).
 void zdex_cluster_leave (zdex_cluster_t *self);
+
+//  Partitions with a move in progress, in the installed table.
+size_t zdex_cluster_moving (zdex_cluster_t *self);
+
+//  One of the partitions this member owns, chosen by `random`, or UINT32_MAX
+//  when it owns none (a keyless submit goes where no forwarding is needed).
+uint32_t zdex_cluster_pick_owned (zdex_cluster_t *self, uint64_t random);
+
+//  A partition actor reports that the move of partition (decimal, owned at
+//  epoch, decimal) to target can complete: passed to the master.
+void zdex_cluster_move_ready (zdex_cluster_t *self, const char *partition, const char *epoch,
+                              const char *target);
+
+//  Start a graceful leave: this member's partitions move to the others first
+//  (bounded in time), then it leaves the view; zdex_cluster_drained says when.
+void zdex_cluster_drain (zdex_cluster_t *self);
+
+//  True once the graceful leave started by zdex_cluster_drain is over.
+bool zdex_cluster_drained (zdex_cluster_t *self);
 
 #ifdef __cplusplus
 }

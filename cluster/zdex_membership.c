@@ -103,7 +103,9 @@
 #define S_BATCH_MAX       256  //  messages per socket per wake-up
 #define S_LINGER_MAX      1000 //  ms a leaving member waits for its last messages
 #define S_PARTITIONS      271
-#define S_TARGET_QUEUE    2 //  JOINs queued to a seed that is not up
+#define S_TARGET_QUEUE    2     //  JOINs queued to a seed that is not up
+#define S_DRAIN_MS        15000 //  longest graceful leave before leaving anyway
+#define S_READY_MAX       4096  //  move reports queued for the master
 
 typedef enum { S_FAILED, S_JOINING, S_MEMBER, S_MASTER, S_LEFT } s_state_t;
 
@@ -117,6 +119,7 @@ typedef struct {
     char *replication;
     zsock_t *dealer; //  NULL for ourselves
     int64_t last_seen;
+    bool leaving; //  (master) it asked to leave: its primaries move away first
 } s_member_t;
 
 typedef struct {
@@ -141,6 +144,7 @@ typedef struct {
     uint32_t partition_count;
     size_t max_backups;
     bool hold_primaries;
+    bool rebalance;
     bool verbose;
     //  State
     char incarnation[S_INCARNATION_MAX];
@@ -162,7 +166,11 @@ typedef struct {
     size_t target_count;
     int64_t last_contact; //  joining: last VIEW or REDIRECT from a cluster
     bool heard_larger_joiner;
-    int64_t next_beat; //  next HEARTBEAT or JOIN round
+    int64_t next_beat;      //  next HEARTBEAT or JOIN round
+    bool draining;          //  graceful leave: waiting for our primaries to move
+    int64_t drain_deadline; //  leave anyway then
+    bool table_dirty;       //  (master) moves completed: publish the table
+    json_t *ready_out;      //  [[partition, epoch, target], ...] for the master
 } s_self_t;
 
 //  ---------------------------------------------------------------------------------
@@ -407,6 +415,22 @@ s_next_view_version (s_self_t *self)
     return top + 1;
 }
 
+//  Moves that balance the primaries over the members that stay (rebalance on).
+//  With a member leaving and nobody else, nothing can move.
+static void
+s_plan_moves (s_self_t *self)
+{
+    if (!self->rebalance)
+        return;
+    const char *ids[S_MAX_MEMBERS];
+    size_t count = 0;
+    for (size_t index = 0; index < self->member_count; index++)
+        if (!self->members[index]->leaving)
+            ids[count++] = self->members[index]->id;
+    if (count > 0 && zdex_partition_table_plan_moves (self->table, ids, count) < 0)
+        zsys_warning ("zdex_membership %s: out of memory planning moves", self->id);
+}
+
 //  Recompute the table for the members, oldest first.
 static void
 s_update_table (s_self_t *self)
@@ -417,6 +441,7 @@ s_update_table (s_self_t *self)
     zdex_partition_table_advance (self->table, self->max_table_seen);
     int rc = zdex_partition_table_update (self->table, ids, self->member_count);
     assert (rc >= 0); //  ids are validated and distinct
+    s_plan_moves (self);
 }
 
 //  Serialize the table; lost flags go out in this version only.
@@ -450,6 +475,39 @@ s_publish (s_self_t *self)
     s_emit_view (self);
     if (table_changed)
         s_emit_table (self);
+}
+
+//  A table change that is not a view change (moves planned or completed).
+static void
+s_publish_table (s_self_t *self)
+{
+    s_plan_moves (self);
+    if (!s_refresh_table_text (self))
+        return;
+    for (size_t index = 0; index < self->member_count; index++)
+        if (self->members[index]->dealer)
+            s_send (self->members[index]->dealer, s_table_message (self));
+    s_emit_table (self);
+}
+
+//  An owner reports a move ready (see zdex_replicator): complete it unless
+//  stale.  The report must come from the partition's owner.  A member that is
+//  leaving is not kept as a backup of what it gave away: it is about to go, and
+//  the backups that follow already hold everything (see s_release there).
+static void
+s_complete_move (s_self_t *self, const char *owner, json_int_t partition, json_int_t epoch,
+                 const char *target)
+{
+    if (partition < 0 || (uint64_t) partition >= self->partition_count || epoch < 1 || !target)
+        return;
+    const char *current = zdex_partition_table_owner (self->table, (uint32_t) partition);
+    if (!current || !streq (current, owner))
+        return;
+    int index = s_find (self, owner);
+    bool keep = index < 0 || !self->members[index]->leaving;
+    if (zdex_partition_table_complete_move (self->table, (uint32_t) partition, target,
+                                            (uint64_t) epoch, keep) == 1)
+        self->table_dirty = true;
 }
 
 static void
@@ -843,12 +901,38 @@ s_on_heartbeat (s_self_t *self, const char *sender, json_t *msg, zframe_t *ident
     if (self->state != S_MASTER)
         return;
     int index = s_find (self, sender);
+    if (index >= 0 && json_is_true (json_object_get (msg, "leaving")) &&
+        !self->members[index]->leaving) {
+        zsys_info ("zdex_membership %s: %s is leaving: moving its partitions", self->id, sender);
+        self->members[index]->leaving = true;
+        self->table_dirty = true;
+    }
     if (index < 0)
         s_reply (self, identity, s_view_json (self, true)); //  you are out
     else if (view_version < self->view_version)
         s_send_view_and_table (self, self->members[index]);
     else if (table_version < zdex_partition_table_version (self->table) && self->table_text)
         s_send (self->members[index]->dealer, s_table_message (self));
+}
+
+static void
+s_on_ready (s_self_t *self, const char *sender, json_t *msg)
+{
+    json_t *moves = json_object_get (msg, "moves");
+    if (self->state != S_MASTER || s_find (self, sender) < 0 || !json_is_array (moves) ||
+        json_array_size (moves) > S_READY_MAX)
+        return;
+    size_t index;
+    json_t *entry;
+    json_array_foreach (moves, index, entry) {
+        json_t *partition = json_array_get (entry, 0);
+        json_t *epoch = json_array_get (entry, 1);
+        const char *target = json_string_value (json_array_get (entry, 2));
+        if (json_is_array (entry) && json_array_size (entry) == 3 && json_is_integer (partition) &&
+            json_is_integer (epoch) && target && strlen (target) <= ZDEX_MEMBERSHIP_ID_MAX)
+            s_complete_move (self, sender, json_integer_value (partition),
+                             json_integer_value (epoch), target);
+    }
 }
 
 static void
@@ -900,6 +984,8 @@ s_on_message (s_self_t *self, zframe_t *body, zframe_t *identity)
         s_on_redirect (self, msg);
     else if (streq (type, "LEAVE"))
         s_on_leave (self, sender);
+    else if (streq (type, "READY"))
+        s_on_ready (self, sender, msg);
     json_decref (msg);
 }
 
@@ -931,6 +1017,52 @@ s_leave (s_self_t *self)
     self->state = S_LEFT;
 }
 
+//  Leave once we own nothing (or no one can take it, or time is up).
+static void
+s_check_drained (s_self_t *self, int64_t now)
+{
+    if (!self->draining)
+        return;
+    bool settled = self->state != S_MEMBER && self->state != S_MASTER;
+    if (!settled && zdex_partition_table_partitions_owned (self->table, self->id) == 0)
+        settled = true;
+    if (!settled && (self->member_count < 2 || !self->rebalance))
+        settled = true; //  nobody to move to, or moves are off: backups are promoted
+    if (!settled && now >= self->drain_deadline) {
+        zsys_warning ("zdex_membership %s: %zu partition(s) still here after %d ms: "
+                      "leaving anyway (their backups are promoted)",
+                      self->id, zdex_partition_table_partitions_owned (self->table, self->id),
+                      S_DRAIN_MS);
+        settled = true;
+    }
+    if (!settled)
+        return;
+    self->draining = false;
+    if (self->state != S_FAILED && self->state != S_LEFT)
+        s_leave (self);
+    zstr_send (self->pipe, "DRAINED");
+}
+
+//  Graceful leave: the master moves our primaries to the others (we say we are
+//  leaving in every heartbeat, so a new master knows too), then we leave.
+static void
+s_drain (s_self_t *self)
+{
+    if (self->draining)
+        return;
+    self->draining = true;
+    self->drain_deadline = zclock_mono () + S_DRAIN_MS;
+    zsys_info ("zdex_membership %s: leaving gracefully: moving %zu partition(s) first", self->id,
+               zdex_partition_table_partitions_owned (self->table, self->id));
+    int mine = s_find (self, self->id);
+    if (self->state == S_MASTER && mine >= 0) {
+        self->members[mine]->leaving = true;
+        self->table_dirty = true;
+    } else
+        self->next_beat = zclock_mono (); //  say it now
+    s_check_drained (self, zclock_mono ());
+}
+
 static void
 s_on_pipe (s_self_t *self)
 {
@@ -950,6 +1082,23 @@ s_on_pipe (s_self_t *self)
     } else if (command && streq (command, "LEAVE")) {
         if (self->state != S_FAILED && self->state != S_LEFT)
             s_leave (self);
+    } else if (command && streq (command, "DRAIN")) {
+        s_drain (self);
+    } else if (command && streq (command, "READY")) {
+        char *partition = zmsg_popstr (msg);
+        char *epoch = zmsg_popstr (msg);
+        char *target = zmsg_popstr (msg);
+        if (partition && epoch && target) {
+            json_int_t p = (json_int_t) strtoll (partition, NULL, 10);
+            json_int_t e = (json_int_t) strtoll (epoch, NULL, 10);
+            if (self->state == S_MASTER)
+                s_complete_move (self, self->id, p, e, target);
+            else if (self->state == S_MEMBER && json_array_size (self->ready_out) < S_READY_MAX)
+                json_array_append_new (self->ready_out, json_pack ("[I,I,s]", p, e, target));
+        }
+        zstr_free (&partition);
+        zstr_free (&epoch);
+        zstr_free (&target);
     } else
         zsys_warning ("zdex_membership: unknown command %s", command ? command : "(null)");
     zstr_free (&command);
@@ -1022,6 +1171,23 @@ s_tick (s_self_t *self, int64_t now)
     }
     if (self->state != S_MEMBER && self->state != S_MASTER)
         return;
+    if (self->state == S_MASTER && self->table_dirty) {
+        self->table_dirty = false;
+        s_publish_table (self);
+    }
+    if (json_array_size (self->ready_out) > 0) {
+        int master = self->state == S_MEMBER && self->master ? s_find (self, self->master) : -1;
+        if (master >= 0) {
+            json_t *msg = s_message (self, "READY");
+            json_object_set_new (msg, "moves", self->ready_out);
+            s_send (self->members[master]->dealer, msg);
+            self->ready_out = json_array ();
+        } else
+            json_array_clear (self->ready_out);
+    }
+    s_check_drained (self, now);
+    if (self->state != S_MEMBER && self->state != S_MASTER)
+        return;
     if (now >= self->next_beat) {
         uint64_t table_version = zdex_partition_table_version (self->table);
         for (size_t index = 0; index < self->member_count; index++)
@@ -1031,6 +1197,8 @@ s_tick (s_self_t *self, int64_t now)
                                      json_integer ((json_int_t) self->view_version));
                 json_object_set_new (msg, "table_version",
                                      json_integer ((json_int_t) table_version));
+                if (self->draining)
+                    json_object_set_new (msg, "leaving", json_true ());
                 s_send (self->members[index]->dealer, msg);
             }
         self->next_beat = now + self->heartbeat_ms;
@@ -1062,6 +1230,7 @@ s_self_destroy (s_self_t *self)
     free (self->table_text);
     free (self->master);
     free (self->view_from);
+    json_decref (self->ready_out);
     for (size_t index = 0; index < self->seed_count; index++)
         free (self->seeds[index]);
     free (self->seeds);
@@ -1101,7 +1270,10 @@ s_start (s_self_t *self, const zdex_membership_args_t *args)
     self->partition_count = args->partition_count ? args->partition_count : S_PARTITIONS;
     self->max_backups = args->max_backups;
     self->hold_primaries = args->hold_primaries;
+    self->rebalance = args->rebalance && args->hold_primaries;
     self->verbose = args->verbose;
+    self->ready_out = json_array ();
+    assert (self->ready_out);
     self->state = S_FAILED;
 
     size_t id_length = strlen (self->id);

@@ -60,6 +60,7 @@ typedef struct {
     size_t max_backups;
     bool verbose;        //  log view changes with zsys_info
     bool hold_primaries; //  see zdex_partition_table_set_hold_primaries
+    bool rebalance;      //  with hold_primaries: plan moves (zdex_partition_table_plan_moves)
 } zdex_membership_args_t;
 
 //  Start the membership actor.  Caller owns; destroy with zactor_destroy.

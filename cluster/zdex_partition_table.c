@@ -24,12 +24,15 @@
 #include <string.h>
 
 #define S_NONE ((uint32_t) -1) //  no member
+//  Backup slots per partition: max_backups, plus one for a move target.
+#define S_STRIDE(self) ((self)->max_backups + 1)
 
 typedef struct {
     uint64_t epoch;
-    uint32_t owner; //  index into members, S_NONE while empty
-    uint32_t backup_count;
+    uint32_t owner;        //  index into members, S_NONE while empty
+    uint32_t backup_count; //  the move target included
     bool lost;
+    bool moving; //  backup 1 is a move target: it becomes owner once it holds the data
 } s_partition_t;
 
 struct _zdex_partition_table_t {
@@ -40,7 +43,7 @@ struct _zdex_partition_table_t {
     char **members; //  ids the table refers to
     uint32_t member_count;
     s_partition_t *partitions;
-    uint32_t *backups; //  partition_count * max_backups member indices
+    uint32_t *backups; //  partition_count * S_STRIDE member indices
 };
 
 //  A table under construction: same shape, members borrowed.
@@ -63,8 +66,8 @@ zdex_partition_table_new (uint32_t partition_count, size_t max_backups)
     self->partition_count = partition_count;
     self->max_backups = max_backups;
     self->partitions = (s_partition_t *) calloc (partition_count, sizeof (s_partition_t));
-    self->backups = (uint32_t *) calloc ((size_t) partition_count * (max_backups ? max_backups : 1),
-                                         sizeof (uint32_t));
+    self->backups =
+        (uint32_t *) calloc ((size_t) partition_count * S_STRIDE (self), sizeof (uint32_t));
     if (!self->partitions || !self->backups) {
         zdex_partition_table_destroy (&self);
         return NULL;
@@ -146,7 +149,7 @@ s_round_robin (s_draft_t *draft, zdex_partition_table_t *self, uint32_t target)
     uint32_t n = draft->member_count;
     for (uint32_t p = 0; p < self->partition_count; p++) {
         s_partition_t *partition = &draft->partitions[p];
-        uint32_t *backups = s_backups_of (draft->backups, self->max_backups, p);
+        uint32_t *backups = s_backups_of (draft->backups, S_STRIDE (self), p);
         uint32_t owner = p % n;
         uint32_t k = p / n;
         partition->owner = owner;
@@ -169,21 +172,34 @@ s_promote (s_draft_t *draft, zdex_partition_table_t *self, uint32_t *loads)
 
     for (uint32_t p = 0; p < self->partition_count; p++) {
         const s_partition_t *old = &self->partitions[p];
-        const uint32_t *old_backups = s_backups_of (self->backups, self->max_backups, p);
+        const uint32_t *old_backups = s_backups_of (self->backups, S_STRIDE (self), p);
         s_partition_t *partition = &draft->partitions[p];
-        uint32_t *backups = s_backups_of (draft->backups, self->max_backups, p);
+        uint32_t *backups = s_backups_of (draft->backups, S_STRIDE (self), p);
         *partition = *old;
         partition->owner = old->owner == S_NONE ? S_NONE : remap[old->owner];
         partition->backup_count = 0;
+        partition->moving = false;
+        //  A move target may not hold the data yet, and the owner never waited
+        //  for it alone (see zdex_replicator): promote it only when it is the
+        //  last replica.
+        uint32_t heir = S_NONE;
+        if (partition->owner == S_NONE)
+            for (uint32_t index = old->moving ? 1 : 0; index < old->backup_count && heir == S_NONE;
+                 index++)
+                heir = remap[old_backups[index]];
+        if (partition->owner == S_NONE && heir == S_NONE && old->moving)
+            heir = remap[old_backups[0]];
+        if (heir != S_NONE) {
+            partition->owner = heir;
+            draft->changed[p] = true;
+        }
         for (uint32_t index = 0; index < old->backup_count; index++) {
             uint32_t member = remap[old_backups[index]];
-            if (member == S_NONE)
+            if (member == S_NONE || member == partition->owner)
                 continue;
-            if (partition->owner == S_NONE) {
-                partition->owner = member; //  first surviving backup
-                draft->changed[p] = true;
-            } else
-                backups[partition->backup_count++] = member;
+            if (index == 0 && old->moving && !draft->changed[p])
+                partition->moving = true; //  owner and target both still here
+            backups[partition->backup_count++] = member;
         }
         if (partition->owner != S_NONE)
             loads[partition->owner]++;
@@ -212,7 +228,8 @@ static void
 s_move (s_draft_t *draft, size_t max_backups, uint32_t p, uint32_t to, uint32_t *loads)
 {
     s_partition_t *partition = &draft->partitions[p];
-    uint32_t *backups = s_backups_of (draft->backups, max_backups, p);
+    uint32_t *backups = s_backups_of (draft->backups, max_backups + 1, p);
+    partition->moving = false;
     uint32_t from = partition->owner;
     loads[from]--;
     loads[to]++;
@@ -268,7 +285,7 @@ s_rebalance (s_draft_t *draft, zdex_partition_table_t *self, uint32_t *loads)
                 continue;
             uint32_t to = S_NONE;
             if (to_backup) {
-                uint32_t *backups = s_backups_of (draft->backups, self->max_backups, p);
+                uint32_t *backups = s_backups_of (draft->backups, S_STRIDE (self), p);
                 for (uint32_t index = 0; index < partition->backup_count && to == S_NONE; index++)
                     if (loads[backups[index]] < quotas[backups[index]])
                         to = backups[index];
@@ -289,6 +306,16 @@ s_rebalance (s_draft_t *draft, zdex_partition_table_t *self, uint32_t *loads)
     free (quotas);
 }
 
+//  Backups a partition should have: `target`, plus its move target, which also
+//  leaves one member fewer for the others (owner and target are distinct, n >= 2).
+static uint32_t
+s_backups_wanted (const s_partition_t *partition, uint32_t target, uint32_t n)
+{
+    if (!partition->moving)
+        return target;
+    return (target < n - 2 ? target : n - 2) + 1;
+}
+
 //  Step 3: trim to the target, then fill from the members with the fewest backups.
 static void
 s_fill_backups (s_draft_t *draft, zdex_partition_table_t *self, uint32_t target)
@@ -298,16 +325,18 @@ s_fill_backups (s_draft_t *draft, zdex_partition_table_t *self, uint32_t target)
     assert (backup_loads);
     for (uint32_t p = 0; p < self->partition_count; p++) {
         s_partition_t *partition = &draft->partitions[p];
-        uint32_t *backups = s_backups_of (draft->backups, self->max_backups, p);
-        if (partition->backup_count > target)
-            partition->backup_count = target;
+        uint32_t *backups = s_backups_of (draft->backups, S_STRIDE (self), p);
+        uint32_t want = s_backups_wanted (partition, target, n);
+        if (partition->backup_count > want)
+            partition->backup_count = want;
         for (uint32_t index = 0; index < partition->backup_count; index++)
             backup_loads[backups[index]]++;
     }
     for (uint32_t p = 0; p < self->partition_count; p++) {
         s_partition_t *partition = &draft->partitions[p];
-        uint32_t *backups = s_backups_of (draft->backups, self->max_backups, p);
-        while (partition->backup_count < target) {
+        uint32_t *backups = s_backups_of (draft->backups, S_STRIDE (self), p);
+        uint32_t want = s_backups_wanted (partition, target, n);
+        while (partition->backup_count < want) {
             uint32_t best = S_NONE;
             for (uint32_t member = 0; member < n; member++)
                 if (!s_holds (partition, backups, member) &&
@@ -333,15 +362,15 @@ s_commit (zdex_partition_table_t *self, s_draft_t *draft)
     bool any_change = false;
     for (uint32_t p = 0; p < self->partition_count; p++) {
         const s_partition_t *old = &self->partitions[p];
-        const uint32_t *old_backups = s_backups_of (self->backups, self->max_backups, p);
+        const uint32_t *old_backups = s_backups_of (self->backups, S_STRIDE (self), p);
         s_partition_t *partition = &draft->partitions[p];
-        const uint32_t *backups = s_backups_of (draft->backups, self->max_backups, p);
+        const uint32_t *backups = s_backups_of (draft->backups, S_STRIDE (self), p);
         bool owner_changed = old->owner == S_NONE || strcmp (self->members[old->owner],
                                                              draft->members[partition->owner]) != 0;
         draft->changed[p] = owner_changed;
         if (owner_changed)
             owners_changed++;
-        if (owner_changed || old->lost != partition->lost ||
+        if (owner_changed || old->lost != partition->lost || old->moving != partition->moving ||
             old->backup_count != partition->backup_count)
             any_change = true;
         for (uint32_t index = 0; index < partition->backup_count && !any_change; index++)
@@ -370,7 +399,7 @@ s_commit (zdex_partition_table_t *self, s_draft_t *draft)
     self->member_count = draft->member_count;
     memcpy (self->partitions, draft->partitions, self->partition_count * sizeof (s_partition_t));
     memcpy (self->backups, draft->backups,
-            (size_t) self->partition_count * self->max_backups * sizeof (uint32_t));
+            (size_t) self->partition_count * S_STRIDE (self) * sizeof (uint32_t));
     return owners_changed;
 }
 
@@ -391,9 +420,8 @@ zdex_partition_table_update (zdex_partition_table_t *self, const char **members_
     uint32_t target = (uint32_t) (self->max_backups < n - 1 ? self->max_backups : n - 1);
     s_draft_t draft = {members_by_age, n, NULL, NULL, NULL};
     draft.partitions = (s_partition_t *) calloc (self->partition_count, sizeof (s_partition_t));
-    draft.backups = (uint32_t *) calloc ((size_t) self->partition_count *
-                                             (self->max_backups ? self->max_backups : 1),
-                                         sizeof (uint32_t));
+    draft.backups =
+        (uint32_t *) calloc ((size_t) self->partition_count * S_STRIDE (self), sizeof (uint32_t));
     draft.changed = (bool *) calloc (self->partition_count, sizeof (bool));
     uint32_t *loads = (uint32_t *) calloc (n, sizeof (uint32_t));
     int rc = -1;
@@ -415,6 +443,183 @@ zdex_partition_table_update (zdex_partition_table_t *self, const char **members_
     return rc;
 }
 
+//  ---------------------------------------------------------------------------------
+//  Moves: a primary changes member only once the member it goes to holds the data
+
+static uint32_t s_intern (char ***members_p, uint32_t *count_p, const char *id);
+
+//  Make `to` the move target of p (backup 1), or cancel the move when `to` is the
+//  owner.  A member that already is a backup is moved to the front; otherwise it
+//  is inserted there, one slot above max_backups.
+static void
+s_set_target (zdex_partition_table_t *self, uint32_t p, uint32_t to)
+{
+    s_partition_t *partition = &self->partitions[p];
+    uint32_t *backups = s_backups_of (self->backups, S_STRIDE (self), p);
+    if (partition->moving) {
+        memmove (backups, backups + 1, (partition->backup_count - 1) * sizeof (uint32_t));
+        partition->backup_count--;
+        partition->moving = false;
+    }
+    if (to == partition->owner)
+        return;
+    uint32_t at = partition->backup_count;
+    for (uint32_t index = 0; index < partition->backup_count; index++)
+        if (backups[index] == to)
+            at = index;
+    if (at == partition->backup_count)
+        partition->backup_count++;
+    memmove (backups + 1, backups, at * sizeof (uint32_t));
+    backups[0] = to;
+    partition->moving = true;
+}
+
+int
+zdex_partition_table_plan_moves (zdex_partition_table_t *self, const char **eligible, size_t count)
+{
+    assert (self);
+    if (self->member_count == 0)
+        return 0;
+    //  A member that joined holds nothing yet, so an update may have left it out
+    //  of the member list; it can still be a target.
+    for (size_t index = 0; index < count; index++)
+        if (s_valid_id (eligible[index]) &&
+            s_intern (&self->members, &self->member_count, eligible[index]) == S_NONE)
+            return -1;
+    bool *ok = (bool *) calloc (self->member_count, sizeof (bool));
+    uint32_t *loads = (uint32_t *) calloc (self->member_count, sizeof (uint32_t));
+    uint32_t *quotas = (uint32_t *) calloc (self->member_count, sizeof (uint32_t));
+    bool *taken = (bool *) calloc (self->member_count, sizeof (bool));
+    uint32_t *dest = (uint32_t *) calloc (self->partition_count, sizeof (uint32_t));
+    int planned = -1;
+    if (!ok || !loads || !quotas || !taken || !dest)
+        goto done;
+    uint32_t n = 0;
+    for (size_t index = 0; index < count; index++) {
+        uint32_t member =
+            s_valid_id (eligible[index])
+                ? s_find ((const char *const *) self->members, self->member_count, eligible[index])
+                : S_NONE;
+        if (member != S_NONE && !ok[member]) {
+            ok[member] = true;
+            n++;
+        }
+    }
+    planned = 0;
+    if (n == 0)
+        goto done;
+    //  Where each partition is going: its target while it moves, else its owner.
+    for (uint32_t p = 0; p < self->partition_count; p++) {
+        s_partition_t *partition = &self->partitions[p];
+        dest[p] = partition->moving ? s_backups_of (self->backups, S_STRIDE (self), p)[0]
+                                    : partition->owner;
+        if (ok[dest[p]])
+            loads[dest[p]]++;
+    }
+    //  The most loaded eligible members keep the ceil quotas: fewest moves.
+    for (uint32_t rank = 0; rank < n; rank++) {
+        uint32_t best = S_NONE;
+        for (uint32_t member = 0; member < self->member_count; member++)
+            if (ok[member] && !taken[member] && (best == S_NONE || loads[member] > loads[best]))
+                best = member;
+        taken[best] = true;
+        quotas[best] = self->partition_count / n + (rank < self->partition_count % n ? 1 : 0);
+    }
+    bool any = false;
+    for (uint32_t p = 0; p < self->partition_count; p++) {
+        s_partition_t *partition = &self->partitions[p];
+        uint32_t from = dest[p];
+        if (ok[from] && loads[from] <= quotas[from])
+            continue;
+        //  Cheapest first: back to the owner (cancel), then a member that is a
+        //  backup (it holds the data already), then the one furthest below quota.
+        uint32_t to = S_NONE;
+        uint32_t *backups = s_backups_of (self->backups, S_STRIDE (self), p);
+        if (partition->moving && ok[partition->owner] &&
+            loads[partition->owner] < quotas[partition->owner])
+            to = partition->owner;
+        for (uint32_t index = partition->moving; index < partition->backup_count && to == S_NONE;
+             index++)
+            if (ok[backups[index]] && loads[backups[index]] < quotas[backups[index]])
+                to = backups[index];
+        uint32_t best_gap = 0;
+        if (to == S_NONE)
+            for (uint32_t member = 0; member < self->member_count; member++)
+                if (ok[member] && loads[member] < quotas[member] &&
+                    quotas[member] - loads[member] > best_gap) {
+                    best_gap = quotas[member] - loads[member];
+                    to = member;
+                }
+        if (to == S_NONE)
+            continue; //  cannot happen while the quotas sum to partition_count
+        if (ok[from])
+            loads[from]--;
+        loads[to]++;
+        s_set_target (self, p, to);
+        any = true;
+        if (to != partition->owner)
+            planned++;
+    }
+    if (any)
+        self->version++;
+done:
+    free (ok);
+    free (loads);
+    free (quotas);
+    free (taken);
+    free (dest);
+    return planned;
+}
+
+int
+zdex_partition_table_complete_move (zdex_partition_table_t *self, uint32_t p, const char *target,
+                                    uint64_t epoch, bool keep_old_owner)
+{
+    assert (self);
+    if (p >= self->partition_count || !target)
+        return 0;
+    s_partition_t *partition = &self->partitions[p];
+    uint32_t *backups = s_backups_of (self->backups, S_STRIDE (self), p);
+    if (!partition->moving || partition->epoch != epoch ||
+        strcmp (self->members[backups[0]], target) != 0)
+        return 0;
+    //  The old owner becomes backup 1: it has everything, and the backups that
+    //  follow keep their order.
+    uint32_t from = partition->owner;
+    partition->owner = backups[0];
+    backups[0] = from;
+    partition->moving = false;
+    if (!keep_old_owner) {
+        memmove (backups, backups + 1, (partition->backup_count - 1) * sizeof (uint32_t));
+        partition->backup_count--;
+    }
+    if (partition->backup_count > self->max_backups)
+        partition->backup_count = (uint32_t) self->max_backups;
+    self->version++;
+    partition->epoch = self->version;
+    return 1;
+}
+
+const char *
+zdex_partition_table_move_target (zdex_partition_table_t *self, uint32_t p)
+{
+    assert (self);
+    assert (p < self->partition_count);
+    if (!self->partitions[p].moving)
+        return NULL;
+    return self->members[s_backups_of (self->backups, S_STRIDE (self), p)[0]];
+}
+
+size_t
+zdex_partition_table_moving (zdex_partition_table_t *self)
+{
+    assert (self);
+    size_t count = 0;
+    for (uint32_t p = 0; p < self->partition_count; p++)
+        count += self->partitions[p].moving;
+    return count;
+}
+
 void
 zdex_partition_table_set_hold_primaries (zdex_partition_table_t *self, bool hold)
 {
@@ -433,9 +638,10 @@ zdex_partition_table_to_json (zdex_partition_table_t *self)
         return NULL;
     json_t *partitions = json_array ();
     json_t *lost = json_array ();
+    json_t *moves = json_array ();
     for (uint32_t p = 0; p < self->partition_count; p++) {
         const s_partition_t *partition = &self->partitions[p];
-        const uint32_t *backups = s_backups_of (self->backups, self->max_backups, p);
+        const uint32_t *backups = s_backups_of (self->backups, S_STRIDE (self), p);
         json_t *entry = json_array ();
         json_array_append_new (entry, json_integer ((json_int_t) partition->epoch));
         json_array_append_new (entry, json_string (self->members[partition->owner]));
@@ -444,6 +650,8 @@ zdex_partition_table_to_json (zdex_partition_table_t *self)
         json_array_append_new (partitions, entry);
         if (partition->lost)
             json_array_append_new (lost, json_integer (p));
+        if (partition->moving)
+            json_array_append_new (moves, json_integer (p));
     }
     json_t *root = json_object ();
     json_object_set_new (root, "version", json_integer ((json_int_t) self->version));
@@ -452,6 +660,10 @@ zdex_partition_table_to_json (zdex_partition_table_t *self)
         json_object_set_new (root, "lost", lost);
     else
         json_decref (lost);
+    if (json_array_size (moves) > 0)
+        json_object_set_new (root, "moves", moves);
+    else
+        json_decref (moves);
     char *text = json_dumps (root, JSON_COMPACT);
     json_decref (root);
     return text;
@@ -481,7 +693,7 @@ s_parse_entry (zdex_partition_table_t *self, json_t *entry, uint64_t version, ch
                uint32_t *count_p, s_partition_t *partition, uint32_t *backups)
 {
     size_t size = json_array_size (entry);
-    if (!json_is_array (entry) || size < 2 || size - 2 > self->max_backups)
+    if (!json_is_array (entry) || size < 2 || size - 2 > self->max_backups + 1)
         return -1;
     json_t *epoch = json_array_get (entry, 0);
     if (!json_is_integer (epoch) || json_integer_value (epoch) < 1 ||
@@ -490,6 +702,7 @@ s_parse_entry (zdex_partition_table_t *self, json_t *entry, uint64_t version, ch
     partition->epoch = (uint64_t) json_integer_value (epoch);
     partition->backup_count = 0;
     partition->lost = false;
+    partition->moving = false;
     for (size_t index = 1; index < size; index++) {
         json_t *id = json_array_get (entry, index);
         if (!json_is_string (id) || !s_valid_id (json_string_value (id)) ||
@@ -518,7 +731,7 @@ s_parse (zdex_partition_table_t *self, json_t *root, char ***members_p, uint32_t
     json_t *value;
     json_object_foreach (root, key, value) {
         if (strcmp (key, "version") != 0 && strcmp (key, "partitions") != 0 &&
-            strcmp (key, "lost") != 0)
+            strcmp (key, "lost") != 0 && strcmp (key, "moves") != 0)
             return -1;
     }
     json_t *version = json_object_get (root, "version");
@@ -532,7 +745,7 @@ s_parse (zdex_partition_table_t *self, json_t *root, char ***members_p, uint32_t
         return -1;
     for (uint32_t p = 0; p < self->partition_count; p++)
         if (s_parse_entry (self, json_array_get (entries, p), *version_p, members_p, count_p,
-                           &partitions[p], s_backups_of (backups, self->max_backups, p)) != 0)
+                           &partitions[p], s_backups_of (backups, S_STRIDE (self), p)) != 0)
             return -1;
     if (lost) {
         if (!json_is_array (lost))
@@ -546,6 +759,24 @@ s_parse (zdex_partition_table_t *self, json_t *root, char ***members_p, uint32_t
             partitions[json_integer_value (value)].lost = true;
         }
     }
+    json_t *moves = json_object_get (root, "moves");
+    if (moves) {
+        if (!json_is_array (moves))
+            return -1;
+        size_t index;
+        json_array_foreach (moves, index, value) {
+            if (!json_is_integer (value) || json_integer_value (value) < 0 ||
+                json_integer_value (value) >= (json_int_t) self->partition_count ||
+                partitions[json_integer_value (value)].moving ||
+                partitions[json_integer_value (value)].backup_count == 0)
+                return -1;
+            partitions[json_integer_value (value)].moving = true;
+        }
+    }
+    //  Only a partition that moves has a slot above max_backups.
+    for (uint32_t p = 0; p < self->partition_count; p++)
+        if (partitions[p].backup_count > self->max_backups + partitions[p].moving)
+            return -1;
     return 0;
 }
 
@@ -564,9 +795,8 @@ zdex_partition_table_from_json (zdex_partition_table_t *self, const char *text)
     uint64_t version = 0;
     s_partition_t *partitions =
         (s_partition_t *) calloc (self->partition_count, sizeof (s_partition_t));
-    uint32_t *backups = (uint32_t *) calloc ((size_t) self->partition_count *
-                                                 (self->max_backups ? self->max_backups : 1),
-                                             sizeof (uint32_t));
+    uint32_t *backups =
+        (uint32_t *) calloc ((size_t) self->partition_count * S_STRIDE (self), sizeof (uint32_t));
     int rc = -1;
     if (partitions && backups &&
         s_parse (self, root, &members, &member_count, partitions, backups, &version) == 0) {
@@ -625,7 +855,7 @@ zdex_partition_table_backup (zdex_partition_table_t *self, uint32_t p, size_t in
     assert (p < self->partition_count);
     if (index >= self->partitions[p].backup_count)
         return NULL;
-    return self->members[s_backups_of (self->backups, self->max_backups, p)[index]];
+    return self->members[s_backups_of (self->backups, S_STRIDE (self), p)[index]];
 }
 
 uint64_t
@@ -680,7 +910,7 @@ zdex_partition_table_underreplicated (zdex_partition_table_t *self)
     assert (self);
     size_t count = 0;
     for (uint32_t p = 0; p < self->partition_count; p++)
-        if (self->partitions[p].backup_count < self->max_backups)
+        if (self->partitions[p].backup_count - self->partitions[p].moving < self->max_backups)
             count++;
     return count;
 }

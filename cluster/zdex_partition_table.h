@@ -61,7 +61,8 @@ int zdex_partition_table_update (zdex_partition_table_t *self, const char **memb
                                  size_t count);
 
 //  Install a table published by a master: {"version":V,"partitions":[[epoch,
-//  owner, backup1, ...], ...]} plus an optional "lost":[partition, ...].  Strict:
+//  owner, backup1, ...], ...]} plus an optional "lost":[partition, ...] and an
+//  optional "moves":[partition, ...] (backup1 of each is its move target).  Strict:
 //  duplicate or unknown keys, a wrong partition count, more than max_backups
 //  backups, a replica listed twice, an epoch of 0 or above V, or a version older
 //  than the installed one are refused.  Returns 0 when installed (the same version
@@ -80,7 +81,7 @@ void zdex_partition_table_advance (zdex_partition_table_t *self, uint64_t versio
 const char *zdex_partition_table_owner (zdex_partition_table_t *self, uint32_t p);
 
 //  Number of backups of partition p (at most max_backups; fewer when the cluster
-//  has too few members).
+//  has too few members; one more while it moves, the target being backup 0).
 size_t zdex_partition_table_backup_count (zdex_partition_table_t *self, uint32_t p);
 
 //  Backup `index` (0 = replica 1) of partition p, or NULL when index >= count.
@@ -110,9 +111,35 @@ size_t zdex_partition_table_underreplicated (zdex_partition_table_t *self);
 uint32_t zdex_partition_table_partition_count (zdex_partition_table_t *self);
 size_t zdex_partition_table_max_backups (zdex_partition_table_t *self);
 
+//  Plan moves of primaries so that the `eligible` members (ids of the table's
+//  members; the others, members that are leaving, get no primaries) end with
+//  floor or ceil(partition_count / eligible) primaries each.  A partition that
+//  must move gets a move target: backup 1, one slot above max_backups, inserted
+//  or brought to the front (a member that is a backup already holds the data).
+//  Its owner stays the owner until complete_move; a target that is no longer
+//  wanted is cancelled or replaced.  Returns the number of partitions moving to
+//  a new member from this plan (0: balanced or nothing eligible), -1 when out of
+//  memory.  Bumps the version when anything changed.
+int zdex_partition_table_plan_moves (zdex_partition_table_t *self, const char **eligible,
+                                     size_t count);
+
+//  The owner of p reported that the move target holds everything it
+//  acknowledged at `epoch`: make the target the owner (new epoch = the new
+//  version) and, when keep_old_owner, the old owner backup 1 (trimmed to
+//  max_backups); otherwise the old owner (a member leaving) holds nothing after.
+//  Returns 1 when done, 0 when the report is stale (no such move at that epoch).
+int zdex_partition_table_complete_move (zdex_partition_table_t *self, uint32_t p,
+                                        const char *target, uint64_t epoch, bool keep_old_owner);
+
+//  The move target of p (it is backup 0), or NULL when p is not moving.
+const char *zdex_partition_table_move_target (zdex_partition_table_t *self, uint32_t p);
+
+//  Number of partitions with a move in progress.
+size_t zdex_partition_table_moving (zdex_partition_table_t *self);
+
 //  Hold primaries in place: update() moves a primary only by promoting a backup
-//  when its owner left, never to balance load.  Used until partitions can migrate
-//  with their data to a member that joins.
+//  when its owner left, never to balance load; balance then comes from
+//  plan_moves and complete_move, which move the data first.
 void zdex_partition_table_set_hold_primaries (zdex_partition_table_t *self, bool hold);
 
 #ifdef __cplusplus

@@ -150,6 +150,7 @@ s_member_defaults (zdex_member_config_t *member)
     member->cluster_heartbeat_ms = 250;
     snprintf (member->cluster_name, sizeof member->cluster_name, "zdex");
     member->cluster_timeout_ms = 1500;
+    member->cluster_rebalance = true;
 }
 
 //  ---------------------------------------------------------------------------
@@ -587,6 +588,10 @@ s_parse_cluster (s_ctx_t *ctx, json_t *section)
                 return -1;
             member->cluster_timeout_ms = (int) number;
             ctx->set_cluster_timeout = true;
+        } else if (streq (key, "rebalance")) {
+            if (!json_is_boolean (value))
+                return s_fail (ctx, path, "must be true or false");
+            member->cluster_rebalance = json_is_true (value);
         } else if (streq (key, "name")) {
             if (!json_is_string (value) || s_check_member_id (json_string_value (value)))
                 return s_fail (ctx, path, "%s", S_MEMBER_ID_RULE);
@@ -1203,6 +1208,12 @@ zdex_config_set (zdex_config_t *self, const char *flag, const char *value, char 
             s_message (err, errlen, "--seed: out of memory");
             return -1;
         }
+    } else if (streq (flag, "rebalance")) {
+        if (!streq (value, "on") && !streq (value, "off")) {
+            s_message (err, errlen, "--rebalance: '%s' must be on or off", value);
+            return -1;
+        }
+        member->cluster_rebalance = streq (value, "on");
     } else if (streq (flag, "cluster-name")) {
         if (s_check_member_id (value)) {
             s_message (err, errlen, "--cluster-name: '%s' %s", value, S_MEMBER_ID_RULE);

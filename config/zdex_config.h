@@ -53,6 +53,7 @@ typedef struct {
     size_t max_executors;     //  executor + scheduler names per member, default 1024
     int cluster_heartbeat_ms; //  default 250 (issue 3)
     int cluster_timeout_ms;   //  default 1500 (issue 3)
+    bool cluster_rebalance;   //  default true: primaries move (data first) to balance
     char cluster_name[ZDEX_CONFIG_NAME_MAX]; //  default "zdex": members of other names are
                                              //  strangers (never joined, never heard)
 } zdex_member_config_t;

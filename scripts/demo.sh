@@ -98,7 +98,7 @@ handler_tick=$(run schedule echo '{"tick":true}' --period 1000 --name demo-tick 
 run_expect_error schedule echo '{}' --name demo-once
 run status "$handler_tick"
 
-say "failover: 20 acknowledged tasks, then member m1 (owner of every primary) is killed with SIGKILL"
+say "failover: 20 acknowledged tasks, then member m1 (the master; it owns a third of the primaries once the joins rebalanced them) is killed with SIGKILL"
 ids=()
 for i in $(seq 1 20); do
     ids+=("$("$bin/zdex" --connect "$client" submit sleep "{\"ms\":300,\"n\":$i}" --idempotency-key "demo-$i" | task_id)")
@@ -113,7 +113,7 @@ for id in "${ids[@]}"; do
     "$bin/zdex" --connect "$client" --timeout 30000 retrieve "$id" >/dev/null && answered=$((answered + 1))
 done
 echo "answered after the kill: $answered of ${#ids[@]}"
-echo "the scheduled tasks moved with their partitions: the one-shot task fires on time, the periodic one goes on"
+echo "the scheduled tasks survive with their partitions (promoted where m1 owned them): the one-shot task fires on time, the periodic one goes on"
 run get "$handler_once"
 run status "$handler_tick"
 run cancel "$handler_tick"

@@ -167,7 +167,8 @@ s_expect_no_reruns (cluster_t *cluster, const uint64_t *ids, int count, const in
 }
 
 //  3 members, durability 1: acknowledged submits with the oldest member (the owner
-//  of every primary) killed in the middle; nothing acknowledged is lost.
+//  of a third of the primaries, and the master) killed in the middle; nothing
+//  acknowledged is lost.
 static void
 test_kill_member_under_submits (void **state)
 {
@@ -236,14 +237,24 @@ test_parked_retrieves_survive_owner_kill (void **state)
     (void) state;
     cluster_t cluster;
     s_cluster_start (&cluster, 3, 1, 128);
-    zdex_client_t *client = s_client (&cluster);
+    //  Keyless submits through m1 go to partitions m1 owns: all of them die with it.
+    zdex_client_t *client = zdex_client_new (cluster.members[0].client);
+    zdex_client_set_timeout (client, 30000);
     enum { COUNT = 200 };
     uint64_t ids[COUNT];
     json_t *payload = json_pack ("{s:i}", "ms", 2000);
-    for (int index = 0; index < COUNT; index++)
+    json_t *request = json_pack ("{s:s}", "op", "cluster.members");
+    json_t *members = zdex_client_call (client, request, 5000);
+    json_decref (request);
+    json_t *owners = json_object_get (members, "owners");
+    for (int index = 0; index < COUNT; index++) {
         assert_int_equal (
             zdex_client_submit (client, "parked", "sleep", payload, NULL, NULL, &ids[index]), 0);
-    //  Park the retrieves through a member that survives (every primary is on m1).
+        json_t *owner = json_array_get (owners, (size_t) (ids[index] >> 32));
+        assert_int_equal (json_integer_value (owner), 0); //  m1, the oldest, is listed first
+    }
+    json_decref (members);
+    //  Park the retrieves through a member that survives.
     zdex_client_t *waiter = zdex_client_new (cluster.members[1].client);
     zhashx_t *by_req = zhashx_new (); //  req → task index + 1
     char key[32];
@@ -383,14 +394,37 @@ test_durability_two_survives_two_kills (void **state)
     s_cluster_stop (&cluster);
 }
 
-//  A member joins under load (it takes backups), then the oldest leaves with
-//  SIGTERM: nothing acknowledged is lost and no completed task runs again.
-static void
-test_join_and_graceful_leave (void **state)
+//  How many primaries each member owns, as cluster.members (asked of `endpoint`)
+//  reports them, in view order; returns the number of members listed.
+static int
+s_primaries (const char *endpoint, int *owned, int max)
 {
-    (void) state;
+    zdex_client_t *client = zdex_client_new (endpoint);
+    zdex_client_set_timeout (client, 10000);
+    json_t *request = json_pack ("{s:s}", "op", "cluster.members");
+    json_t *reply = zdex_client_call (client, request, 5000);
+    json_decref (request);
+    json_t *members = json_object_get (reply, "members");
+    int count = (int) json_array_size (members);
+    for (int index = 0; index < count && index < max; index++)
+        owned[index] = (int) json_integer_value (
+            json_object_get (json_array_get (members, index), "partitions"));
+    assert_int_equal (json_integer_value (json_object_get (reply, "moving_partitions")), 0);
+    json_decref (reply);
+    zdex_client_destroy (&client);
+    return count;
+}
+
+//  A member joins under load and takes its share of the primaries (data moved
+//  first), then the oldest leaves with SIGTERM, its primaries moved to the others
+//  before it goes: nothing acknowledged is lost, no completed task runs again,
+//  and no submit fails while partitions move.  With durability 0 (no backup
+//  holds anything) the leave must move the data, not promote a copy.
+static void
+s_join_and_graceful_leave (int durability)
+{
     cluster_t cluster;
-    s_cluster_start (&cluster, 2, 1, 16);
+    s_cluster_start (&cluster, 2, durability, 16);
     enum { COUNT = 1000 };
     uint64_t ids[COUNT];
     zdex_client_t *client = s_client (&cluster);
@@ -410,34 +444,77 @@ test_join_and_graceful_leave (void **state)
             fail_msg ("submit %d: %s", index, zdex_client_error_code (client));
         json_decref (payload);
     }
+    //  min_members also waits for the moves to finish.
     for (int index = 0; index < 3; index++)
         assert_int_equal (harness_wait_members (cluster.members[index].client, 3, 10000), 0);
+    int owned[4] = {0};
+    assert_int_equal (s_primaries (cluster.members[1].client, owned, 4), 3);
+    printf ("# after the join: %d / %d / %d primaries\n", owned[0], owned[1], owned[2]);
+    for (int index = 0; index < 3; index++)
+        assert_true (owned[index] >= 90 && owned[index] <= 91); //  271 over 3
     for (int index = 0; index < COUNT; index++)
         assert_int_equal (zdex_client_retrieve (client, NULL, ids[index], 20000, NULL, NULL), 0);
     zdex_client_destroy (&client);
     int runs_before[COUNT];
     s_runs (&cluster, ids, COUNT, runs_before);
-    //  The oldest member (owner of every primary) leaves gracefully.
+    //  The oldest member (the master, owner of a third of the primaries) leaves
+    //  gracefully while a client keeps submitting through the others.
     int64_t left_at = zclock_mono ();
+    assert_int_equal (kill (cluster.members[0].pid, SIGTERM), 0);
+    zdex_client_t *busy = zdex_client_new (cluster.members[1].client);
+    zdex_client_connect (busy, cluster.members[2].client);
+    zdex_client_set_timeout (busy, 30000);
+    enum { DURING = 300 };
+    uint64_t during[DURING];
+    for (int index = 0; index < DURING; index++) {
+        char key[32];
+        snprintf (key, sizeof key, "d-%d", index);
+        json_t *payload = json_pack ("{s:i}", "i", COUNT + index);
+        if (zdex_client_submit (busy, NULL, "echo", payload, NULL, key, &during[index]) != 0)
+            fail_msg ("submit %d during the leave: %s: %s", index, zdex_client_error_code (busy),
+                      zdex_client_error_message (busy));
+        json_decref (payload);
+    }
     int status = harness_stop (cluster.members[0].pid, SIGTERM, 20000);
     assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    int64_t gone_at = zclock_mono ();
     cluster.members[0].pid = -1;
     assert_int_equal (harness_wait_members (cluster.members[1].client, 2, 10000), 0);
+    assert_int_equal (s_primaries (cluster.members[1].client, owned, 4), 2);
+    assert_int_equal (owned[0] + owned[1], 271);
     client = s_client (&cluster);
     int lost = 0;
-    for (int index = 0; index < COUNT; index++) {
+    for (int index = 0; index < COUNT + DURING; index++) {
         json_t *result = NULL;
-        if (zdex_client_retrieve (client, NULL, ids[index], 20000, &result, NULL) != 0 ||
+        uint64_t id = index < COUNT ? ids[index] : during[index - COUNT];
+        if (zdex_client_retrieve (client, NULL, id, 20000, &result, NULL) != 0 ||
             json_integer_value (json_object_get (result, "i")) != index)
             lost++;
         json_decref (result);
     }
-    printf ("# graceful leave: %d of %d lost, all answered %lld ms after SIGTERM\n", lost, COUNT,
+    printf ("# graceful leave (durability %d): %d of %d lost, member gone %lld ms after SIGTERM, "
+            "all answered %lld ms after\n",
+            durability, lost, COUNT + DURING, (long long) (gone_at - left_at),
             (long long) (zclock_mono () - left_at));
     assert_int_equal (lost, 0);
     s_expect_no_reruns (&cluster, ids, COUNT, runs_before);
+    zdex_client_destroy (&busy);
     zdex_client_destroy (&client);
     s_cluster_stop (&cluster);
+}
+
+static void
+test_join_and_graceful_leave (void **state)
+{
+    (void) state;
+    s_join_and_graceful_leave (1);
+}
+
+static void
+test_graceful_leave_without_backups (void **state)
+{
+    (void) state;
+    s_join_and_graceful_leave (0);
 }
 
 //  The owner is paused (SIGSTOP) until its partitions moved, then resumed and
@@ -523,6 +600,7 @@ main (void)
         cmocka_unit_test_teardown (test_parked_retrieves_survive_owner_kill, s_teardown),
         cmocka_unit_test_teardown (test_durability_two_survives_two_kills, s_teardown),
         cmocka_unit_test_teardown (test_join_and_graceful_leave, s_teardown),
+        cmocka_unit_test_teardown (test_graceful_leave_without_backups, s_teardown),
         cmocka_unit_test_teardown (test_paused_owner_acknowledges_nothing, s_teardown),
         cmocka_unit_test_teardown (test_worker_discovers_members, s_teardown),
     };

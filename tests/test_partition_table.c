@@ -474,6 +474,142 @@ test_determinism_and_random_churn (void **state)
     zdex_partition_table_destroy (&right);
 }
 
+//  Complete every move the table plans, as the owners would report them.
+static int
+s_complete_all (zdex_partition_table_t *table, bool keep_old_owner)
+{
+    int completed = 0;
+    for (uint32_t p = 0; p < zdex_partition_table_partition_count (table); p++) {
+        const char *target = zdex_partition_table_move_target (table, p);
+        if (target) {
+            char copy[64];
+            snprintf (copy, sizeof copy, "%s", target);
+            completed += zdex_partition_table_complete_move (
+                table, p, copy, zdex_partition_table_epoch (table, p), keep_old_owner);
+        }
+    }
+    return completed;
+}
+
+//  Primaries held in place move by plan + complete: a joiner gets its share only
+//  once each owner reports, the target is backup 1 (one slot above max_backups
+//  when it held no copy), the old owner becomes backup 1 after, owners and epochs
+//  change only on completion, stale reports are refused, a move whose owner dies
+//  promotes a real backup (the target only as the last replica), and members
+//  that leave are drained of every primary.
+static void
+test_moves (void **state)
+{
+    (void) state;
+    zdex_partition_table_t *table = zdex_partition_table_new (T_PARTITIONS, 1);
+    zdex_partition_table_set_hold_primaries (table, true);
+    const char *one[] = {"m0"};
+    const char *two[] = {"m0", "m1"};
+    const char *three[] = {"m0", "m1", "m2"};
+    assert_true (zdex_partition_table_update (table, one, 1) >= 0);
+    assert_int_equal (zdex_partition_table_update (table, two, 2), 0); //  held: m1 backs up
+    assert_int_equal (zdex_partition_table_partitions_owned (table, "m0"), T_PARTITIONS);
+    assert_int_equal (zdex_partition_table_plan_moves (table, two, 2), T_PARTITIONS / 2);
+    assert_int_equal (zdex_partition_table_moving (table), T_PARTITIONS / 2);
+    assert_int_equal (zdex_partition_table_plan_moves (table, two, 2), 0); //  stable
+    uint64_t version = zdex_partition_table_version (table);
+    for (uint32_t p = 0; p < T_PARTITIONS; p++) {
+        const char *target = zdex_partition_table_move_target (table, p);
+        assert_string_equal (zdex_partition_table_owner (table, p), "m0");
+        if (target) {
+            assert_string_equal (target, "m1"); //  it was the backup: brought to the front
+            assert_string_equal (zdex_partition_table_backup (table, p, 0), "m1");
+            assert_int_equal (zdex_partition_table_complete_move (
+                                  table, p, "m1", zdex_partition_table_epoch (table, p) + 1, true),
+                              0); //  stale epoch
+            assert_int_equal (zdex_partition_table_complete_move (
+                                  table, p, "m0", zdex_partition_table_epoch (table, p), true),
+                              0); //  not the target
+        }
+    }
+    //  The published form carries the moves.
+    char *text = zdex_partition_table_to_json (table);
+    zdex_partition_table_t *copy = zdex_partition_table_new (T_PARTITIONS, 1);
+    assert_int_equal (zdex_partition_table_from_json (copy, text), 0);
+    assert_int_equal (zdex_partition_table_moving (copy), T_PARTITIONS / 2);
+    free (text);
+    assert_int_equal (s_complete_all (table, true), T_PARTITIONS / 2);
+    assert_true (zdex_partition_table_version (table) > version);
+    s_assert_valid (table, two, 2);
+    for (uint32_t p = 0; p < T_PARTITIONS; p++)
+        if (strcmp (zdex_partition_table_owner (table, p), "m1") == 0) {
+            assert_string_equal (zdex_partition_table_backup (table, p, 0), "m0");
+            assert_true (zdex_partition_table_epoch (table, p) > version);
+        }
+
+    //  A third member held no copy: it is inserted above max_backups.
+    assert_int_equal (zdex_partition_table_update (table, three, 3), 0);
+    int planned = zdex_partition_table_plan_moves (table, three, 3);
+    assert_int_equal (planned, T_PARTITIONS / 3);
+    uint32_t moving = 0;
+    for (uint32_t p = 0; p < T_PARTITIONS; p++)
+        if (zdex_partition_table_move_target (table, p)) {
+            assert_string_equal (zdex_partition_table_move_target (table, p), "m2");
+            assert_int_equal (zdex_partition_table_backup_count (table, p), 2);
+            if (moving++ == 0) {
+                //  Its owner dies before the move completes: the real backup is
+                //  promoted, not the target that may not hold the data yet.
+                text = zdex_partition_table_to_json (table);
+                assert_int_equal (zdex_partition_table_from_json (copy, text), 0);
+                free (text);
+                const char *owner = zdex_partition_table_owner (table, p);
+                const char *backup = zdex_partition_table_backup (table, p, 1);
+                const char *survivors[2];
+                size_t count = 0;
+                for (size_t index = 0; index < 3; index++)
+                    if (strcmp (three[index], owner) != 0)
+                        survivors[count++] = three[index];
+                char heir[8];
+                snprintf (heir, sizeof heir, "%s", backup);
+                zdex_partition_table_set_hold_primaries (copy, true);
+                assert_true (zdex_partition_table_update (copy, survivors, 2) > 0);
+                assert_string_equal (zdex_partition_table_owner (copy, p), heir);
+                assert_null (zdex_partition_table_move_target (copy, p));
+            }
+        }
+    //  A stable table round-trips with its extra slot and passes validity after.
+    assert_int_equal (s_complete_all (table, true), planned);
+    s_assert_valid (table, three, 3);
+
+    //  m0 leaves: planning without it drains every primary it owns.
+    const char *stay[] = {"m1", "m2"};
+    size_t drained = zdex_partition_table_partitions_owned (table, "m0");
+    bool was_m0[T_PARTITIONS];
+    for (uint32_t p = 0; p < T_PARTITIONS; p++)
+        was_m0[p] = strcmp (zdex_partition_table_owner (table, p), "m0") == 0;
+    planned = zdex_partition_table_plan_moves (table, stay, 2);
+    assert_true (planned >= (int) drained && drained > 0);
+    assert_int_equal (s_complete_all (table, false), planned);
+    for (uint32_t p = 0; p < T_PARTITIONS; p++)
+        if (was_m0[p]) //  the leaver keeps no copy of what it gave away
+            for (size_t index = 0; index < zdex_partition_table_backup_count (table, p); index++)
+                assert_string_not_equal (zdex_partition_table_backup (table, p, index), "m0");
+    assert_int_equal (zdex_partition_table_partitions_owned (table, "m0"), 0);
+    assert_int_equal (zdex_partition_table_moving (table), 0);
+
+    //  Durability 0: the target takes the one slot there is, and it goes after.
+    zdex_partition_table_t *bare = zdex_partition_table_new (T_PARTITIONS, 0);
+    zdex_partition_table_set_hold_primaries (bare, true);
+    assert_true (zdex_partition_table_update (bare, one, 1) >= 0);
+    assert_int_equal (zdex_partition_table_update (bare, two, 2), 0);
+    assert_int_equal (zdex_partition_table_plan_moves (bare, two, 2), T_PARTITIONS / 2);
+    text = zdex_partition_table_to_json (bare);
+    zdex_partition_table_t *bare_copy = zdex_partition_table_new (T_PARTITIONS, 0);
+    assert_int_equal (zdex_partition_table_from_json (bare_copy, text), 0);
+    free (text);
+    assert_int_equal (s_complete_all (bare, true), T_PARTITIONS / 2);
+    s_assert_valid (bare, two, 2);
+    zdex_partition_table_destroy (&bare_copy);
+    zdex_partition_table_destroy (&bare);
+    zdex_partition_table_destroy (&copy);
+    zdex_partition_table_destroy (&table);
+}
+
 int
 main (void)
 {
@@ -488,6 +624,7 @@ main (void)
         cmocka_unit_test (test_json_round_trip),
         cmocka_unit_test (test_json_rejects),
         cmocka_unit_test (test_determinism_and_random_churn),
+        cmocka_unit_test (test_moves),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -916,6 +916,11 @@ test_acks (void **state)
     assert_int_equal (zdex_replica_acks_update (acks, "c", 2, 9), -1); //  old epoch
     assert_int_equal (zdex_replica_acks_update (acks, "c", 4, 9), -1); //  future epoch
     assert_true (zdex_replica_acks_acked (acks, "c") == 0);
+    //  A first ack of seq 0 is news: the backup holds the partition (moves wait for it).
+    assert_false (zdex_replica_acks_heard (acks, "c"));
+    assert_int_equal (zdex_replica_acks_update (acks, "c", 3, 0), 1);
+    assert_true (zdex_replica_acks_heard (acks, "c"));
+    assert_int_equal (zdex_replica_acks_update (acks, "c", 3, 0), 0);
     assert_int_equal (zdex_replica_acks_update (acks, "c", 3, 9), 1);
     assert_int_equal (zdex_replica_acks_update (acks, "d", 3, 2), 1);
     //  Acks 5, 9, 2: durable for 1 backup = 9, for 2 = 5, for 3 = 2, for 4 = never
@@ -945,6 +950,7 @@ test_acks (void **state)
     //  A new epoch starts every backup over
     zdex_replica_acks_reset (acks, 4);
     assert_true (zdex_replica_acks_durable (acks, 1) == 0);
+    assert_false (zdex_replica_acks_heard (acks, "b"));
     assert_int_equal (zdex_replica_acks_update (acks, "b", 3, 50), -1);
     assert_int_equal (zdex_replica_acks_update (acks, "b", 4, 1), 1);
     assert_true (zdex_replica_acks_durable (acks, 1) == 1);
