@@ -10,8 +10,11 @@
 //
 //  Every wait is a zmq_poll of at most S_POLL_SLICE_MS, so a SIGINT/SIGTERM (czmq's
 //  handler sets zsys_interrupted) ends any call promptly, whichever thread the
-//  signal was delivered to.  ZMQ_IMMEDIATE stays off: a request queues until its
-//  member connects, so a client may be created before the cluster is up.
+//  signal was delivered to.  ZMQ_IMMEDIATE is on: a request goes only to a member
+//  whose connection is up (the send waits for one, within the call's deadline), so
+//  with several endpoints a member that died does not swallow requests queued for
+//  it while its port is retried; a client may still be created before the cluster
+//  is up.
 
 #include "zdex_client.h"
 
@@ -402,6 +405,7 @@ zdex_client_new (const char *endpoints)
     }
     self->handle = zsock_resolve (self->dealer);
     zsock_set_linger (self->dealer, S_LINGER_MS);
+    zsock_set_immediate (self->dealer, 1);
     zsock_set_sndhwm (self->dealer, S_HWM);
     zsock_set_rcvhwm (self->dealer, S_HWM);
 
