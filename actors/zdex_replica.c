@@ -304,6 +304,60 @@ zdex_replica_encode (const zdex_replica_msg_t *msg)
     return out;
 }
 
+zframe_t *
+zdex_replica_pack (zmsg_t *msg)
+{
+    assert (msg);
+    size_t size = 0;
+    zframe_t *frame = zmsg_first (msg);
+    for (frame = zmsg_next (msg); frame; frame = zmsg_next (msg))
+        size += 4 + zframe_size (frame);
+    zframe_t *packed = zframe_new (NULL, size);
+    assert (packed);
+    byte *out = zframe_data (packed);
+    zmsg_first (msg);
+    for (frame = zmsg_next (msg); frame; frame = zmsg_next (msg)) {
+        size_t length = zframe_size (frame);
+        s_put_u32 (out, (uint32_t) length);
+        if (length)
+            memcpy (out + 4, zframe_data (frame), length);
+        out += 4 + length;
+    }
+    return packed;
+}
+
+int
+zdex_replica_unpack (zmsg_t *msg)
+{
+    assert (msg);
+    if (zmsg_size (msg) != 2)
+        return -1;
+    zframe_t *packed = zmsg_last (msg);
+    const byte *data = zframe_data (packed);
+    size_t size = zframe_size (packed);
+    //  Check the whole of it before changing msg.
+    size_t offset = 0, count = 0;
+    while (offset < size) {
+        if (size - offset < 4 || count == ZDEX_REPLICA_PACK_MAX)
+            return -1;
+        size_t length = s_get_u32 (data + offset);
+        if (length > size - offset - 4)
+            return -1;
+        offset += 4 + length;
+        count++;
+    }
+    if (count == 0)
+        return -1;
+    zmsg_remove (msg, packed);
+    for (offset = 0; offset < size;) {
+        size_t length = s_get_u32 (data + offset);
+        zmsg_addmem (msg, data + offset + 4, length);
+        offset += 4 + length;
+    }
+    zframe_destroy (&packed);
+    return 0;
+}
+
 //  ---------------------------------------------------------------------------------
 //  Decoding
 
@@ -1089,12 +1143,14 @@ s_log_make_room (zdex_replica_log_t *self)
 }
 
 zmsg_t *
-zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *msg)
+zdex_replica_log_append (zdex_replica_log_t *self, zdex_replica_msg_t *msg, bool *kept_p)
 {
     assert (self);
     assert (msg);
+    assert (kept_p);
     assert ((msg->op >= ZDEX_REPLICA_ADD && msg->op <= ZDEX_REPLICA_ATTEMPT) ||
             msg->op == ZDEX_REPLICA_SCHED_PUT || msg->op == ZDEX_REPLICA_SCHED_DEL);
+    *kept_p = false;
     msg->partition = self->partition;
     msg->epoch = self->epoch;
     msg->seq = self->last + 1;
@@ -1107,13 +1163,30 @@ zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *msg)
     s_log_make_room (self);
     if (self->count == self->allocated)
         return encoded; //  no memory for even one entry (the backlog is empty)
-    zmsg_t *copy = zmsg_dup (encoded);
-    assert (copy);
+    size_t size = zmsg_content_size (encoded);
+    if (self->max_bytes && size > self->max_bytes) {
+        while (self->count)
+            s_log_drop_oldest (self); //  it alone is over the bound: keep nothing
+        return encoded;
+    }
     self->entries[(self->head + self->count) % self->allocated] = encoded;
     self->count++;
-    self->bytes += zmsg_content_size (encoded);
-    while (self->max_bytes && self->bytes > self->max_bytes && self->count)
+    self->bytes += size;
+    while (self->max_bytes && self->bytes > self->max_bytes && self->count > 1)
         s_log_drop_oldest (self);
+    *kept_p = true;
+    return encoded;
+}
+
+zmsg_t *
+zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *msg)
+{
+    bool kept;
+    zmsg_t *encoded = zdex_replica_log_append (self, msg, &kept);
+    if (!encoded || !kept)
+        return encoded;
+    zmsg_t *copy = zmsg_dup (encoded);
+    assert (copy);
     return copy;
 }
 

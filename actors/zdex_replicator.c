@@ -478,6 +478,18 @@ zdex_replicator_backups (zdex_replicator_t *self, uint32_t partition)
     return partition < self->partition_count ? self->parts[partition].backups : 0;
 }
 
+//  A stream message on the PUB: the topic, then the rest packed into one frame
+//  (CLUSTER.md 6.1).  msg stays the caller's.
+static void
+s_publish (zdex_replicator_t *self, zmsg_t *msg)
+{
+    zframe_t *topic = zmsg_first (msg);
+    zframe_t *packed = zdex_replica_pack (msg);
+    if (zframe_send (&topic, self->pub, ZFRAME_REUSE | ZFRAME_MORE) != 0 ||
+        zframe_send (&packed, self->pub, 0) != 0)
+        zframe_destroy (&packed);
+}
+
 uint64_t
 zdex_replicator_publish (zdex_replicator_t *self, uint32_t partition, zdex_replica_msg_t *msg)
 {
@@ -485,16 +497,21 @@ zdex_replicator_publish (zdex_replicator_t *self, uint32_t partition, zdex_repli
     s_part_t *part = &self->parts[partition];
     if (part->role != S_PRIMARY)
         return 0;
-    zmsg_t *encoded = zdex_replica_log_record (part->log, msg);
+    bool kept;
+    zmsg_t *encoded = zdex_replica_log_append (part->log, msg, &kept);
     if (!encoded)
         return 0;
     self->published++;
+    //  Without a backup in our table nobody applies it: a backup that comes later
+    //  starts from a snapshot.  The drop is a test hook: lost on the way,
+    //  repaired by FETCH.
+    if (part->backups > 0 &&
+        (self->drop_every == 0 || self->published % (uint64_t) self->drop_every != 0))
+        s_publish (self, encoded);
+    if (!kept)
+        zmsg_destroy (&encoded);
     if (part->backups == 0)
         s_trim (part); //  no backup to FETCH it: keep nothing
-    if (self->drop_every > 0 && self->published % (uint64_t) self->drop_every == 0)
-        zmsg_destroy (&encoded); //  test hook: lost on the way, repaired by FETCH
-    else if (zmsg_send (&encoded, self->pub) != 0)
-        zmsg_destroy (&encoded);
     return msg->seq;
 }
 
@@ -656,7 +673,8 @@ zdex_replicator_recv (zdex_replicator_t *self)
         zmsg_destroy (&msg);
     }
     for (int count = 0; count < S_BATCH_MAX && (msg = zmsg_recv (self->sub)); count++) {
-        s_on_stream (self, msg);
+        if (zdex_replica_unpack (msg) == 0)
+            s_on_stream (self, msg);
         zmsg_destroy (&msg);
     }
     zsock_t *dealer = (zsock_t *) zhashx_first (self->dealers);
@@ -710,8 +728,8 @@ zdex_replicator_tick (zdex_replicator_t *self)
         }
         if (part->role == S_PRIMARY && part->backups > 0) {
             zmsg_t *head = zdex_replica_log_head (part->log);
-            if (head && zmsg_send (&head, self->pub) != 0)
-                zmsg_destroy (&head);
+            s_publish (self, head);
+            zmsg_destroy (&head);
         }
     }
 }
