@@ -358,6 +358,60 @@ zdex_replica_unpack (zmsg_t *msg)
     return 0;
 }
 
+zframe_t *
+zdex_replica_acks_encode (const char *member, const zdex_replica_ack_t *acks, size_t count)
+{
+    assert (acks && count > 0);
+    if (!s_name_ok (member))
+        return NULL;
+    size_t member_size = strlen (member) + 1;
+    zframe_t *frame = zframe_new (NULL, 1 + member_size + count * ZDEX_REPLICA_ACK_ENTRY);
+    assert (frame);
+    byte *out = zframe_data (frame);
+    *out++ = 'A';
+    memcpy (out, member, member_size);
+    out += member_size;
+    for (size_t index = 0; index < count; index++) {
+        s_put_u32 (out, acks[index].partition);
+        s_put_u64 (out + 4, acks[index].epoch);
+        s_put_u64 (out + 12, acks[index].seq);
+        out += ZDEX_REPLICA_ACK_ENTRY;
+    }
+    return frame;
+}
+
+size_t
+zdex_replica_acks_decode (zframe_t *frame, const char **member_p)
+{
+    assert (frame && member_p);
+    const byte *data = zframe_data (frame);
+    size_t size = zframe_size (frame);
+    if (size < 2 || data[0] != 'A')
+        return 0;
+    const byte *end = (const byte *) memchr (data + 1, 0, size - 1);
+    if (!end)
+        return 0;
+    const char *member = (const char *) data + 1;
+    size_t rest = size - (size_t) (end + 1 - data);
+    if (!s_name_ok (member) || rest == 0 || rest % ZDEX_REPLICA_ACK_ENTRY != 0)
+        return 0;
+    *member_p = member;
+    return rest / ZDEX_REPLICA_ACK_ENTRY;
+}
+
+void
+zdex_replica_acks_entry (zframe_t *frame, size_t index, zdex_replica_ack_t *out)
+{
+    assert (frame && out);
+    const byte *data = zframe_data (frame);
+    const byte *entries = data + 1 + strlen ((const char *) data + 1) + 1;
+    const byte *entry = entries + index * ZDEX_REPLICA_ACK_ENTRY;
+    assert (entry + ZDEX_REPLICA_ACK_ENTRY <= data + zframe_size (frame));
+    out->partition = s_get_u32 (entry);
+    out->epoch = s_get_u64 (entry + 4);
+    out->seq = s_get_u64 (entry + 12);
+}
+
 //  ---------------------------------------------------------------------------------
 //  Decoding
 

@@ -165,6 +165,28 @@ zframe_t *zdex_replica_pack (zmsg_t *msg);
 #define ZDEX_REPLICA_PACK_MAX 16
 int zdex_replica_unpack (zmsg_t *msg);
 
+//  Several ACKs of one backup in one frame (CLUSTER.md 6.1): 'A', the member id
+//  and a NUL, then per partition u32 partition, u64 epoch, u64 seq.
+typedef struct {
+    uint32_t partition;
+    uint64_t epoch;
+    uint64_t seq;
+} zdex_replica_ack_t;
+
+#define ZDEX_REPLICA_ACK_ENTRY 20 //  encoded bytes per ACK
+
+//  Encode count > 0 ACKs of member.  Returns the frame (caller owns), or NULL when
+//  member is not a valid name.
+zframe_t *zdex_replica_acks_encode (const char *member, const zdex_replica_ack_t *acks,
+                                    size_t count);
+
+//  Check frame as such a batch: returns the number of ACKs in it, with *member_p
+//  pointing into the frame, or 0 when it is not a well-formed batch.
+size_t zdex_replica_acks_decode (zframe_t *frame, const char **member_p);
+
+//  The index-th ACK of a batch that zdex_replica_acks_decode accepted.
+void zdex_replica_acks_entry (zframe_t *frame, size_t index, zdex_replica_ack_t *out);
+
 //  Free what decode allocated in msg, and zero it.  Safe on any zeroed message.
 void zdex_replica_msg_reset (zdex_replica_msg_t *msg);
 
