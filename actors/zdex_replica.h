@@ -152,18 +152,15 @@ zmsg_t *zdex_replica_encode (const zdex_replica_msg_t *msg);
 //  its nexts table.  A message that decodes re-encodes to the same bytes.
 int zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out);
 
-//  The PUB form of a message (CLUSTER.md 6.1): the frames after the topic packed
+//  The PUB form of a message (CLUSTER.md 6.1): every frame after the topic packed
 //  into one, each as u32 length + bytes, so that the stream costs two ZeroMQ
 //  frames per message instead of up to ten.  Returns the packed frame (caller
-//  owns); msg is not modified (its frame cursor moves).
-zframe_t *zdex_replica_pack (zmsg_t *msg);
+//  owns), or NULL as zdex_replica_encode.
+zframe_t *zdex_replica_encode_packed (const zdex_replica_msg_t *msg);
 
-//  Undo zdex_replica_pack in place: msg must be the topic and one packed frame;
-//  it becomes the topic and the frames packed.  Returns 0, or -1 (msg unchanged)
-//  when the packed frame is not well formed or holds more than
-//  ZDEX_REPLICA_PACK_MAX frames.
-#define ZDEX_REPLICA_PACK_MAX 16
-int zdex_replica_unpack (zmsg_t *msg);
+//  Decode a message in its PUB form, the topic and the packed frame, with the
+//  same rules as zdex_replica_decode; the strings in *out point into packed.
+int zdex_replica_decode_packed (zframe_t *topic, zframe_t *packed, zdex_replica_msg_t *out);
 
 //  Several ACKs of one backup in one frame (CLUSTER.md 6.1): 'A', the member id
 //  and a NUL, then per partition u32 partition, u64 epoch, u64 seq.
@@ -298,11 +295,11 @@ void zdex_replica_log_trim (zdex_replica_log_t *self, uint64_t seq);
 //  (nothing recorded, seq unchanged).
 zmsg_t *zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *msg);
 
-//  As zdex_replica_log_record, without the copy: when the log keeps the message
-//  (*kept_p true) it returns the log's own, which the caller may send with
-//  ZFRAME_REUSE before anything else touches the log, and must not destroy; else
-//  the caller owns what it gets.
-zmsg_t *zdex_replica_log_append (zdex_replica_log_t *self, zdex_replica_msg_t *msg, bool *kept_p);
+//  As zdex_replica_log_record, in the PUB form (zdex_replica_encode_packed) and
+//  without a copy: when the log keeps the message (*kept_p true) it returns the
+//  log's own frame, which the caller may send with ZFRAME_REUSE before anything
+//  else touches the log, and must not destroy; else the caller owns it.
+zframe_t *zdex_replica_log_append (zdex_replica_log_t *self, zdex_replica_msg_t *msg, bool *kept_p);
 
 //  A HEAD message for the last seq.  Caller owns.
 zmsg_t *zdex_replica_log_head (zdex_replica_log_t *self);

@@ -478,16 +478,17 @@ zdex_replicator_backups (zdex_replicator_t *self, uint32_t partition)
     return partition < self->partition_count ? self->parts[partition].backups : 0;
 }
 
-//  A stream message on the PUB: the topic, then the rest packed into one frame
-//  (CLUSTER.md 6.1).  msg stays the caller's.
+//  A stream message on the PUB: the topic, then the packed frame (CLUSTER.md
+//  6.1).  Takes packed unless reuse (then it stays the caller's).
 static void
-s_publish (zdex_replicator_t *self, zmsg_t *msg)
+s_publish (zdex_replicator_t *self, uint32_t partition, zframe_t **packed_p, bool reuse)
 {
-    zframe_t *topic = zmsg_first (msg);
-    zframe_t *packed = zdex_replica_pack (msg);
-    if (zframe_send (&topic, self->pub, ZFRAME_REUSE | ZFRAME_MORE) != 0 ||
-        zframe_send (&packed, self->pub, 0) != 0)
-        zframe_destroy (&packed);
+    byte topic[ZDEX_REPLICA_TOPIC_SIZE];
+    zdex_replica_topic (partition, topic);
+    if (zmq_send (zsock_resolve (self->pub), topic, sizeof topic, ZMQ_SNDMORE) == -1 ||
+        zframe_send (packed_p, self->pub, reuse ? ZFRAME_REUSE : 0) != 0)
+        if (!reuse)
+            zframe_destroy (packed_p);
 }
 
 uint64_t
@@ -498,7 +499,7 @@ zdex_replicator_publish (zdex_replicator_t *self, uint32_t partition, zdex_repli
     if (part->role != S_PRIMARY)
         return 0;
     bool kept;
-    zmsg_t *encoded = zdex_replica_log_append (part->log, msg, &kept);
+    zframe_t *encoded = zdex_replica_log_append (part->log, msg, &kept);
     if (!encoded)
         return 0;
     self->published++;
@@ -507,9 +508,9 @@ zdex_replicator_publish (zdex_replicator_t *self, uint32_t partition, zdex_repli
     //  repaired by FETCH.
     if (part->backups > 0 &&
         (self->drop_every == 0 || self->published % (uint64_t) self->drop_every != 0))
-        s_publish (self, encoded);
+        s_publish (self, partition, &encoded, kept);
     if (!kept)
-        zmsg_destroy (&encoded);
+        zframe_destroy (&encoded);
     if (part->backups == 0)
         s_trim (part); //  no backup to FETCH it: keep nothing
     return msg->seq;
@@ -558,13 +559,30 @@ zdex_replicator_sockets (zdex_replicator_t *self, void **sockets, size_t max)
     return count;
 }
 
-//  A stream message, from the SUB or a fetch answer.
+static void s_on_decoded (zdex_replicator_t *self, zdex_replica_msg_t *msg);
+
+//  A stream message, from a fetch answer (zmsg) or the SUB (topic and packed).
 static void
 s_on_stream (zdex_replicator_t *self, zmsg_t *encoded)
 {
     zdex_replica_msg_t msg;
-    if (zdex_replica_decode (encoded, &msg) != 0)
-        return;
+    if (zdex_replica_decode (encoded, &msg) == 0)
+        s_on_decoded (self, &msg);
+}
+
+static void
+s_on_published (zdex_replicator_t *self, zmsg_t *received)
+{
+    zdex_replica_msg_t msg;
+    if (zmsg_size (received) == 2 &&
+        zdex_replica_decode_packed (zmsg_first (received), zmsg_last (received), &msg) == 0)
+        s_on_decoded (self, &msg);
+}
+
+static void
+s_on_decoded (zdex_replicator_t *self, zdex_replica_msg_t *decoded)
+{
+    zdex_replica_msg_t msg = *decoded;
     if (msg.partition >= self->partition_count) {
         zdex_replica_msg_reset (&msg);
         return;
@@ -731,8 +749,7 @@ zdex_replicator_recv (zdex_replicator_t *self)
         zmsg_destroy (&msg);
     }
     for (int count = 0; count < S_BATCH_MAX && (msg = zmsg_recv (self->sub)); count++) {
-        if (zdex_replica_unpack (msg) == 0)
-            s_on_stream (self, msg);
+        s_on_published (self, msg);
         zmsg_destroy (&msg);
     }
     zsock_t *dealer = (zsock_t *) zhashx_first (self->dealers);
@@ -785,9 +802,13 @@ zdex_replicator_tick (zdex_replicator_t *self)
             part->backup_since = 0; //  once
         }
         if (part->role == S_PRIMARY && part->backups > 0) {
-            zmsg_t *head = zdex_replica_log_head (part->log);
-            s_publish (self, head);
-            zmsg_destroy (&head);
+            zdex_replica_msg_t head = {.op = ZDEX_REPLICA_HEAD,
+                                       .partition = partition,
+                                       .epoch = zdex_replica_log_epoch (part->log),
+                                       .seq = zdex_replica_log_last (part->log)};
+            zframe_t *packed = zdex_replica_encode_packed (&head);
+            if (packed)
+                s_publish (self, partition, &packed, false);
         }
     }
 }
