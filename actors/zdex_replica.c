@@ -90,6 +90,19 @@ s_utf8_valid (const byte *text, size_t size)
 {
     size_t index = 0;
     while (index < size) {
+        //  ASCII, the common case, eight bytes at a time.
+        if (size - index >= 8) {
+            uint64_t word;
+            memcpy (&word, text + index, sizeof word);
+            if (!(word & UINT64_C (0x8080808080808080))) {
+                index += 8;
+                continue;
+            }
+        }
+        if (text[index] < 0x80) {
+            index++;
+            continue;
+        }
         size_t length = zdex_utf8_sequence (text + index, size - index);
         if (length == 0)
             return false;

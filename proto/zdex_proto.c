@@ -405,6 +405,29 @@ s_put (char *target, const char *text, size_t size)
 
 #define S_FAST_MAX_DEPTH 64
 
+//  How many bytes from at are plain inside a JSON string: 0x20..0x7F except '"'
+//  and '\\'.  Eight at a time while none of the eight is special (a byte below
+//  0x20, a quote or backslash, or a high bit), the way strlen finds a NUL.
+static size_t
+s_plain_run (const unsigned char *at, const unsigned char *end)
+{
+    const uint64_t ones = UINT64_C (0x0101010101010101), highs = UINT64_C (0x8080808080808080);
+    const unsigned char *start = at;
+    while (end - at >= 8) {
+        uint64_t word;
+        memcpy (&word, at, sizeof word);
+        uint64_t quote = word ^ (ones * '"'), slash = word ^ (ones * '\\');
+        uint64_t special = ((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
+                           ((slash - ones) & ~slash) | word;
+        if (special & highs)
+            break;
+        at += 8;
+    }
+    while (at < end && *at >= 0x20 && *at < 0x80 && *at != '"' && *at != '\\')
+        at++;
+    return (size_t) (at - start);
+}
+
 typedef struct {
     const char *at;
     const char *end;
@@ -431,6 +454,9 @@ s_read_string (s_reader_t *self, const char **text_p, size_t *size_p)
     const unsigned char *at = start;
     bool escaped = false;
     while (at < end && *at != '"') {
+        at += s_plain_run (at, end);
+        if (at >= end || *at == '"')
+            break;
         if (*at == '\\') {
             escaped = true;
             at += 2;
@@ -697,11 +723,10 @@ s_write_string (s_writer_t *self, const char *text, size_t size)
     const unsigned char *end = at + size;
     const unsigned char *run = at;
     while (at < end) {
+        at += s_plain_run (at, end);
+        if (at >= end)
+            break;
         unsigned char byte = *at;
-        if (byte >= 0x20 && byte != '"' && byte != '\\' && byte < 0x80) {
-            at++;
-            continue;
-        }
         if (byte >= 0x80) {
             size_t length = zdex_utf8_sequence (at, (size_t) (end - at));
             if (length == 0)
