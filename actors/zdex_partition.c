@@ -277,6 +277,18 @@ s_ring (s_self_t *self, const char *name, uint32_t partition, uint32_t create_ca
     return executor->rings[partition];
 }
 
+//  DISPATCH and a job pointer to the broker: the two frames zsock_send (output,
+//  "sp", ...) would send, without building a zmsg on the way.
+static void
+s_dispatch (s_self_t *self, zdex_job_t *job)
+{
+    void *handle = zsock_resolve (self->output);
+    int rc = zmq_send (handle, "DISPATCH", 8, ZMQ_SNDMORE);
+    if (rc != -1)
+        rc = zmq_send (handle, &job, sizeof job, 0);
+    assert (rc != -1); //  no high-water mark: only a terminated context fails
+}
+
 //  Send a reply frame back through the broker to the client named by envelope.
 static void
 s_reply (s_self_t *self, zmsg_t **envelope_p, zframe_t *frame)
@@ -539,7 +551,7 @@ s_submit (s_self_t *self, zdex_call_t *call)
     zdex_job_t *job =
         zdex_job_new (request->executor, task_id, attempt, request->task_type, job_payload);
     assert (job);
-    zsock_send (self->output, "sp", "DISPATCH", job);
+    s_dispatch (self, job);
     snprintf (fields, sizeof fields, ",\"task_id\":%" PRIu64, task_id);
     s_hold_reply (self, call->partition, seq, call->durability, &call->envelope,
                   zdex_reply_ok (request->req_text, execute ? NULL : fields), &request->req_text);
@@ -730,7 +742,7 @@ s_redispatch_one (const zdex_ring_slot_t *slot, void *arg)
         zdex_job_new (context->executor, ((uint64_t) context->partition << 32) | slot->sequence,
                       attempt, slot->type, strdup (slot->data));
     assert (job);
-    zsock_send (context->self->output, "sp", "DISPATCH", job);
+    s_dispatch (context->self, job);
 }
 
 //  We became the primary: adopt the replica's rings and run again every task
@@ -858,9 +870,49 @@ s_expire (s_self_t *self)
 static bool
 s_on_pipe (s_self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe); //  receive timeout 0: NULL when empty
-    if (!msg)
+    //  CALL, RESULT and DROP, nearly every message, are a command and a pointer:
+    //  read them without building a zmsg.  Receive timeout 0: false when empty.
+    void *handle = zsock_resolve (self->pipe);
+    zmq_msg_t first;
+    zmq_msg_init (&first);
+    if (zmq_msg_recv (&first, handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&first);
         return false;
+    }
+    const char *data = (const char *) zmq_msg_data (&first);
+    size_t size = zmq_msg_size (&first);
+    bool more = zmq_msg_more (&first);
+    int kind = !more                                          ? 0
+               : size == 4 && memcmp (data, "CALL", 4) == 0   ? 1
+               : size == 6 && memcmp (data, "RESULT", 6) == 0 ? 2
+               : size == 4 && memcmp (data, "DROP", 4) == 0   ? 3
+                                                              : 0;
+    if (kind) {
+        zmq_msg_close (&first);
+        zmq_msg_t pointer;
+        zmq_msg_init (&pointer);
+        int rc = zmq_msg_recv (&pointer, handle, 0);
+        assert (rc == sizeof (void *) && !zmq_msg_more (&pointer));
+        void *item = NULL;
+        memcpy (&item, zmq_msg_data (&pointer), sizeof (void *));
+        zmq_msg_close (&pointer);
+        if (kind == 1)
+            s_on_call (self, (zdex_call_t *) item);
+        else
+            s_on_job (self, (zdex_job_t *) item, kind == 3);
+        return true;
+    }
+    zmsg_t *msg = zmsg_new ();
+    assert (msg);
+    zmsg_addmem (msg, data, size);
+    zmq_msg_close (&first);
+    while (more) {
+        zframe_t *frame = zframe_recv (self->pipe);
+        if (!frame)
+            break;
+        more = zframe_more (frame);
+        zmsg_append (msg, &frame);
+    }
     char *command = zmsg_popstr (msg);
     if (streq (command, "ENDPOINT")) {
         zstr_send (self->pipe, zdex_replicator_endpoint (self->replicator));

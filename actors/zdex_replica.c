@@ -90,6 +90,19 @@ s_utf8_valid (const byte *text, size_t size)
 {
     size_t index = 0;
     while (index < size) {
+        //  ASCII, the common case, eight bytes at a time.
+        if (size - index >= 8) {
+            uint64_t word;
+            memcpy (&word, text + index, sizeof word);
+            if (!(word & UINT64_C (0x8080808080808080))) {
+                index += 8;
+                continue;
+            }
+        }
+        if (text[index] < 0x80) {
+            index++;
+            continue;
+        }
         size_t length = zdex_utf8_sequence (text + index, size - index);
         if (length == 0)
             return false;
@@ -188,52 +201,69 @@ s_encodable (const zdex_replica_msg_t *msg)
     return false;
 }
 
+//  Where encoded frames go: appended to a zmsg, or packed (u32 length + bytes
+//  each) into a buffer of exactly the right size, which a first pass with
+//  neither measures.
+typedef struct {
+    zmsg_t *msg;
+    byte *buffer;
+    size_t used;
+} s_writer_t;
+
 static void
-s_add_u8 (zmsg_t *msg, byte value)
+s_add (s_writer_t *writer, const void *data, size_t size)
 {
-    zmsg_addmem (msg, &value, 1);
+    if (writer->msg)
+        zmsg_addmem (writer->msg, data, size);
+    else {
+        if (writer->buffer) {
+            s_put_u32 (writer->buffer + writer->used, (uint32_t) size);
+            if (size)
+                memcpy (writer->buffer + writer->used + 4, data, size);
+        }
+        writer->used += 4 + size;
+    }
 }
 
 static void
-s_add_u32 (zmsg_t *msg, uint32_t value)
+s_add_u8 (s_writer_t *writer, byte value)
+{
+    s_add (writer, &value, 1);
+}
+
+static void
+s_add_u32 (s_writer_t *writer, uint32_t value)
 {
     byte bytes[4];
     s_put_u32 (bytes, value);
-    zmsg_addmem (msg, bytes, sizeof bytes);
+    s_add (writer, bytes, sizeof bytes);
 }
 
 static void
-s_add_u64 (zmsg_t *msg, uint64_t value)
+s_add_u64 (s_writer_t *writer, uint64_t value)
 {
     byte bytes[8];
     s_put_u64 (bytes, value);
-    zmsg_addmem (msg, bytes, sizeof bytes);
+    s_add (writer, bytes, sizeof bytes);
 }
 
 //  A string with its NUL; NULL as an empty frame.
 static void
-s_add_string (zmsg_t *msg, const char *text)
+s_add_string (s_writer_t *writer, const char *text)
 {
-    zmsg_addmem (msg, text, text ? strlen (text) + 1 : 0);
+    s_add (writer, text, text ? strlen (text) + 1 : 0);
 }
 
-zmsg_t *
-zdex_replica_encode (const zdex_replica_msg_t *msg)
+//  Every frame after the topic.
+static void
+s_encode (const zdex_replica_msg_t *msg, s_writer_t *out)
 {
-    assert (msg);
-    if (!s_encodable (msg))
-        return NULL;
-    zmsg_t *out = zmsg_new ();
-    assert (out);
-    byte topic[ZDEX_REPLICA_TOPIC_SIZE];
-    zdex_replica_topic (msg->partition, topic);
-    zmsg_addmem (out, topic, sizeof topic);
     byte header[S_HEADER_SIZE];
     header[0] = ZDEX_REPLICA_VERSION;
     header[1] = (byte) msg->op;
     s_put_u64 (header + 2, msg->epoch);
     s_put_u64 (header + 10, msg->seq);
-    zmsg_addmem (out, header, sizeof header);
+    s_add (out, header, sizeof header);
 
     const zdex_ring_slot_t *slot = &msg->slot;
     bool disposed = slot->state == ZDEX_RING_DISPOSED;
@@ -301,49 +331,158 @@ zdex_replica_encode (const zdex_replica_msg_t *msg)
         s_add_string (out, msg->name);
         break;
     }
+}
+
+zmsg_t *
+zdex_replica_encode (const zdex_replica_msg_t *msg)
+{
+    assert (msg);
+    if (!s_encodable (msg))
+        return NULL;
+    zmsg_t *out = zmsg_new ();
+    assert (out);
+    byte topic[ZDEX_REPLICA_TOPIC_SIZE];
+    zdex_replica_topic (msg->partition, topic);
+    zmsg_addmem (out, topic, sizeof topic);
+    s_writer_t writer = {.msg = out};
+    s_encode (msg, &writer);
     return out;
+}
+
+zframe_t *
+zdex_replica_encode_packed (const zdex_replica_msg_t *msg)
+{
+    assert (msg);
+    if (!s_encodable (msg))
+        return NULL;
+    s_writer_t writer = {0};
+    s_encode (msg, &writer);
+    zframe_t *packed = zframe_new (NULL, writer.used);
+    assert (packed);
+    writer = (s_writer_t){.buffer = zframe_data (packed)};
+    s_encode (msg, &writer);
+    assert (writer.used == zframe_size (packed));
+    return packed;
+}
+
+zframe_t *
+zdex_replica_acks_encode (const char *member, const zdex_replica_ack_t *acks, size_t count)
+{
+    assert (acks && count > 0);
+    if (!s_name_ok (member))
+        return NULL;
+    size_t member_size = strlen (member) + 1;
+    zframe_t *frame = zframe_new (NULL, 1 + member_size + count * ZDEX_REPLICA_ACK_ENTRY);
+    assert (frame);
+    byte *out = zframe_data (frame);
+    *out++ = 'A';
+    memcpy (out, member, member_size);
+    out += member_size;
+    for (size_t index = 0; index < count; index++) {
+        s_put_u32 (out, acks[index].partition);
+        s_put_u64 (out + 4, acks[index].epoch);
+        s_put_u64 (out + 12, acks[index].seq);
+        out += ZDEX_REPLICA_ACK_ENTRY;
+    }
+    return frame;
+}
+
+size_t
+zdex_replica_acks_decode (zframe_t *frame, const char **member_p)
+{
+    assert (frame && member_p);
+    const byte *data = zframe_data (frame);
+    size_t size = zframe_size (frame);
+    if (size < 2 || data[0] != 'A')
+        return 0;
+    const byte *end = (const byte *) memchr (data + 1, 0, size - 1);
+    if (!end)
+        return 0;
+    const char *member = (const char *) data + 1;
+    size_t rest = size - (size_t) (end + 1 - data);
+    if (!s_name_ok (member) || rest == 0 || rest % ZDEX_REPLICA_ACK_ENTRY != 0)
+        return 0;
+    *member_p = member;
+    return rest / ZDEX_REPLICA_ACK_ENTRY;
+}
+
+void
+zdex_replica_acks_entry (zframe_t *frame, size_t index, zdex_replica_ack_t *out)
+{
+    assert (frame && out);
+    const byte *data = zframe_data (frame);
+    const byte *entries = data + 1 + strlen ((const char *) data + 1) + 1;
+    const byte *entry = entries + index * ZDEX_REPLICA_ACK_ENTRY;
+    assert (entry + ZDEX_REPLICA_ACK_ENTRY <= data + zframe_size (frame));
+    out->partition = s_get_u32 (entry);
+    out->epoch = s_get_u64 (entry + 4);
+    out->seq = s_get_u64 (entry + 12);
 }
 
 //  ---------------------------------------------------------------------------------
 //  Decoding
 
-//  Reads frames in turn; the first bad one sets failed and every later read
-//  returns zeroes, so a decoder checks once at the end.
+//  Reads frames in turn, from a zmsg or from a packed frame; the first bad one
+//  sets failed and every later read returns zeroes, so a decoder checks once at
+//  the end.
 typedef struct {
     zmsg_t *msg;
+    const byte *packed;
+    size_t packed_size;
+    size_t offset;
     bool failed;
 } s_reader_t;
 
-static zframe_t *
-s_next (s_reader_t *reader, size_t size)
+//  The next frame's bytes; size SIZE_MAX takes any size, else the frame must
+//  have exactly size bytes.
+static const byte *
+s_next (s_reader_t *reader, size_t size, size_t *size_p)
 {
-    zframe_t *frame = reader->failed ? NULL : zmsg_next (reader->msg);
-    if (!frame || (size != SIZE_MAX && zframe_size (frame) != size)) {
+    const byte *data = NULL;
+    size_t length = 0;
+    if (reader->failed)
+        return NULL;
+    if (reader->msg) {
+        zframe_t *frame = zmsg_next (reader->msg);
+        if (frame) {
+            data = zframe_data (frame);
+            length = zframe_size (frame);
+        }
+    } else if (reader->packed_size - reader->offset >= 4) {
+        length = s_get_u32 (reader->packed + reader->offset);
+        if (length <= reader->packed_size - reader->offset - 4) {
+            data = reader->packed + reader->offset + 4;
+            reader->offset += 4 + length;
+        }
+    }
+    if (!data || (size != SIZE_MAX && length != size)) {
         reader->failed = true;
         return NULL;
     }
-    return frame;
+    if (size_p)
+        *size_p = length;
+    return data;
 }
 
 static byte
 s_read_u8 (s_reader_t *reader)
 {
-    zframe_t *frame = s_next (reader, 1);
-    return frame ? zframe_data (frame)[0] : 0;
+    const byte *data = s_next (reader, 1, NULL);
+    return data ? data[0] : 0;
 }
 
 static uint32_t
 s_read_u32 (s_reader_t *reader)
 {
-    zframe_t *frame = s_next (reader, 4);
-    return frame ? s_get_u32 (zframe_data (frame)) : 0;
+    const byte *data = s_next (reader, 4, NULL);
+    return data ? s_get_u32 (data) : 0;
 }
 
 static uint64_t
 s_read_u64 (s_reader_t *reader)
 {
-    zframe_t *frame = s_next (reader, 8);
-    return frame ? s_get_u64 (zframe_data (frame)) : 0;
+    const byte *data = s_next (reader, 8, NULL);
+    return data ? s_get_u64 (data) : 0;
 }
 
 typedef enum {
@@ -357,13 +496,12 @@ typedef enum {
 static const char *
 s_read_string (s_reader_t *reader, s_string_kind_t kind)
 {
-    zframe_t *frame = s_next (reader, SIZE_MAX);
-    if (!frame)
+    size_t size;
+    const char *text = (const char *) s_next (reader, SIZE_MAX, &size);
+    if (!text)
         return NULL;
-    size_t size = zframe_size (frame);
     if (size == 0 && (kind == S_STRING_KEY || kind == S_STRING_ABSENT))
         return NULL;
-    const char *text = (const char *) zframe_data (frame);
     if (kind == S_STRING_ABSENT || size < 2 || text[size - 1] != 0 ||
         !s_text_valid (text, size - 1) ||
         (kind != S_STRING_DATA && size - 1 > ZDEX_REPLICA_NAME_MAX)) {
@@ -374,9 +512,9 @@ s_read_string (s_reader_t *reader, s_string_kind_t kind)
 }
 
 static bool
-s_frames_are (zmsg_t *msg, size_t count)
+s_frames_are (size_t frames, size_t count)
 {
-    return zmsg_size (msg) == count;
+    return frames == count;
 }
 
 void
@@ -387,32 +525,27 @@ zdex_replica_msg_reset (zdex_replica_msg_t *msg)
     memset (msg, 0, sizeof (*msg));
 }
 
-int
-zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out)
+//  Decode what follows the topic and the header; frames counts them all, topic
+//  and header included, as zmsg_size would.
+static int
+s_decode (const byte *topic, size_t topic_size, const byte *header, size_t header_size,
+          s_reader_t *reader_p, size_t frames, zdex_replica_msg_t *out)
 {
-    assert (msg);
-    assert (out);
     memset (out, 0, sizeof (*out));
-    size_t frames = zmsg_size (msg);
-    if (frames < 2)
+    if (frames < 2 || topic_size != ZDEX_REPLICA_TOPIC_SIZE || topic[0] != 'R' ||
+        header_size != S_HEADER_SIZE || header[0] != ZDEX_REPLICA_VERSION)
         return -1;
-    zframe_t *topic = zmsg_first (msg);
-    if (zframe_size (topic) != ZDEX_REPLICA_TOPIC_SIZE || zframe_data (topic)[0] != 'R')
-        return -1;
-    zframe_t *header = zmsg_next (msg);
-    if (zframe_size (header) != S_HEADER_SIZE || zframe_data (header)[0] != ZDEX_REPLICA_VERSION)
-        return -1;
-    out->partition = s_get_u32 (zframe_data (topic) + 1);
-    out->op = (zdex_replica_op_t) zframe_data (header)[1];
-    out->epoch = s_get_u64 (zframe_data (header) + 2);
-    out->seq = s_get_u64 (zframe_data (header) + 10);
+    out->partition = s_get_u32 (topic + 1);
+    out->op = (zdex_replica_op_t) header[1];
+    out->epoch = s_get_u64 (header + 2);
+    out->seq = s_get_u64 (header + 10);
 
-    s_reader_t reader = {msg, false};
+    s_reader_t reader = *reader_p;
     zdex_ring_slot_t *slot = &out->slot;
     byte flags = 0;
     switch (out->op) {
     case ZDEX_REPLICA_ADD:
-        reader.failed = !s_frames_are (msg, 10);
+        reader.failed = !s_frames_are (frames, 10);
         out->executor = s_read_string (&reader, S_STRING_NAME);
         out->capacity = s_read_u32 (&reader);
         slot->state = ZDEX_RING_PENDING;
@@ -426,7 +559,7 @@ zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out)
         reader.failed |= out->capacity == 0 || flags > 1;
         break;
     case ZDEX_REPLICA_RESULT: {
-        reader.failed = !s_frames_are (msg, 6);
+        reader.failed = !s_frames_are (frames, 6);
         out->executor = s_read_string (&reader, S_STRING_NAME);
         slot->sequence = s_read_u32 (&reader);
         byte ok = s_read_u8 (&reader);
@@ -436,22 +569,22 @@ zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out)
         break;
     }
     case ZDEX_REPLICA_DISPOSE:
-        reader.failed = !s_frames_are (msg, 4);
+        reader.failed = !s_frames_are (frames, 4);
         out->executor = s_read_string (&reader, S_STRING_NAME);
         slot->sequence = s_read_u32 (&reader);
         break;
     case ZDEX_REPLICA_ATTEMPT:
-        reader.failed = !s_frames_are (msg, 5);
+        reader.failed = !s_frames_are (frames, 5);
         out->executor = s_read_string (&reader, S_STRING_NAME);
         slot->sequence = s_read_u32 (&reader);
         slot->attempt = s_read_u32 (&reader);
         break;
     case ZDEX_REPLICA_HEAD:
     case ZDEX_REPLICA_SNAPSHOT_BEGIN:
-        reader.failed = !s_frames_are (msg, 2);
+        reader.failed = !s_frames_are (frames, 2);
         break;
     case ZDEX_REPLICA_SNAPSHOT_SLOT: {
-        reader.failed = !s_frames_are (msg, 11);
+        reader.failed = !s_frames_are (frames, 11);
         out->executor = s_read_string (&reader, S_STRING_NAME);
         out->capacity = s_read_u32 (&reader);
         slot->sequence = s_read_u32 (&reader);
@@ -490,23 +623,23 @@ zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out)
         break;
     }
     case ZDEX_REPLICA_ACK:
-        reader.failed = !s_frames_are (msg, 3);
+        reader.failed = !s_frames_are (frames, 3);
         out->member = s_read_string (&reader, S_STRING_NAME);
         break;
     case ZDEX_REPLICA_FETCH:
-        reader.failed = !s_frames_are (msg, 3);
+        reader.failed = !s_frames_are (frames, 3);
         out->to_seq = s_read_u64 (&reader);
         reader.failed |= out->to_seq < out->seq;
         break;
     case ZDEX_REPLICA_SCHED_PUT:
     case ZDEX_REPLICA_SNAPSHOT_SCHED:
-        reader.failed = !s_frames_are (msg, 5);
+        reader.failed = !s_frames_are (frames, 5);
         out->executor = s_read_string (&reader, S_STRING_NAME);
         out->name = s_read_string (&reader, S_STRING_NAME);
         out->data = s_read_string (&reader, S_STRING_DATA);
         break;
     case ZDEX_REPLICA_SCHED_DEL:
-        reader.failed = !s_frames_are (msg, 4);
+        reader.failed = !s_frames_are (frames, 4);
         out->executor = s_read_string (&reader, S_STRING_NAME);
         out->name = s_read_string (&reader, S_STRING_NAME);
         break;
@@ -518,6 +651,46 @@ zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out)
         return -1;
     }
     return 0;
+}
+
+int
+zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out)
+{
+    assert (msg);
+    assert (out);
+    memset (out, 0, sizeof (*out));
+    size_t frames = zmsg_size (msg);
+    if (frames < 2)
+        return -1;
+    zframe_t *topic = zmsg_first (msg);
+    if (zframe_size (topic) != ZDEX_REPLICA_TOPIC_SIZE || zframe_data (topic)[0] != 'R')
+        return -1; //  before moving the cursor on (a caller may rely on where it is)
+    zframe_t *header = zmsg_next (msg);
+    s_reader_t reader = {.msg = msg};
+    return s_decode (zframe_data (topic), zframe_size (topic), zframe_data (header),
+                     zframe_size (header), &reader, frames, out);
+}
+
+int
+zdex_replica_decode_packed (zframe_t *topic, zframe_t *packed, zdex_replica_msg_t *out)
+{
+    assert (topic && packed && out);
+    memset (out, 0, sizeof (*out));
+    const byte *data = zframe_data (packed);
+    size_t size = zframe_size (packed);
+    //  Count the frames, and refuse a packing that does not add up.
+    size_t frames = 1, offset = 0;
+    while (offset < size) {
+        if (size - offset < 4 || s_get_u32 (data + offset) > size - offset - 4)
+            return -1;
+        offset += 4 + s_get_u32 (data + offset);
+        frames++;
+    }
+    if (frames < 2 || s_get_u32 (data) != S_HEADER_SIZE)
+        return -1;
+    s_reader_t reader = {.packed = data, .packed_size = size, .offset = 4 + S_HEADER_SIZE};
+    return s_decode (zframe_data (topic), zframe_size (topic), data + 4, S_HEADER_SIZE, &reader,
+                     frames, out);
 }
 
 const char *
@@ -971,8 +1144,8 @@ struct _zdex_replica_log_t {
     uint64_t epoch;
     uint64_t last; //  seq of the newest message
     size_t max_messages;
-    size_t max_bytes; //  0: no byte limit
-    zmsg_t **entries;
+    size_t max_bytes;   //  0: no byte limit
+    zframe_t **entries; //  packed (zdex_replica_encode_packed)
     size_t allocated;
     size_t head;
     size_t count;
@@ -990,13 +1163,28 @@ zdex_replica_log_new (uint32_t partition, size_t max_messages, size_t max_bytes)
     return self;
 }
 
+//  The bytes of a packed entry as a multi-frame message (topic and frames, no
+//  lengths): what max_bytes bounds.
+static size_t
+s_content_size (zframe_t *packed)
+{
+    const byte *data = zframe_data (packed);
+    size_t size = zframe_size (packed), content = ZDEX_REPLICA_TOPIC_SIZE;
+    for (size_t offset = 0; offset < size;) {
+        size_t length = s_get_u32 (data + offset);
+        content += length;
+        offset += 4 + length;
+    }
+    return content;
+}
+
 static void
 s_log_drop_oldest (zdex_replica_log_t *self)
 {
     assert (self->count > 0);
-    zmsg_t **oldest = &self->entries[self->head];
-    self->bytes -= zmsg_content_size (*oldest);
-    zmsg_destroy (oldest);
+    zframe_t **oldest = &self->entries[self->head];
+    self->bytes -= s_content_size (*oldest);
+    zframe_destroy (oldest);
     self->head = (self->head + 1) % self->allocated;
     self->count--;
 }
@@ -1074,7 +1262,7 @@ s_log_make_room (zdex_replica_log_t *self)
     size_t allocated = self->allocated ? self->allocated * 2 : 16;
     if (allocated > self->max_messages)
         allocated = self->max_messages;
-    zmsg_t **entries = (zmsg_t **) calloc (allocated, sizeof (zmsg_t *));
+    zframe_t **entries = (zframe_t **) calloc (allocated, sizeof (zframe_t *));
     if (!entries) {
         if (self->count)
             s_log_drop_oldest (self); //  out of memory: keep less
@@ -1088,17 +1276,19 @@ s_log_make_room (zdex_replica_log_t *self)
     self->head = 0;
 }
 
-zmsg_t *
-zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *msg)
+zframe_t *
+zdex_replica_log_append (zdex_replica_log_t *self, zdex_replica_msg_t *msg, bool *kept_p)
 {
     assert (self);
     assert (msg);
+    assert (kept_p);
     assert ((msg->op >= ZDEX_REPLICA_ADD && msg->op <= ZDEX_REPLICA_ATTEMPT) ||
             msg->op == ZDEX_REPLICA_SCHED_PUT || msg->op == ZDEX_REPLICA_SCHED_DEL);
+    *kept_p = false;
     msg->partition = self->partition;
     msg->epoch = self->epoch;
     msg->seq = self->last + 1;
-    zmsg_t *encoded = zdex_replica_encode (msg);
+    zframe_t *encoded = zdex_replica_encode_packed (msg);
     if (!encoded)
         return NULL;
     self->last++;
@@ -1107,13 +1297,50 @@ zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *msg)
     s_log_make_room (self);
     if (self->count == self->allocated)
         return encoded; //  no memory for even one entry (the backlog is empty)
-    zmsg_t *copy = zmsg_dup (encoded);
-    assert (copy);
+    size_t size = s_content_size (encoded);
+    if (self->max_bytes && size > self->max_bytes) {
+        while (self->count)
+            s_log_drop_oldest (self); //  it alone is over the bound: keep nothing
+        return encoded;
+    }
     self->entries[(self->head + self->count) % self->allocated] = encoded;
     self->count++;
-    self->bytes += zmsg_content_size (encoded);
-    while (self->max_bytes && self->bytes > self->max_bytes && self->count)
+    self->bytes += size;
+    while (self->max_bytes && self->bytes > self->max_bytes && self->count > 1)
         s_log_drop_oldest (self);
+    *kept_p = true;
+    return encoded;
+}
+
+//  The multi-frame message a packed entry stands for.
+static zmsg_t *
+s_log_message (zdex_replica_log_t *self, zframe_t *packed)
+{
+    zmsg_t *msg = zmsg_new ();
+    assert (msg);
+    byte topic[ZDEX_REPLICA_TOPIC_SIZE];
+    zdex_replica_topic (self->partition, topic);
+    zmsg_addmem (msg, topic, sizeof topic);
+    const byte *data = zframe_data (packed);
+    size_t size = zframe_size (packed);
+    for (size_t offset = 0; offset < size;) {
+        size_t length = s_get_u32 (data + offset);
+        zmsg_addmem (msg, data + offset + 4, length);
+        offset += 4 + length;
+    }
+    return msg;
+}
+
+zmsg_t *
+zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *msg)
+{
+    bool kept;
+    zframe_t *encoded = zdex_replica_log_append (self, msg, &kept);
+    if (!encoded)
+        return NULL;
+    zmsg_t *copy = s_log_message (self, encoded);
+    if (!kept)
+        zframe_destroy (&encoded);
     return copy;
 }
 
@@ -1156,8 +1383,8 @@ zdex_replica_log_fetch (zdex_replica_log_t *self, uint64_t epoch, uint64_t from_
     zlistx_t *list = s_msg_list_new ();
     uint64_t until = to_seq < self->last ? to_seq : self->last;
     for (uint64_t seq = from_seq; seq <= until; seq++) {
-        zmsg_t *copy = zmsg_dup (self->entries[(self->head + (seq - first)) % self->allocated]);
-        assert (copy);
+        zmsg_t *copy =
+            s_log_message (self, self->entries[(self->head + (seq - first)) % self->allocated]);
         zlistx_add_end (list, copy);
     }
     return list;

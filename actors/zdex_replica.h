@@ -152,6 +152,38 @@ zmsg_t *zdex_replica_encode (const zdex_replica_msg_t *msg);
 //  its nexts table.  A message that decodes re-encodes to the same bytes.
 int zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out);
 
+//  The PUB form of a message (CLUSTER.md 6.1): every frame after the topic packed
+//  into one, each as u32 length + bytes, so that the stream costs two ZeroMQ
+//  frames per message instead of up to ten.  Returns the packed frame (caller
+//  owns), or NULL as zdex_replica_encode.
+zframe_t *zdex_replica_encode_packed (const zdex_replica_msg_t *msg);
+
+//  Decode a message in its PUB form, the topic and the packed frame, with the
+//  same rules as zdex_replica_decode; the strings in *out point into packed.
+int zdex_replica_decode_packed (zframe_t *topic, zframe_t *packed, zdex_replica_msg_t *out);
+
+//  Several ACKs of one backup in one frame (CLUSTER.md 6.1): 'A', the member id
+//  and a NUL, then per partition u32 partition, u64 epoch, u64 seq.
+typedef struct {
+    uint32_t partition;
+    uint64_t epoch;
+    uint64_t seq;
+} zdex_replica_ack_t;
+
+#define ZDEX_REPLICA_ACK_ENTRY 20 //  encoded bytes per ACK
+
+//  Encode count > 0 ACKs of member.  Returns the frame (caller owns), or NULL when
+//  member is not a valid name.
+zframe_t *zdex_replica_acks_encode (const char *member, const zdex_replica_ack_t *acks,
+                                    size_t count);
+
+//  Check frame as such a batch: returns the number of ACKs in it, with *member_p
+//  pointing into the frame, or 0 when it is not a well-formed batch.
+size_t zdex_replica_acks_decode (zframe_t *frame, const char **member_p);
+
+//  The index-th ACK of a batch that zdex_replica_acks_decode accepted.
+void zdex_replica_acks_entry (zframe_t *frame, size_t index, zdex_replica_ack_t *out);
+
 //  Free what decode allocated in msg, and zero it.  Safe on any zeroed message.
 void zdex_replica_msg_reset (zdex_replica_msg_t *msg);
 
@@ -262,6 +294,12 @@ void zdex_replica_log_trim (zdex_replica_log_t *self, uint64_t seq);
 //  Returns a copy to publish (caller owns), or NULL when it does not encode
 //  (nothing recorded, seq unchanged).
 zmsg_t *zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *msg);
+
+//  As zdex_replica_log_record, in the PUB form (zdex_replica_encode_packed) and
+//  without a copy: when the log keeps the message (*kept_p true) it returns the
+//  log's own frame, which the caller may send with ZFRAME_REUSE before anything
+//  else touches the log, and must not destroy; else the caller owns it.
+zframe_t *zdex_replica_log_append (zdex_replica_log_t *self, zdex_replica_msg_t *msg, bool *kept_p);
 
 //  A HEAD message for the last seq.  Caller owns.
 zmsg_t *zdex_replica_log_head (zdex_replica_log_t *self);

@@ -118,6 +118,17 @@ s_actor_of (s_self_t *self, uint32_t partition)
     return self->actors[partition % (uint32_t) self->actor_count];
 }
 
+//  A command and a pointer to an actor: the two frames zsock_send (actor, "sp",
+//  ...) would send, without building a zmsg on the way.
+static void
+s_send_pointer (zactor_t *actor, const char *command, void *pointer)
+{
+    void *handle = zsock_resolve (actor);
+    if (zmq_send (handle, command, strlen (command), ZMQ_SNDMORE) == -1 ||
+        zmq_send (handle, &pointer, sizeof pointer, 0) == -1)
+        zsys_error ("broker: lost a %s to an actor (%s)", command, zmq_strerror (zmq_errno ()));
+}
+
 static void
 s_deliver (zdex_job_t *job, void *arg)
 {
@@ -125,7 +136,7 @@ s_deliver (zdex_job_t *job, void *arg)
     zactor_t *actor = !job->ref            ? s_actor_of (self, (uint32_t) (job->task_id >> 32))
                       : job->partition < 0 ? self->actors[0]
                                            : s_actor_of (self, (uint32_t) job->partition);
-    zsock_send (actor, "sp", "RESULT", job);
+    s_send_pointer (actor, "RESULT", job);
 }
 
 //  Bind a ROUTER and resolve the endpoint it ended up on.
@@ -438,7 +449,7 @@ s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request, bool 
             uint64_t task_id = (uint64_t) json_integer_value (id);
             zdex_job_t *job = zdex_job_new (executor->name, task_id, 0, "", NULL);
             assert (job);
-            zsock_send (s_actor_of (self, (uint32_t) (task_id >> 32)), "sp", "DROP", job);
+            s_send_pointer (s_actor_of (self, (uint32_t) (task_id >> 32)), "DROP", job);
         }
         reply = json_pack ("{s:o}", "not_started", ids);
     } else {
@@ -554,7 +565,7 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
     }
     zdex_call_t *call =
         zdex_call_new (envelope_p, request_p, partition, capacity, executor->config.durability);
-    zsock_send (s_actor_of (self, partition), "sp", "CALL", call);
+    s_send_pointer (s_actor_of (self, partition), "CALL", call);
 }
 
 //  Send a scheduled op to the actor holding its task: the partition's actor, or
@@ -576,7 +587,7 @@ s_scheduled_call (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_
         call->reserved = call->permit;
         record->tasks += call->permit;
     }
-    zsock_send (member_bin ? self->actors[0] : s_actor_of (self, partition), "sp", "CALL", call);
+    s_send_pointer (member_bin ? self->actors[0] : s_actor_of (self, partition), "CALL", call);
 }
 
 //  A member-wide scheduled op (get_all, shutdown, stats): this member's share,
@@ -798,37 +809,85 @@ s_on_client (s_self_t *self)
     return true;
 }
 
+//  A job from a partition actor, for the dispatcher.
+static void
+s_on_dispatch (s_self_t *self, zdex_job_t *job)
+{
+    //  A promoted partition brings tasks of executors this member may not have
+    //  seen yet.
+    if (self->terminated)
+        zdex_job_destroy (&job);
+    else if (job->ref) {
+        //  A scheduler's record always exists: it holds the task that runs.
+        zdex_registry_require_scheduler (self->registry, job->scheduler, true);
+        zdex_dispatcher_submit (self->dispatcher, &job);
+    } else if (!zdex_registry_require (self->registry, job->executor)) {
+        zsys_error ("member %s: task %" PRIu64 " of executor '%s' cannot run here: "
+                    "too many executor names (limits.max_executors)",
+                    self->member->member_id, job->task_id, job->executor);
+        zdex_job_destroy (&job);
+    } else
+        zdex_dispatcher_submit (self->dispatcher, &job);
+}
+
+//  The collector's two busy commands, REPLY and DISPATCH, are read frame by frame
+//  without building a zmsg: a reply's frames move on to the client ROUTER as they
+//  are, and DISPATCH is a command and a pointer.
 static bool
 s_on_collector (s_self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->collector);
-    if (!msg)
+    void *handle = zsock_resolve (self->collector);
+    zmq_msg_t first;
+    zmq_msg_init (&first);
+    if (zmq_msg_recv (&first, handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&first);
         return false;
-    char *command = zmsg_popstr (msg);
-    if (streq (command, "REPLY"))
-        zmsg_send (&msg, self->client);
-    else if (streq (command, "DISPATCH")) {
-        zframe_t *pointer = zmsg_pop (msg);
+    }
+    const char *data = (const char *) zmq_msg_data (&first);
+    size_t size = zmq_msg_size (&first);
+    bool more = zmq_msg_more (&first);
+    if (more && size == 5 && memcmp (data, "REPLY", 5) == 0) {
+        zmq_msg_close (&first);
+        void *client = zsock_resolve (self->client);
+        while (more) {
+            zmq_msg_t part;
+            zmq_msg_init (&part);
+            if (zmq_msg_recv (&part, handle, 0) == -1) {
+                zmq_msg_close (&part);
+                break;
+            }
+            more = zmq_msg_more (&part);
+            if (zmq_msg_send (&part, client, more ? ZMQ_SNDMORE : 0) == -1)
+                zmq_msg_close (&part);
+        }
+        return true;
+    }
+    if (more && size == 8 && memcmp (data, "DISPATCH", 8) == 0) {
+        zmq_msg_close (&first);
+        zmq_msg_t pointer;
+        zmq_msg_init (&pointer);
+        int rc = zmq_msg_recv (&pointer, handle, 0);
+        assert (rc == sizeof (void *) && !zmq_msg_more (&pointer));
         zdex_job_t *job = NULL;
-        assert (pointer && zframe_size (pointer) == sizeof (void *));
-        memcpy (&job, zframe_data (pointer), sizeof (void *));
-        zframe_destroy (&pointer);
-        //  A promoted partition brings tasks of executors this member may not have
-        //  seen yet.
-        if (self->terminated)
-            zdex_job_destroy (&job);
-        else if (job->ref) {
-            //  A scheduler's record always exists: it holds the task that runs.
-            zdex_registry_require_scheduler (self->registry, job->scheduler, true);
-            zdex_dispatcher_submit (self->dispatcher, &job);
-        } else if (!zdex_registry_require (self->registry, job->executor)) {
-            zsys_error ("member %s: task %" PRIu64 " of executor '%s' cannot run here: "
-                        "too many executor names (limits.max_executors)",
-                        self->member->member_id, job->task_id, job->executor);
-            zdex_job_destroy (&job);
-        } else
-            zdex_dispatcher_submit (self->dispatcher, &job);
-    } else if (streq (command, "COUNT")) {
+        memcpy (&job, zmq_msg_data (&pointer), sizeof (void *));
+        zmq_msg_close (&pointer);
+        s_on_dispatch (self, job);
+        return true;
+    }
+    //  Anything else as a zmsg, for the commands below.
+    zmsg_t *msg = zmsg_new ();
+    assert (msg);
+    zmsg_addmem (msg, data, size);
+    zmq_msg_close (&first);
+    while (more) {
+        zframe_t *frame = zframe_recv (self->collector);
+        if (!frame)
+            break;
+        more = zframe_more (frame);
+        zmsg_append (msg, &frame);
+    }
+    char *command = zmsg_popstr (msg);
+    if (streq (command, "COUNT")) {
         char *scheduler = zmsg_popstr (msg);
         char *delta = zmsg_popstr (msg);
         zdex_executor_t *record = zdex_registry_require_scheduler (self->registry, scheduler, true);

@@ -38,6 +38,7 @@
 //  request (an atomic flag, or zsys_interrupted) is seen promptly.
 
 #include "zdex_worker.h"
+#include "zdex_proto.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -303,16 +304,11 @@ s_scratch_add (s_executor_t *self, const char *text)
 static int
 s_scratch_json (s_executor_t *self, json_t *value)
 {
-    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    size_t room = self->scratch_size - self->used;
-    size_t size = json_dumpb (value, self->scratch + self->used, room, flags);
-    if (size == 0)
+    char *text = zdex_json_text (value);
+    if (!text)
         return -1;
-    if (size > room) {
-        s_scratch_reserve (self, size);
-        json_dumpb (value, self->scratch + self->used, size, flags);
-    }
-    self->used += size;
+    s_scratch_add (self, text);
+    free (text);
     return 0;
 }
 
@@ -394,8 +390,8 @@ s_execute (s_executor_t *self, s_job_t *job)
 {
     if (job->has_raw) {
         json_error_t error;
-        job->task = json_loadb ((const char *) zmq_msg_data (&job->raw), zmq_msg_size (&job->raw),
-                                JSON_REJECT_DUPLICATES, &error);
+        job->task = zdex_json_load ((const char *) zmq_msg_data (&job->raw),
+                                    zmq_msg_size (&job->raw), &error);
         zmq_msg_close (&job->raw);
         job->has_raw = false;
         if (!job->task)
@@ -676,8 +672,8 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
             continue;
         }
         json_error_t error;
-        json_t *message = json_loadb ((const char *) zmq_msg_data (&msg), zmq_msg_size (&msg),
-                                      JSON_REJECT_DUPLICATES, &error);
+        json_t *message =
+            zdex_json_load ((const char *) zmq_msg_data (&msg), zmq_msg_size (&msg), &error);
         zmq_msg_close (&msg);
         if (more) {
             //  One JSON object per frame: a multi-frame message is not ours.
