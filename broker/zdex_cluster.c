@@ -385,7 +385,7 @@ s_send_to_peer (zdex_cluster_t *self, const char *peer_id, zdex_request_t *reque
         return NULL;
     uint64_t id = ++self->next_id;
     json_object_set_new (request->root, "req", json_integer ((json_int_t) id));
-    char *text = json_dumps (request->root, JSON_COMPACT);
+    char *text = zdex_json_text (request->root);
     if (!text || zstr_send (peer->dealer, text) != 0) {
         free (text);
         return NULL;
@@ -545,8 +545,7 @@ s_on_peer (zdex_cluster_t *self, s_peer_t *peer)
     zframe_t *frame = zframe_recv (peer->dealer);
     if (!frame)
         return false;
-    json_t *answer = json_loadb ((const char *) zframe_data (frame), zframe_size (frame),
-                                 JSON_REJECT_DUPLICATES, NULL);
+    json_t *answer = zdex_json_load ((const char *) zframe_data (frame), zframe_size (frame), NULL);
     zframe_destroy (&frame);
     json_t *req = json_object_get (answer, "req");
     char key[24];
@@ -567,8 +566,8 @@ s_on_peer (zdex_cluster_t *self, s_peer_t *peer)
             if (pending->req_text)
                 json_object_set_new (answer, "req",
                                      json_loads (pending->req_text, JSON_DECODE_ANY, NULL));
-            char *text = json_dumps (answer, JSON_COMPACT);
-            s_reply (self, &pending->envelope, zframe_new (text, strlen (text)));
+            char *text = zdex_json_text (answer);
+            s_reply (self, &pending->envelope, zframe_new (text, text ? strlen (text) : 0));
             free (text);
             zhashx_delete (self->pending, key);
         }
