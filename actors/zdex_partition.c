@@ -902,17 +902,7 @@ s_on_pipe (s_self_t *self)
             s_on_job (self, (zdex_job_t *) item, kind == 3);
         return true;
     }
-    zmsg_t *msg = zmsg_new ();
-    assert (msg);
-    zmsg_addmem (msg, data, size);
-    zmq_msg_close (&first);
-    while (more) {
-        zframe_t *frame = zframe_recv (self->pipe);
-        if (!frame)
-            break;
-        more = zframe_more (frame);
-        zmsg_append (msg, &frame);
-    }
+    zmsg_t *msg = zdex_msg_rest (&first, self->pipe);
     char *command = zmsg_popstr (msg);
     if (streq (command, "ENDPOINT")) {
         zstr_send (self->pipe, zdex_replicator_endpoint (self->replicator));

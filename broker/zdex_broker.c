@@ -875,17 +875,7 @@ s_on_collector (s_self_t *self)
         return true;
     }
     //  Anything else as a zmsg, for the commands below.
-    zmsg_t *msg = zmsg_new ();
-    assert (msg);
-    zmsg_addmem (msg, data, size);
-    zmq_msg_close (&first);
-    while (more) {
-        zframe_t *frame = zframe_recv (self->collector);
-        if (!frame)
-            break;
-        more = zframe_more (frame);
-        zmsg_append (msg, &frame);
-    }
+    zmsg_t *msg = zdex_msg_rest (&first, self->collector);
     char *command = zmsg_popstr (msg);
     if (streq (command, "COUNT")) {
         char *scheduler = zmsg_popstr (msg);

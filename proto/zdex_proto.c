@@ -2023,3 +2023,22 @@ zdex_wmsg_simple (const char *op)
     s_quoted_release (&quoted);
     return frame;
 }
+
+zmsg_t *
+zdex_msg_rest (zmq_msg_t *first, zsock_t *sock)
+{
+    assert (first && sock);
+    bool more = zmq_msg_more (first);
+    zmsg_t *msg = zmsg_new ();
+    assert (msg);
+    zmsg_addmem (msg, zmq_msg_data (first), zmq_msg_size (first));
+    zmq_msg_close (first);
+    while (more) {
+        zframe_t *frame = zframe_recv (sock);
+        if (!frame)
+            break;
+        more = zframe_more (frame);
+        zmsg_append (msg, &frame);
+    }
+    return msg;
+}

@@ -202,6 +202,11 @@ char *zdex_json_quote (const char *string);
 //  at limit + 1.
 int zdex_json_depth (const json_t *value, int limit);
 
+//  A pipe message whose first frame was read with zmq_msg_recv (fast paths for
+//  pointer hand-offs), as a zmsg: that frame (closed here) and the rest read from
+//  sock.  For the slow commands that follow such fast paths.
+zmsg_t *zdex_msg_rest (zmq_msg_t *first, zsock_t *sock);
+
 //  Build a success reply frame: {"req":<req_text>,"ok":true<fields>}.  req_text may
 //  be NULL (no "req" key).  fields is NULL or a fragment of members starting with a
 //  comma, e.g. ",\"task_id\":4294967296".  Caller owns the frame.
