@@ -1028,6 +1028,19 @@ s_check_drained (s_self_t *self, int64_t now)
         settled = true;
     if (!settled && (self->member_count < 2 || !self->rebalance))
         settled = true; //  nobody to move to, or moves are off: backups are promoted
+    if (!settled && self->state == S_MASTER) {
+        //  Everybody is leaving (a whole cluster stopped at once): nothing can move,
+        //  so hand over now; the next master drains to whoever is left.
+        int mine = s_find (self, self->id);
+        if (mine >= 0 && !self->members[mine]->leaving) {
+            self->members[mine]->leaving = true; //  we became master while leaving
+            self->table_dirty = true;
+        }
+        bool anyone = false;
+        for (size_t index = 0; index < self->member_count; index++)
+            anyone = anyone || !self->members[index]->leaving;
+        settled = !anyone;
+    }
     if (!settled && now >= self->drain_deadline) {
         zsys_warning ("zdex_membership %s: %zu partition(s) still here after %d ms: "
                       "leaving anyway (their backups are promoted)",

@@ -510,6 +510,28 @@ test_join_and_graceful_leave (void **state)
     s_join_and_graceful_leave (1);
 }
 
+//  A whole cluster stopped at once: nobody can take the partitions, so the drain
+//  must not wait for its 15 s deadline; every member exits cleanly and soon.
+static void
+test_whole_cluster_stops_at_once (void **state)
+{
+    (void) state;
+    cluster_t cluster;
+    s_cluster_start (&cluster, 3, 1, 4);
+    for (int index = 0; index < 3; index++)
+        assert_int_equal (kill (cluster.members[index].pid, SIGTERM), 0);
+    int64_t started = zclock_mono ();
+    for (int index = 0; index < 3; index++) {
+        int status = harness_stop (cluster.members[index].pid, SIGTERM, 10000);
+        assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+        cluster.members[index].pid = -1;
+    }
+    int64_t took = zclock_mono () - started;
+    printf ("# whole cluster stopped in %lld ms\n", (long long) took);
+    assert_true (took < 10000); //  the drain deadline is 15 s
+    s_cluster_stop (&cluster);
+}
+
 static void
 test_graceful_leave_without_backups (void **state)
 {
@@ -601,6 +623,7 @@ main (void)
         cmocka_unit_test_teardown (test_durability_two_survives_two_kills, s_teardown),
         cmocka_unit_test_teardown (test_join_and_graceful_leave, s_teardown),
         cmocka_unit_test_teardown (test_graceful_leave_without_backups, s_teardown),
+        cmocka_unit_test_teardown (test_whole_cluster_stops_at_once, s_teardown),
         cmocka_unit_test_teardown (test_paused_owner_acknowledges_nothing, s_teardown),
         cmocka_unit_test_teardown (test_worker_discovers_members, s_teardown),
     };
