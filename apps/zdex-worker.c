@@ -175,6 +175,10 @@ main (int argc, char *argv[])
     int timeout_ms = 3000;
     const char *name = NULL;
     const char *count_file = NULL;
+    //  stdout carries only the ready line (a supervisor may stop reading it): logs go
+    //  to stderr, and a closed output must not kill the worker.
+    zsys_set_logstream (stderr);
+    signal (SIGPIPE, SIG_IGN);
 
     for (int index = 1; index < argc; index++) {
         const char *arg = argv[index];

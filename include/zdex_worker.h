@@ -122,6 +122,11 @@ bool zdex_worker_stopped (zdex_worker_t *self);
 //  Number of tasks whose handler has returned.  Any thread.
 uint64_t zdex_worker_tasks_done (zdex_worker_t *self);
 
+//  Number of members the worker serves now: the endpoints it was given and those it
+//  learnt from worker.members, less those dropped because they left the cluster.
+//  Any thread.
+size_t zdex_worker_members (zdex_worker_t *self);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,8 +34,10 @@
 //
 //  Timers: each member records when we last sent to it and last heard from it; the
 //  loop sends worker.heartbeat after heartbeat_ms without sending and recreates the
-//  socket after timeout_ms of silence.  Polls last at most S_POLL_SLICE_MS so a stop
-//  request (an atomic flag, or zsys_interrupted) is seen promptly.
+//  socket after timeout_ms of silence.  Members learnt from worker.members come and
+//  go with the cluster: one that a later list leaves out and that is silent for
+//  timeout_ms is dropped (its socket closed for good) until a list names it again.  Polls last at
+//  most S_POLL_SLICE_MS so a stop request (an atomic flag, or zsys_interrupted) is seen promptly.
 
 #include "zdex_worker.h"
 #include "zdex_proto.h"
@@ -98,10 +100,12 @@ typedef struct {
 
 typedef struct {
     char *endpoint;
-    zsock_t *dealer;     //  NULL only if recreating it failed (retried at timeout)
-    uint64_t generation; //  bumped each time dealer is recreated
+    zsock_t *dealer;     //  NULL if recreating it failed (retried at timeout) or gone
+    uint64_t generation; //  bumped each time dealer is recreated or dropped
     int64_t last_sent;   //  monotonic ms
     int64_t last_recv;
+    bool listed; //  in the latest worker.members (true until a list says otherwise)
+    bool gone;   //  dropped: left the cluster; its entry may be reused
 } s_member_t;
 
 struct _zdex_worker_t {
@@ -119,6 +123,7 @@ struct _zdex_worker_t {
     void *ready_arg;
     atomic_int stop;
     _Atomic uint64_t tasks_done;
+    _Atomic size_t serving; //  members not gone
     bool running;
 
     //  Run-loop state (valid during zdex_worker_run)
@@ -602,25 +607,35 @@ s_is_task_frame (zmq_msg_t *msg)
            memcmp (zmq_msg_data (msg), opening, sizeof opening - 1) == 0;
 }
 
-//  A member told us every member's worker endpoint: connect to the ones we do not
-//  serve yet (bounded), and register there.  Members that left are not dropped:
-//  their sockets keep reconnecting, as for any member that is down.
+//  Drop a member that left the cluster: no socket, no heartbeats, no reconnects.
+//  Its queued tasks go (the new owners re-dispatch them) and the generation bump
+//  discards results of its tasks still running here.
 static void
-s_members_learnt (zdex_worker_t *self, json_t *endpoints, int64_t now)
+s_member_drop (zdex_worker_t *self, size_t index)
 {
-    size_t index;
-    json_t *value;
-    json_array_foreach (endpoints, index, value) {
-        const char *endpoint = json_string_value (value);
-        if (!endpoint || self->member_count >= S_MAX_LEARNT_MEMBERS)
-            continue;
-        bool known = false;
-        for (size_t at = 0; at < self->member_count && !known; at++)
-            known = streq (self->members[at]->endpoint, endpoint);
-        if (known)
-            continue;
-        zsock_t *dealer = s_dealer_new (endpoint);
-        s_member_t *member = (s_member_t *) zmalloc (sizeof (s_member_t));
+    s_member_t *member = self->members[index];
+    if (member->dealer) {
+        zsock_set_linger (member->dealer, 0);
+        zsock_destroy (&member->dealer);
+    }
+    member->generation++;
+    member->gone = true;
+    s_queue_purge (self, index);
+    atomic_fetch_sub (&self->serving, 1);
+    zsys_info ("zdex_worker: dropped member %s (left the cluster)", member->endpoint);
+}
+
+//  Serve endpoint from now on, in a fresh entry or in the entry of a member that
+//  is gone (so churn does not grow the table).  Returns 0 or -1.
+static int
+s_member_add (zdex_worker_t *self, const char *endpoint, int64_t now)
+{
+    size_t index = 0;
+    while (index < self->member_count && !self->members[index]->gone)
+        index++;
+    if (index == self->member_count) {
+        if (self->member_count >= S_MAX_LEARNT_MEMBERS)
+            return -1;
         s_member_t **members = (s_member_t **) realloc (
             self->members, sizeof (s_member_t *) * (self->member_count + 1));
         if (members)
@@ -633,17 +648,58 @@ s_members_learnt (zdex_worker_t *self, json_t *endpoints, int64_t now)
             (size_t *) realloc (self->item_member, sizeof (size_t) * (self->member_count + 2));
         if (item_member)
             self->item_member = item_member;
-        if (!dealer || !member || !members || !items || !item_member) {
-            zsock_destroy (&dealer);
+        s_member_t *member = (s_member_t *) zmalloc (sizeof (s_member_t));
+        if (!member || !members || !items || !item_member) {
             free (member);
-            zsys_warning ("zdex_worker: cannot connect to member %s", endpoint);
-            continue;
+            return -1;
         }
-        member->endpoint = strdup (endpoint);
-        member->dealer = dealer;
-        assert (member->endpoint);
+        member->gone = true; //  until it has a socket
         self->members[self->member_count++] = member;
-        s_member_ready (self, member, now);
+    }
+    s_member_t *member = self->members[index];
+    zsock_t *dealer = s_dealer_new (endpoint);
+    if (!dealer)
+        return -1;
+    if (!member->endpoint || strneq (member->endpoint, endpoint)) {
+        free (member->endpoint);
+        member->endpoint = strdup (endpoint);
+        assert (member->endpoint);
+    }
+    member->dealer = dealer;
+    member->gone = false;
+    member->listed = true;
+    atomic_fetch_add (&self->serving, 1);
+    s_member_ready (self, member, now);
+    return 0;
+}
+
+//  Member `sender` told us every member's worker endpoint: serve the ones we do not
+//  serve yet (bounded), and register there.  A member missing from the list is
+//  dropped once it is also silent for the timeout (s_timers): lists from different
+//  members cross while the view changes, so absence alone may be stale, and a
+//  member that still talks to us is alive.  The sender is alive by definition (and
+//  may advertise its endpoint spelt otherwise than we were given it).
+static void
+s_members_learnt (zdex_worker_t *self, size_t sender, json_t *endpoints, int64_t now)
+{
+    if (!json_is_array (endpoints) || json_array_size (endpoints) == 0)
+        return;
+    for (size_t at = 0; at < self->member_count; at++)
+        self->members[at]->listed = at == sender;
+    size_t index;
+    json_t *value;
+    json_array_foreach (endpoints, index, value) {
+        const char *endpoint = json_string_value (value);
+        if (!endpoint)
+            continue;
+        s_member_t *known = NULL;
+        for (size_t at = 0; at < self->member_count && !known; at++)
+            if (self->members[at]->endpoint && streq (self->members[at]->endpoint, endpoint))
+                known = self->members[at];
+        if (known && !known->gone)
+            known->listed = true;
+        else if (s_member_add (self, endpoint, now))
+            zsys_warning ("zdex_worker: cannot connect to member %s", endpoint);
     }
 }
 
@@ -688,7 +744,7 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
             continue;
         }
         if (op && streq (op, "worker.members")) {
-            s_members_learnt (self, json_object_get (message, "endpoints"), now);
+            s_members_learnt (self, index, json_object_get (message, "endpoints"), now);
             json_decref (message);
             continue;
         }
@@ -746,7 +802,13 @@ s_timers (zdex_worker_t *self, int64_t now)
     int64_t wait = S_POLL_SLICE_MS;
     for (size_t index = 0; index < self->member_count; index++) {
         s_member_t *member = self->members[index];
+        if (member->gone)
+            continue;
         if (now - member->last_recv >= self->timeout_ms) {
+            if (!member->listed) {
+                s_member_drop (self, index);
+                continue;
+            }
             s_member_reset (self, index, now);
         }
         if (now - member->last_sent >= self->heartbeat_ms)
@@ -948,6 +1010,7 @@ zdex_worker_new (const char *name)
     zhashx_set_destructor (self->handlers, s_free_destructor);
     atomic_init (&self->stop, 0);
     atomic_init (&self->tasks_done, 0);
+    atomic_init (&self->serving, 0);
     return self;
 }
 
@@ -984,11 +1047,13 @@ zdex_worker_connect (zdex_worker_t *self, const char *endpoint)
     s_member_t *member = (s_member_t *) zmalloc (sizeof (s_member_t));
     member->endpoint = strdup (endpoint);
     member->dealer = dealer;
+    member->listed = true;
     s_member_t **members =
         (s_member_t **) realloc (self->members, sizeof (s_member_t *) * (self->member_count + 1));
     assert (members && member->endpoint);
     self->members = members;
     self->members[self->member_count++] = member;
+    atomic_fetch_add (&self->serving, 1);
     return 0;
 }
 
@@ -1143,4 +1208,11 @@ zdex_worker_tasks_done (zdex_worker_t *self)
 {
     assert (self);
     return atomic_load (&self->tasks_done);
+}
+
+size_t
+zdex_worker_members (zdex_worker_t *self)
+{
+    assert (self);
+    return atomic_load (&self->serving);
 }

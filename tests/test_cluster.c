@@ -176,7 +176,7 @@ test_kill_member_under_submits (void **state)
     cluster_t cluster;
     s_cluster_start (&cluster, 3, 1, 16);
     zdex_client_t *client = s_client (&cluster);
-    enum { COUNT = 3000, KILL_AT = 1500 };
+    enum { COUNT = 10000, KILL_AT = 5000 };
     uint64_t *ids = (uint64_t *) calloc (COUNT, sizeof (uint64_t));
     int64_t killed_at = 0;
     for (int index = 0; index < COUNT; index++) {
@@ -584,12 +584,30 @@ test_paused_owner_acknowledges_nothing (void **state)
     s_cluster_stop (&cluster);
 }
 
-//  A worker started with one member's endpoint learns the others from it and
-//  registers with every member.
+//  Submits count echo tasks keyed "key-<base+index>" (spread over every partition)
+//  with payload {"i": index} through client; their ids go to ids.
+static void
+s_submit_keyed (zdex_client_t *client, int base, int count, uint64_t *ids)
+{
+    for (int index = 0; index < count; index++) {
+        char key[32];
+        snprintf (key, sizeof key, "key-%d", base + index);
+        json_t *payload = json_pack ("{s:i}", "i", index);
+        if (zdex_client_submit (client, NULL, "echo", payload, key, NULL, &ids[index]) != 0)
+            fail_msg ("submit %d: %s", index, zdex_client_error_code (client));
+        json_decref (payload);
+    }
+}
+
+//  A worker started with one member's endpoint learns the others from it and serves
+//  the tasks of every member; it keeps serving when that very member is killed
+//  (the others tell it the new list, and it drops the dead endpoint) and when a
+//  new member joins (it connects to the newcomer, which gets primaries).
 static void
 test_worker_discovers_members (void **state)
 {
     (void) state;
+    enum { COUNT = 300 };
     cluster_t cluster;
     s_cluster_start (&cluster, 3, 1, 4);
     pid_t solo = harness_worker_start (cluster.members[0].worker, 4, "solo", NULL);
@@ -597,6 +615,45 @@ test_worker_discovers_members (void **state)
     //  Two workers of the cluster plus the one that was only told about m1.
     for (int index = 0; index < 3; index++)
         assert_int_equal (harness_wait_workers (cluster.members[index].client, 3, 10000), 0);
+    //  From now on only the solo worker runs tasks.
+    for (int worker = 0; worker < 2; worker++) {
+        assert_int_equal (WEXITSTATUS (harness_stop (cluster.workers[worker], SIGTERM, 10000)), 0);
+        cluster.workers[worker] = -1;
+    }
+    uint64_t ids[COUNT];
+    zdex_client_t *client = s_client (&cluster);
+    zdex_client_set_timeout (client, 30000);
+    s_submit_keyed (client, 0, COUNT, ids);
+    assert_int_equal (s_lost (client, ids, COUNT), 0);
+    zdex_client_destroy (&client);
+
+    //  The member the worker was given dies.
+    s_kill (&cluster, 0);
+    assert_int_equal (harness_wait_members (cluster.members[1].client, 2, 10000), 0);
+    client = s_client (&cluster);
+    s_submit_keyed (client, COUNT, COUNT, ids);
+    assert_int_equal (s_lost (client, ids, COUNT), 0);
+    zdex_client_destroy (&client);
+
+    //  A member joins through a survivor; the worker registers there too, and the
+    //  newcomer's share of primaries is served.
+    const char *args[] = {"--config", cluster.config, "--member-id",
+                          "m4",       "--seed",       cluster.members[1].cluster,
+                          NULL};
+    assert_int_equal (harness_member_start (&cluster.members[3], args), 0);
+    cluster.member_count = 4;
+    for (int index = 1; index < 4; index++)
+        assert_int_equal (harness_wait_members (cluster.members[index].client, 3, 10000), 0);
+    assert_int_equal (harness_wait_workers (cluster.members[3].client, 1, 10000), 0);
+    int owned[4];
+    assert_int_equal (s_primaries (cluster.members[3].client, owned, 4), 3);
+    printf ("# primaries after the join: %d / %d / %d\n", owned[0], owned[1], owned[2]);
+    for (int index = 0; index < 3; index++)
+        assert_true (owned[index] > 0);
+    client = s_client (&cluster);
+    s_submit_keyed (client, 2 * COUNT, COUNT, ids);
+    assert_int_equal (s_lost (client, ids, COUNT), 0);
+    zdex_client_destroy (&client);
     assert_int_equal (WEXITSTATUS (harness_stop (solo, SIGTERM, 10000)), 0);
     s_cluster_stop (&cluster);
 }
@@ -616,6 +673,9 @@ main (void)
 {
     zsys_init ();
     zsys_handler_set (NULL);
+    //  ZDEX_TEST_FILTER=test_name (a glob) runs only the tests it matches.
+    if (getenv ("ZDEX_TEST_FILTER"))
+        cmocka_set_test_filter (getenv ("ZDEX_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown (test_new_client_and_repaired_gaps, s_teardown),
         cmocka_unit_test_teardown (test_kill_member_under_submits, s_teardown),
