@@ -2119,10 +2119,17 @@ s_routes_open (bench_t *self)
         self->interrupted = true;
         return -1;
     }
-    self->partition_count = (long) partitions;
     long routed = 0;
-    for (long partition = 0; partition < self->partition_count; partition++)
+    for (long partition = 0; partition < partitions; partition++)
         routed += self->owner_route[partition] >= 0;
+    if (routed == 0) {
+        //  No owner listens at an endpoint we were given (spelt differently?)
+        fprintf (stderr, "zdex-bench: warning: no partition owner among %s, no direct routing\n",
+                 self->client_eps);
+        s_routes_close (self);
+        return 0;
+    }
+    self->partition_count = (long) partitions;
     if (!self->json_only)
         fprintf (stderr,
                  "zdex-bench: direct routing: %ld of %ld partitions owned by a member at one of "
