@@ -3,9 +3,14 @@
 //  Speaks the wire protocol directly (czmq + jansson, never libzdex) on one DEALER
 //  connected to the members' client endpoints, so the figures measure the members
 //  and their workers rather than the client library.  It keeps `depth` tasks
-//  outstanding at all times, pipelined on that one socket; every request carries
-//  the task's index as "req", and a per-task state array says which reply (submit
-//  or retrieve) the task is waiting for, so replies may come back in any order.
+//  outstanding at all times, pipelined on that socket; every request carries the
+//  task's index as "req", and a per-task state array says which reply (submit or
+//  retrieve) the task is waiting for, so replies may come back in any order.
+//  With several endpoints (not in failover mode, nor with --no-direct) it also
+//  keeps one DEALER per endpoint and the partition table of cluster.members, and
+//  sends each retrieve straight to its partition's owner (task_id >> 32); keyless
+//  submits go on the shared DEALER, and the member that takes one picks a
+//  partition it owns, so no request needs forwarding.
 //
 //  Modes: submit-retrieve sends durable.submit, then on its reply durable.retrieve
 //  without timeout_ms (parked until the task is done) and checks that the result
@@ -70,6 +75,8 @@
 #define BENCH_MAX_ERROR_REPORTS  10      //  detailed error lines before going quiet
 #define BENCH_MAX_READ_PER_CALL  65536   //  member stdout forwarded per poll round
 #define BENCH_PARTITIONS         271     //  --partition-count given to the zdexd we start
+#define BENCH_MAX_PARTITIONS     65536   //  largest partition table routed by
+#define BENCH_DIRECT_READY_MS    2000    //  wait for the direct DEALERs to connect
 #define BENCH_MEMORY_TASKS       1000000 //  --mode memory: default --tasks
 #define BENCH_MEMORY_SECONDS     900     //  --mode memory: default --max-seconds
 #define BENCH_MEMORY_SETTLE_MS   1000    //  pause before VmRSS is read, before and after
@@ -159,6 +166,16 @@ typedef struct {
 
     zsock_t *dealer;
     void *handle; //  the DEALER's libzmq socket, for zmq_poll and zmq_msg_recv
+
+    //  Direct routing: one DEALER per endpoint of client_eps and, per partition,
+    //  the index of its owner's DEALER (-1: the shared DEALER)
+    bool no_direct; //  --no-direct
+    zsock_t *direct[BENCH_MAX_MEMBERS];
+    void *direct_handle[BENCH_MAX_MEMBERS];
+    long direct_count;
+    int8_t owner_route[BENCH_MAX_PARTITIONS];
+    long partition_count; //  0: no table, everything on the shared DEALER
+    long direct_sent;     //  requests sent on a direct DEALER
 
     //  Request text built once: a hot path that re-encoded the payload with jansson
     //  would measure the bench, not the member.
@@ -321,6 +338,8 @@ s_usage (FILE *out)
              "                       (default: the member's own, 16)\n"
              "  --port P             member i on 127.0.0.1 ports P+3i, P+3i+1, P+3i+2\n"
              "                       (default: ephemeral)\n"
+             "  --no-direct          send every request on the shared DEALER (members\n"
+             "                       forward what they do not own), as before direct routing\n"
              "  --cdf                add the latency CDF to the record (\"latency_cdf\")\n"
              "  --max-seconds S      abort with exit 1 after S seconds (default 120;\n"
              "                       memory mode 900; failover 300)\n"
@@ -350,6 +369,7 @@ s_parse_options (bench_t *self, int argc, char *argv[])
         OPT_SLOTS,
         OPT_POOL_SIZE,
         OPT_PORT,
+        OPT_NO_DIRECT,
         OPT_CDF,
         OPT_JSON_ONLY,
         OPT_MAX_SECONDS,
@@ -373,6 +393,7 @@ s_parse_options (bench_t *self, int argc, char *argv[])
         {"slots", required_argument, NULL, OPT_SLOTS},
         {"pool-size", required_argument, NULL, OPT_POOL_SIZE},
         {"port", required_argument, NULL, OPT_PORT},
+        {"no-direct", no_argument, NULL, OPT_NO_DIRECT},
         {"cdf", no_argument, NULL, OPT_CDF},
         {"json-only", no_argument, NULL, OPT_JSON_ONLY},
         {"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
@@ -441,6 +462,9 @@ s_parse_options (bench_t *self, int argc, char *argv[])
         case OPT_PORT:
             //  Room for the last member's three ports
             good = s_parse_long (optarg, 1, 65535L - 3 * BENCH_MAX_MEMBERS, &self->port);
+            break;
+        case OPT_NO_DIRECT:
+            self->no_direct = true;
             break;
         case OPT_CDF:
             self->cdf = true;
@@ -619,16 +643,16 @@ s_forward_member_output (bench_t *self)
     }
 }
 
-//  Polls `socket` (may be NULL) and every member's stdout for up to timeout_ms,
-//  passing member output on.  Returns 1 when the socket is readable, 0 when not,
-//  -1 when the poll failed.
+//  Polls `count` sockets and every member's stdout for up to timeout_ms, passing
+//  member output on.  Returns 1 when a socket is readable, 0 when none is, -1 when
+//  the poll failed.
 static int
-s_wait_io (bench_t *self, void *socket, long timeout_ms)
+s_wait_any (bench_t *self, void **sockets, int socket_count, long timeout_ms)
 {
-    zmq_pollitem_t items[1 + BENCH_MAX_MEMBERS];
+    zmq_pollitem_t items[2 * BENCH_MAX_MEMBERS + 1];
     int count = 0;
-    if (socket)
-        items[count++] = (zmq_pollitem_t){socket, 0, ZMQ_POLLIN, 0};
+    for (int index = 0; index < socket_count; index++)
+        items[count++] = (zmq_pollitem_t){sockets[index], 0, ZMQ_POLLIN, 0};
     for (long index = 0; index < self->members; index++)
         if (self->member[index].out >= 0)
             items[count++] = (zmq_pollitem_t){NULL, self->member[index].out, ZMQ_POLLIN, 0};
@@ -643,13 +667,34 @@ s_wait_io (bench_t *self, void *socket, long timeout_ms)
         fprintf (stderr, "zdex-bench: poll: %s\n", zmq_strerror (errno));
         return -1;
     }
-    bool readable = socket && (items[0].revents & ZMQ_POLLIN);
-    for (int index = socket ? 1 : 0; index < count; index++)
+    bool readable = false;
+    for (int index = 0; index < socket_count; index++)
+        readable |= (items[index].revents & ZMQ_POLLIN) != 0;
+    for (int index = socket_count; index < count; index++)
         if (items[index].revents) {
             s_forward_member_output (self);
             break;
         }
     return readable ? 1 : 0;
+}
+
+//  As s_wait_any, for one socket (may be NULL).
+static int
+s_wait_io (bench_t *self, void *socket, long timeout_ms)
+{
+    return s_wait_any (self, &socket, socket ? 1 : 0, timeout_ms);
+}
+
+//  As s_wait_any, for the task stream: the shared DEALER and the direct ones.
+static int
+s_wait_replies (bench_t *self, long timeout_ms)
+{
+    void *sockets[1 + BENCH_MAX_MEMBERS];
+    int count = 0;
+    sockets[count++] = self->handle;
+    for (long index = 0; index < self->direct_count; index++)
+        sockets[count++] = self->direct_handle[index];
+    return s_wait_any (self, sockets, count, timeout_ms);
 }
 
 //  Stops every process we started, by pid: SIGTERM, then SIGKILL for any still
@@ -990,6 +1035,34 @@ s_send (bench_t *self, const char *data, size_t size)
     return 0;
 }
 
+//  Closes the direct DEALERs and forgets the table.
+static void
+s_routes_close (bench_t *self)
+{
+    for (long index = 0; index < self->direct_count; index++) {
+        zsock_destroy (&self->direct[index]);
+        self->direct_handle[index] = NULL;
+    }
+    self->direct_count = 0;
+    self->partition_count = 0;
+    memset (self->owner_route, -1, sizeof self->owner_route);
+}
+
+//  Sends a request about task_id: straight to its partition's owner when the table
+//  names a direct DEALER and that DEALER has a connection up, else as s_send.
+static int
+s_send_task (bench_t *self, int64_t task_id, const char *data, size_t size)
+{
+    int64_t partition = task_id >> 32;
+    if (partition >= 0 && partition < self->partition_count && self->owner_route[partition] >= 0 &&
+        zmq_send (self->direct_handle[self->owner_route[partition]], data, size, ZMQ_DONTWAIT) >=
+            0) {
+        self->direct_sent++;
+        return 0;
+    }
+    return s_send (self, data, size);
+}
+
 //  A DEALER connected to every endpoint of a comma-separated list, or NULL.
 static zsock_t *
 s_dealer_new (const char *endpoints)
@@ -1270,7 +1343,7 @@ s_handle_reply (bench_t *self, const char *data, size_t size, int64_t now)
                                    index, json_integer_value (task_id), self->exec_field);
             self->state[index] = TASK_RETRIEVE_SENT;
             if (length > 0 && (size_t) length < self->retrieve_size &&
-                s_send (self, frame, (size_t) length) == 0)
+                s_send_task (self, json_integer_value (task_id), frame, (size_t) length) == 0)
                 self->pending++;
             else
                 s_finish (self, (long) index, false, now);
@@ -1294,14 +1367,22 @@ s_drain_replies (bench_t *self)
 {
     zmq_msg_t msg;
     zmq_msg_init (&msg);
-    //  Refill after every reply, not per batch, so the window stays at --depth
-    while (s_recv_last_frame (self->handle, &msg) == 0) {
-        s_handle_reply (self, zmq_msg_data (&msg), zmq_msg_size (&msg), zclock_usecs ());
-        s_refill (self);
-    }
-    if (errno != EAGAIN && errno != EINTR) {
-        fprintf (stderr, "zdex-bench: receive failed: %s\n", zmq_strerror (errno));
-        self->fatal = true;
+    //  One reply per socket in turn, until a round finds none; refill after every
+    //  reply, not per batch, so the window stays at --depth
+    bool got = true;
+    while (got && !self->fatal) {
+        got = false;
+        for (long index = -1; index < self->direct_count && !self->fatal; index++) {
+            void *handle = index < 0 ? self->handle : self->direct_handle[index];
+            if (s_recv_last_frame (handle, &msg) == 0) {
+                got = true;
+                s_handle_reply (self, zmq_msg_data (&msg), zmq_msg_size (&msg), zclock_usecs ());
+                s_refill (self);
+            } else if (errno != EAGAIN && errno != EINTR) {
+                fprintf (stderr, "zdex-bench: receive failed: %s\n", zmq_strerror (errno));
+                self->fatal = true;
+            }
+        }
     }
     zmq_msg_close (&msg);
 }
@@ -1359,7 +1440,7 @@ s_run (bench_t *self)
             }
         }
         long timeout = (long) ((s_min64 (next_tick, self->deadline) - now + 999) / 1000);
-        int rc = s_wait_io (self, self->handle, timeout);
+        int rc = s_wait_replies (self, timeout);
         if (rc < 0) {
             self->fatal = true;
             break;
@@ -1430,7 +1511,7 @@ s_send_retrieve (bench_t *self, long index)
                            index, self->task_ids[index], self->exec_field);
     self->state[index] = TASK_RETRIEVE_SENT;
     if (length > 0 && (size_t) length < self->retrieve_size &&
-        s_send (self, self->retrieve_buf, (size_t) length) == 0)
+        s_send_task (self, self->task_ids[index], self->retrieve_buf, (size_t) length) == 0)
         self->pending++;
 }
 
@@ -1570,13 +1651,14 @@ s_failover (bench_t *self, long repeat, long *retry_queue)
         int64_t wake = s_min64 (limit, s_min64 (next_check, now + 100000));
         if (retry_head < retry_tail)
             wake = s_min64 (wake, self->sent_at[retry_queue[retry_head % self->tasks]]);
-        int rc = s_wait_io (self, self->handle, (long) ((wake - now + 999) / 1000));
+        int rc = s_wait_replies (self, (long) ((wake - now + 999) / 1000));
         if (rc < 0) {
             self->fatal = true;
             break;
         }
         zmq_msg_t msg;
         zmq_msg_init (&msg);
+        //  Failover mode has no direct DEALERs: everything comes on the shared one
         while (rc > 0 && s_recv_last_frame (self->handle, &msg) == 0) {
             int64_t at = zclock_usecs ();
             long before = self->completed;
@@ -1724,6 +1806,11 @@ s_report (bench_t *self)
                      self->durability_set ? "" : " (the member's default)",
                      self->client_eps ? self->client_eps : "?");
         fprintf (stderr, "  %-20s %s\n", "executor", self->executor ? self->executor : "default");
+        fprintf (stderr, "  %-20s %s, %ld requests sent to their partition's owner directly\n",
+                 "routing",
+                 self->partition_count > 0 ? "direct to owners (retrieves)"
+                                           : "shared DEALER only (members forward)",
+                 self->direct_sent);
         fprintf (stderr, "  %-20s %ld requested, %ld completed, %ld failed, %ld unfinished%s\n",
                  "tasks", self->tasks, self->completed, self->failed,
                  self->tasks - self->completed - self->failed,
@@ -1781,6 +1868,8 @@ s_report (bench_t *self)
     json_object_set_new (record, "errors", json_integer (self->errors));
     json_object_set_new (record, "cpu_us_per_task", json_real (cpu_per_task_us));
     json_object_set_new (record, "processes", zdex_procset_json (self->procs));
+    json_object_set_new (record, "direct_routing", json_boolean (self->partition_count > 0));
+    json_object_set_new (record, "direct_requests", json_integer (self->direct_sent));
     if (self->memory_mode) {
         json_object_set_new (record, "bytes_per_task_beyond_payload",
                              memory ? json_real (per_task - (double) self->payload_bytes)
@@ -1827,6 +1916,7 @@ s_bench_destroy (bench_t **self_p)
     bench_t *self = *self_p;
     if (!self)
         return;
+    s_routes_close (self);
     zsock_destroy (&self->dealer);
     if (self->config_path)
         unlink (self->config_path);
@@ -1870,6 +1960,7 @@ s_bench_new (void)
     self->max_seconds = 120;
     for (long index = 0; index < BENCH_MAX_MEMBERS; index++)
         self->member[index].out = -1;
+    memset (self->owner_route, -1, sizeof self->owner_route);
     self->rss_before_kb = -1;
     self->rss_after_kb = -1;
     self->latency = zdex_hist_new ();
@@ -1960,6 +2051,93 @@ s_reset_run (bench_t *self)
     return 0;
 }
 
+//  Direct routing: one DEALER per endpoint of client_eps, and the partition table
+//  as cluster.members reports it, mapped onto them (an owner whose endpoint is
+//  not among them stays on the shared DEALER).  Waits, bounded, until each direct
+//  DEALER has its connection up (ZMQ_IMMEDIATE: writable only then), so that the
+//  timed run does not start on the shared DEALER.  Without a usable table the run
+//  simply goes as with --no-direct.  Returns -1 only when interrupted.
+static int
+s_routes_open (bench_t *self)
+{
+    s_routes_close (self);
+    if (self->no_direct || self->failover_mode || !strchr (self->client_eps, ','))
+        return 0;
+    int64_t until =
+        s_min64 (zclock_usecs () + BENCH_CONNECT_PROBE_MS * INT64_C (1000), self->deadline);
+    json_t *answer = s_call (self, self->client_eps, "\"op\":\"cluster.members\"", until);
+    until = s_min64 (zclock_usecs () + BENCH_DIRECT_READY_MS * INT64_C (1000), self->deadline);
+    json_t *members = json_object_get (answer, "members");
+    json_t *owners = json_object_get (answer, "owners");
+    json_int_t partitions = json_integer_value (json_object_get (answer, "partition_count"));
+    if (!json_is_array (members) || !json_is_array (owners) || partitions < 1 ||
+        partitions > BENCH_MAX_PARTITIONS || json_array_size (owners) != (size_t) partitions) {
+        s_describe_answer ("warning: no partition table, no direct routing: cluster.members",
+                           self->client_eps, answer);
+        json_decref (answer);
+        return self->interrupted ? -1 : 0;
+    }
+    char *list = strdup (self->client_eps);
+    char *save = NULL;
+    for (char *endpoint = list ? strtok_r (list, ",", &save) : NULL;
+         endpoint && self->direct_count < BENCH_MAX_MEMBERS;
+         endpoint = strtok_r (NULL, ",", &save)) {
+        zsock_t *dealer = zsock_new (ZMQ_DEALER);
+        if (!dealer)
+            break;
+        zsock_set_sndhwm (dealer, 0);
+        zsock_set_rcvhwm (dealer, 0);
+        zsock_set_linger (dealer, 0);
+        zsock_set_immediate (dealer, 1);
+        if (zsock_connect (dealer, "%s", endpoint)) {
+            zsock_destroy (&dealer);
+            continue;
+        }
+        long route = self->direct_count++;
+        self->direct[route] = dealer;
+        self->direct_handle[route] = zsock_resolve (dealer);
+        //  Which member listens there: its partitions go to this DEALER
+        for (size_t member = 0; member < json_array_size (members); member++) {
+            const char *client = json_string_value (
+                json_object_get (json_array_get (members, member), "client_endpoint"));
+            if (!client || !streq (client, endpoint))
+                continue;
+            for (json_int_t partition = 0; partition < partitions; partition++)
+                if (json_integer_value (json_array_get (owners, (size_t) partition)) ==
+                    (json_int_t) member)
+                    self->owner_route[partition] = (int8_t) route;
+        }
+    }
+    free (list);
+    json_decref (answer);
+    for (long index = 0; index < self->direct_count; index++) {
+        zmq_pollitem_t item = {self->direct_handle[index], 0, ZMQ_POLLOUT, 0};
+        while (!zsys_interrupted && zclock_usecs () < until && zmq_poll (&item, 1, 10) == 0)
+            ;
+    }
+    if (zsys_interrupted) {
+        self->interrupted = true;
+        return -1;
+    }
+    long routed = 0;
+    for (long partition = 0; partition < partitions; partition++)
+        routed += self->owner_route[partition] >= 0;
+    if (routed == 0) {
+        //  No owner listens at an endpoint we were given (spelt differently?)
+        fprintf (stderr, "zdex-bench: warning: no partition owner among %s, no direct routing\n",
+                 self->client_eps);
+        s_routes_close (self);
+        return 0;
+    }
+    self->partition_count = (long) partitions;
+    if (!self->json_only)
+        fprintf (stderr,
+                 "zdex-bench: direct routing: %ld of %ld partitions owned by a member at one of "
+                 "%ld endpoints\n",
+                 routed, self->partition_count, self->direct_count);
+    return 0;
+}
+
 //  Starts the cluster (members, then workers), waits until it is whole, and
 //  connects the DEALER: to every member, or in failover mode to every member but
 //  the founder, so that its death takes none of the DEALER's connections.
@@ -1992,6 +2170,8 @@ s_cluster_up (bench_t *self)
     if (!self->dealer)
         return -1;
     self->handle = zsock_resolve (self->dealer);
+    if (s_routes_open (self))
+        return -1;
     if (!self->json_only)
         fprintf (stderr, "zdex-bench: running %ld tasks at depth %ld through %s\n", self->tasks,
                  self->depth, self->client_eps);
@@ -2001,6 +2181,7 @@ s_cluster_up (bench_t *self)
 static void
 s_cluster_down (bench_t *self)
 {
+    s_routes_close (self);
     zsock_destroy (&self->dealer);
     self->handle = NULL;
     s_stop_children (self);
@@ -2019,7 +2200,9 @@ s_setup (bench_t *self)
         return -1;
     self->handle = zsock_resolve (self->dealer);
     s_probe_connected (self);
-    return self->interrupted ? -1 : 0;
+    if (self->interrupted || s_routes_open (self))
+        return -1;
+    return 0;
 }
 
 //  --failover: each repeat on a fresh cluster; the record's run figures are

@@ -63,6 +63,7 @@ struct _zdex_cluster_t {
     uint32_t owned_count;
     zlistx_t *fan_outs;
     uint64_t next_id;
+    uint64_t forwarded; //  requests sent on to their partition's owner, since start
     zdex_cluster_table_fn *on_table;
     void *on_table_arg;
     bool verbose;
@@ -418,6 +419,7 @@ zdex_cluster_forward (zdex_cluster_t *self, uint32_t partition, zmsg_t **envelop
     *envelope_p = NULL;
     pending->req_text = request->req_text;
     request->req_text = NULL;
+    self->forwarded++;
 }
 
 //  The code of a wire string (an unknown one: UNAVAILABLE, which clients retry).
@@ -706,14 +708,16 @@ zdex_cluster_members (zdex_cluster_t *self)
                 at = (json_int_t) index;
         json_array_append_new (owners, json_integer (at));
     }
+    //  forwarded_requests shows whether clients reach owners directly.
     return json_pack (
-        "{s:o, s:i, s:I, s:I, s:I, s:I, s:o}", "members", members, "partition_count",
+        "{s:o, s:i, s:I, s:I, s:I, s:I, s:o, s:I}", "members", members, "partition_count",
         (int) zdex_partition_table_partition_count (self->table), "table_version",
         (json_int_t) zdex_partition_table_version (self->table), "view_version",
         (json_int_t) json_integer_value (json_object_get (self->view, "view_version")),
         "underreplicated_partitions",
         (json_int_t) zdex_partition_table_underreplicated (self->table), "moving_partitions",
-        (json_int_t) zdex_partition_table_moving (self->table), "owners", owners);
+        (json_int_t) zdex_partition_table_moving (self->table), "owners", owners,
+        "forwarded_requests", (json_int_t) self->forwarded);
 }
 
 void

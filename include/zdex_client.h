@@ -5,6 +5,15 @@
 //  it).  There is no automatic failover: a request queued to a member that is down
 //  waits until that member comes back or the call times out.
 //
+//  Direct routing: a client given two or more endpoints also learns the cluster's
+//  partition table (cluster.members) and sends each request whose partition it can
+//  tell (a submit or execute with a key or idempotency_key; retrieve, dispose by
+//  task id) straight to the partition's owner, on a DEALER of its own, when the
+//  owner is one of the given endpoints (compared as the members report them) and
+//  its connection is up; otherwise as above.  This saves the member-to-member hop
+//  of a forwarded request; the answers are the same.  Its table requests carry a
+//  "req" string starting with "zdex-client-table:", which callers must not use.
+//
 //  Two styles, which can be mixed on one client:
 //  - pipelined: zdex_client_send queues a request and returns its "req" number;
 //    zdex_client_recv returns replies in arrival order (not request order); the

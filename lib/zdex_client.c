@@ -15,8 +15,24 @@
 //  with several endpoints a member that died does not swallow requests queued for
 //  it while its port is retried; a client may still be created before the cluster
 //  is up.
+//
+//  Direct routing: with two or more endpoints, the client also keeps one DEALER per
+//  endpoint (ZMQ_IMMEDIATE too) and the cluster's partition table as cluster.members
+//  reports it (`owners`).  A request whose partition the client can compute (a
+//  submit or execute with a key or idempotency_key, a request naming a task_id)
+//  goes straight to the owner's DEALER when the owner's endpoint is one the client
+//  was given and its connection is up; anything else, and any request that DEALER
+//  cannot take at once, goes on the shared DEALER as before.  Members still forward
+//  what they do not own, so a stale table costs a hop, never a wrong answer; the
+//  client sends only to members it was told about, as before.  The table is asked
+//  for on the shared DEALER (a string req with a reserved prefix, answered
+//  wherever it lands and never shown to the caller): when the client first needs
+//  it, after an UNAVAILABLE answer, a client timeout or a direct send that found
+//  no connection, and every S_TABLE_REFRESH_MS, at most once per
+//  S_TABLE_INTERVAL_MS.  A client given one endpoint keeps none of this.
 
 #include "zdex_client.h"
+#include "zdex_hash.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -26,6 +42,22 @@
 #define S_POLL_SLICE_MS 100
 #define S_LINGER_MS     1000
 #define S_HWM           100000 //  messages queued each way; pipelines are deep
+
+#define S_MAX_ROUTES        32    //  endpoints that get a DEALER of their own
+#define S_MAX_PARTITIONS    65536 //  largest partition_count accepted in a table
+#define S_MAX_TABLE_MEMBERS 65536 //  largest member list accepted in a table
+#define S_TABLE_INTERVAL_MS 500   //  at most one cluster.members per interval
+#define S_TABLE_ANSWER_MS   2000  //  an unanswered cluster.members is asked again after
+#define S_TABLE_REFRESH_MS  10000 //  a table is asked for again after this long
+#define S_TABLE_REQ_PREFIX  "zdex-client-table:"
+
+//  One endpoint the caller gave, with its direct DEALER (created once the client
+//  has two endpoints).
+typedef struct {
+    char *endpoint;
+    zsock_t *dealer;
+    void *handle; //  libzmq socket of dealer, NULL when none
+} s_route_t;
 
 struct _zdex_client_t {
     zsock_t *dealer;
@@ -38,6 +70,20 @@ struct _zdex_client_t {
     char error_code[64];   //  "" when no error
     char *error_message;   //  NULL when no error
     json_t *error_cause;   //  NULL when none
+
+    //  Direct routing (see the top of this file)
+    s_route_t routes[S_MAX_ROUTES];
+    size_t route_count;
+    bool routing;             //  two or more endpoints: direct DEALERs exist
+    int16_t *owner_route;     //  per partition, index into routes or -1
+    uint32_t partition_count; //  0: no table
+    int64_t table_at;         //  when the table was installed
+    int64_t table_asked_at;   //  when cluster.members was last sent
+    uint64_t table_seq;       //  number of the last cluster.members sent
+    bool table_asked;         //  one was ever sent
+    bool table_waiting;       //  its answer has not come
+    bool table_stale;         //  an answer suggested the table changed
+    size_t next_poll;         //  first socket to read on the next receive (fairness)
 };
 
 //  Receive outcome of s_recv_one.
@@ -112,6 +158,175 @@ s_wait_for (zdex_client_t *self, json_t *request)
     return self->timeout_ms > wait_ms ? self->timeout_ms : wait_ms;
 }
 
+//  ---------------------------------------------------------------------------------
+//  Direct routing
+
+//  Create the direct DEALER of a route.  A route without one is simply not used.
+static void
+s_route_open (s_route_t *route)
+{
+    route->dealer = zsock_new (ZMQ_DEALER);
+    if (!route->dealer)
+        return;
+    zsock_set_linger (route->dealer, S_LINGER_MS);
+    zsock_set_immediate (route->dealer, 1);
+    zsock_set_sndhwm (route->dealer, S_HWM);
+    zsock_set_rcvhwm (route->dealer, S_HWM);
+    if (zsock_connect (route->dealer, "%s", route->endpoint) == 0)
+        route->handle = zsock_resolve (route->dealer);
+    else
+        zsock_destroy (&route->dealer);
+}
+
+//  Send cluster.members on the shared DEALER if the table is missing, stale or old
+//  and the rate allows.  Never waits: with no connection up yet it is asked again
+//  with the next request.
+static void
+s_table_ask (zdex_client_t *self)
+{
+    int64_t now = zclock_mono ();
+    bool needed = self->partition_count == 0 || self->table_stale ||
+                  now - self->table_at >= S_TABLE_REFRESH_MS;
+    if (!needed)
+        return;
+    if (self->table_asked &&
+        (now - self->table_asked_at < S_TABLE_INTERVAL_MS ||
+         (self->table_waiting && now - self->table_asked_at < S_TABLE_ANSWER_MS)))
+        return;
+    char text[96];
+    int size =
+        snprintf (text, sizeof text,
+                  "{\"op\":\"cluster.members\",\"req\":\"" S_TABLE_REQ_PREFIX "%" PRIu64 "\"}",
+                  self->table_seq + 1);
+    if (zmq_send (self->handle, text, (size_t) size, ZMQ_DONTWAIT) >= 0) {
+        self->table_seq++;
+        self->table_asked = true;
+        self->table_asked_at = now;
+        self->table_waiting = true;
+        self->table_stale = false;
+    }
+}
+
+//  Install the table of a cluster.members answer (borrowed), if it is well formed;
+//  otherwise keep the one we have.  Only members whose client endpoint the caller
+//  gave us are routed to.
+static void
+s_table_install (zdex_client_t *self, json_t *reply)
+{
+    json_t *members = json_object_get (reply, "members");
+    json_t *owners = json_object_get (reply, "owners");
+    json_t *count = json_object_get (reply, "partition_count");
+    if (!json_is_true (json_object_get (reply, "ok")) || !json_is_array (members) ||
+        !json_is_array (owners) || !json_is_integer (count) || json_integer_value (count) < 1 ||
+        json_integer_value (count) > S_MAX_PARTITIONS ||
+        json_array_size (owners) != (size_t) json_integer_value (count) ||
+        json_array_size (members) > S_MAX_TABLE_MEMBERS)
+        return;
+    size_t member_count = json_array_size (members);
+    int16_t *route_of = (int16_t *) malloc ((member_count + 1) * sizeof (int16_t));
+    uint32_t partitions = (uint32_t) json_integer_value (count);
+    int16_t *owner_route = (int16_t *) malloc (partitions * sizeof (int16_t));
+    if (!route_of || !owner_route) {
+        free (route_of);
+        free (owner_route);
+        return;
+    }
+    for (size_t index = 0; index < member_count; index++) {
+        const char *endpoint = json_string_value (
+            json_object_get (json_array_get (members, index), "client_endpoint"));
+        route_of[index] = -1;
+        for (size_t route = 0; endpoint && route < self->route_count; route++)
+            if (self->routes[route].handle && streq (self->routes[route].endpoint, endpoint))
+                route_of[index] = (int16_t) route;
+    }
+    bool complete = true;
+    for (uint32_t partition = 0; partition < partitions; partition++) {
+        json_t *owner = json_array_get (owners, partition);
+        json_int_t at = json_is_integer (owner) ? json_integer_value (owner) : -1;
+        complete &= at >= 0 && (size_t) at < member_count;
+        owner_route[partition] = at >= 0 && (size_t) at < member_count ? route_of[at] : -1;
+    }
+    free (route_of);
+    free (self->owner_route);
+    self->owner_route = owner_route;
+    self->partition_count = partitions;
+    self->table_at = zclock_mono ();
+    //  A cluster still forming has partitions without owners: ask again soon.
+    self->table_stale = !complete;
+}
+
+//  Look at a reply before anyone else does: a table answer is installed and
+//  consumed (returns true); an UNAVAILABLE answer marks the table stale.
+static bool
+s_note_reply (zdex_client_t *self, json_t *reply)
+{
+    json_t *req = json_object_get (reply, "req");
+    if (self->table_seq > 0 && json_is_string (req) &&
+        strncmp (json_string_value (req), S_TABLE_REQ_PREFIX, strlen (S_TABLE_REQ_PREFIX)) == 0) {
+        char current[64];
+        snprintf (current, sizeof current, S_TABLE_REQ_PREFIX "%" PRIu64, self->table_seq);
+        if (streq (json_string_value (req), current)) {
+            self->table_waiting = false;
+            s_table_install (self, reply);
+        }
+        return true;
+    }
+    if (self->routing && json_is_false (json_object_get (reply, "ok"))) {
+        const char *code =
+            json_string_value (json_object_get (json_object_get (reply, "error"), "code"));
+        if (code && streq (code, "UNAVAILABLE"))
+            self->table_stale = true;
+    }
+    return false;
+}
+
+//  The partition of a request, by the rules every member applies (PROTOCOL.md 4.4
+//  and 8).  Returns false when the request does not name one (a keyless submit:
+//  the receiving member picks a partition it owns; not a partition op).
+static bool
+s_partition_of (zdex_client_t *self, json_t *request, uint32_t *partition_p)
+{
+    const char *op = json_string_value (json_object_get (request, "op"));
+    if (!op)
+        return false;
+    if (streq (op, "durable.submit") || streq (op, "durable.execute")) {
+        json_t *key = json_object_get (request, "key");
+        if (!key)
+            key = json_object_get (request, "idempotency_key");
+        if (!json_is_string (key))
+            return false;
+        *partition_p = zdex_hash_fnv1a (json_string_value (key), json_string_length (key)) %
+                       self->partition_count;
+        return true;
+    }
+    if (streq (op, "durable.retrieve") || streq (op, "durable.retrieve_and_dispose") ||
+        streq (op, "durable.dispose")) {
+        json_t *task_id = json_object_get (request, "task_id");
+        if (!json_is_integer (task_id) || json_integer_value (task_id) < 0)
+            return false;
+        uint64_t partition = (uint64_t) json_integer_value (task_id) >> 32;
+        if (partition >= self->partition_count)
+            return false;
+        *partition_p = (uint32_t) partition;
+        return true;
+    }
+    return false;
+}
+
+//  The direct DEALER of the request's partition owner, or NULL (use the shared one).
+static void *
+s_direct_handle (zdex_client_t *self, json_t *request)
+{
+    if (!self->routing)
+        return NULL;
+    s_table_ask (self);
+    uint32_t partition;
+    if (self->partition_count == 0 || !s_partition_of (self, request, &partition))
+        return NULL;
+    int16_t route = self->owner_route[partition];
+    return route >= 0 ? self->routes[route].handle : NULL;
+}
+
 //  Encode and queue one request, waiting for room in the send queue until deadline.
 //  request is borrowed.  Returns 0, or -1 with the error recorded.
 static int
@@ -124,6 +339,16 @@ s_send (zdex_client_t *self, json_t *request, int64_t deadline)
     }
     size_t size = strlen (text);
     int rc = -1;
+    void *direct = s_direct_handle (self, request);
+    if (direct) {
+        if (zmq_send (direct, text, size, ZMQ_DONTWAIT) >= 0) {
+            free (text);
+            return 0;
+        }
+        //  No connection to the owner (it died, or is not up yet) or its queue is
+        //  full: the shared DEALER takes it, and the table is asked for again.
+        self->table_stale = true;
+    }
     while (true) {
         if (zsys_interrupted) {
             s_error_set (self, ZDEX_CLIENT_IO, NULL, "interrupted");
@@ -152,47 +377,83 @@ s_send (zdex_client_t *self, json_t *request, int64_t deadline)
     return rc;
 }
 
-//  Receive the next well-formed reply from the socket (not the stash), waiting until
-//  deadline.  Frames that are not a JSON object are dropped.
+//  Read one message from handle without waiting and parse its last frame.  Returns
+//  1 with *reply_p set (NULL when it was not a JSON object), 0 when none is
+//  waiting, -1 on a socket error (errno set).
+static int
+s_read (void *handle, json_t **reply_p)
+{
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    if (zmq_msg_recv (&msg, handle, ZMQ_DONTWAIT) < 0) {
+        int error = errno;
+        zmq_msg_close (&msg);
+        errno = error;
+        return error == EAGAIN || error == EINTR ? 0 : -1;
+    }
+    //  A reply is one frame; should more come, the last one is the body.
+    while (zmq_msg_more (&msg)) {
+        zmq_msg_close (&msg);
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, handle, 0) < 0)
+            break;
+    }
+    json_error_t error;
+    json_t *reply = json_loadb ((const char *) zmq_msg_data (&msg), zmq_msg_size (&msg),
+                                JSON_REJECT_DUPLICATES, &error);
+    zmq_msg_close (&msg);
+    if (!json_is_object (reply)) {
+        json_decref (reply);
+        reply = NULL;
+    }
+    *reply_p = reply;
+    return 1;
+}
+
+//  Receive the next well-formed reply from the sockets (not the stash), waiting
+//  until deadline.  Frames that are not a JSON object, and table answers, are
+//  dropped.  The shared DEALER and the direct ones are read in turn.
 static s_recv_status_t
 s_recv_one (zdex_client_t *self, int64_t deadline, json_t **reply_p)
 {
+    zmq_pollitem_t items[1 + S_MAX_ROUTES];
     while (true) {
         if (zsys_interrupted) {
             s_error_set (self, ZDEX_CLIENT_IO, NULL, "interrupted");
             return S_RECV_FAILED;
         }
-        zmq_msg_t msg;
-        zmq_msg_init (&msg);
-        if (zmq_msg_recv (&msg, self->handle, ZMQ_DONTWAIT) >= 0) {
-            //  A reply is one frame; should more come, the last one is the body.
-            while (zmq_msg_more (&msg)) {
-                zmq_msg_close (&msg);
-                zmq_msg_init (&msg);
-                if (zmq_msg_recv (&msg, self->handle, 0) < 0)
-                    break;
+        size_t count = 0;
+        items[count++] = (zmq_pollitem_t){self->handle, 0, ZMQ_POLLIN, 0};
+        for (size_t route = 0; self->routing && route < self->route_count; route++)
+            if (self->routes[route].handle)
+                items[count++] = (zmq_pollitem_t){self->routes[route].handle, 0, ZMQ_POLLIN, 0};
+        bool got = false;
+        for (size_t turn = 0; turn < count && !got; turn++) {
+            size_t at = (self->next_poll + turn) % count;
+            json_t *reply = NULL;
+            int rc = s_read (items[at].socket, &reply);
+            if (rc < 0) {
+                s_error_set (self, ZDEX_CLIENT_IO, NULL, "receive failed: %s",
+                             zmq_strerror (errno));
+                return S_RECV_FAILED;
             }
-            json_error_t error;
-            json_t *reply = json_loadb ((const char *) zmq_msg_data (&msg), zmq_msg_size (&msg),
-                                        JSON_REJECT_DUPLICATES, &error);
-            zmq_msg_close (&msg);
-            if (json_is_object (reply)) {
-                *reply_p = reply;
-                return S_RECV_OK;
+            if (rc == 0)
+                continue;
+            self->next_poll = (at + 1) % count;
+            got = true;
+            if (!reply || s_note_reply (self, reply)) {
+                json_decref (reply);
+                continue;
             }
-            json_decref (reply);
+            *reply_p = reply;
+            return S_RECV_OK;
+        }
+        if (got)
             continue;
-        }
-        zmq_msg_close (&msg);
-        if (errno != EAGAIN && errno != EINTR) {
-            s_error_set (self, ZDEX_CLIENT_IO, NULL, "receive failed: %s", zmq_strerror (errno));
-            return S_RECV_FAILED;
-        }
         long slice = s_slice (deadline);
         if (slice == 0)
             return S_RECV_TIMEOUT;
-        zmq_pollitem_t item = {self->handle, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll (&item, 1, slice) < 0 && errno != EINTR) {
+        if (zmq_poll (items, (int) count, slice) < 0 && errno != EINTR) {
             s_error_set (self, ZDEX_CLIENT_IO, NULL, "poll failed: %s", zmq_strerror (errno));
             return S_RECV_FAILED;
         }
@@ -215,6 +476,7 @@ s_wait_reply (zdex_client_t *self, json_t *req, int64_t deadline, int64_t wait_m
         json_t *reply = NULL;
         s_recv_status_t status = s_recv_one (self, deadline, &reply);
         if (status == S_RECV_TIMEOUT) {
+            self->table_stale = true; //  perhaps the member it went to died
             s_error_set (self, ZDEX_CLIENT_TIMEOUT, NULL, "no reply within %" PRId64 " ms",
                          wait_ms);
             return NULL;
@@ -440,6 +702,11 @@ zdex_client_destroy (zdex_client_t **self_p)
     if (!self)
         return;
     zsock_destroy (&self->dealer);
+    for (size_t route = 0; route < self->route_count; route++) {
+        zsock_destroy (&self->routes[route].dealer);
+        free (self->routes[route].endpoint);
+    }
+    free (self->owner_route);
     zlistx_destroy (&self->stash);
     s_error_clear (self);
     free (self);
@@ -451,7 +718,25 @@ zdex_client_connect (zdex_client_t *self, const char *endpoint)
 {
     assert (self);
     assert (endpoint);
-    return zsock_connect (self->dealer, "%s", endpoint) == 0 ? 0 : -1;
+    if (zsock_connect (self->dealer, "%s", endpoint))
+        return -1;
+    for (size_t route = 0; route < self->route_count; route++)
+        if (streq (self->routes[route].endpoint, endpoint))
+            return 0;
+    if (self->route_count == S_MAX_ROUTES)
+        return 0; //  reached through the shared DEALER only
+    s_route_t *route = &self->routes[self->route_count++];
+    route->endpoint = strdup (endpoint);
+    assert (route->endpoint);
+    if (self->route_count == 2) {
+        //  A second member: from now on requests may go to their owners directly.
+        self->routing = true;
+        s_route_open (&self->routes[0]);
+    }
+    if (self->routing)
+        s_route_open (route);
+    self->table_stale = true; //  the table's owners may include the new member
+    return 0;
 }
 
 void

@@ -1,0 +1,242 @@
+//  Direct routing of the client library: a client given every member's endpoint
+//  learns the partition table (cluster.members `owners`) and sends each keyed
+//  submit and each task-id request straight to the partition's owner.  Proved by
+//  the members' own count of forwarded requests (cluster.members
+//  `forwarded_requests`), which must not move while such a client works, and
+//  does move for a client given only one member.
+
+#include "harness.h"
+
+#include <czmq.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define MEMBERS 3
+#define WARMUP  20  //  calls before the table is surely learnt and the DEALERs are up
+#define COUNT   300 //  keyed tasks per phase
+
+typedef struct {
+    harness_member_t members[MEMBERS];
+    pid_t worker;
+} cluster_t;
+
+//  MEMBERS members (the first founds, the others join through it), every partition
+//  owned by someone and moves over, and one worker connected to all of them.
+static void
+s_cluster_start (cluster_t *cluster)
+{
+    memset (cluster, 0, sizeof *cluster);
+    for (int index = 0; index < MEMBERS; index++) {
+        char id[16];
+        snprintf (id, sizeof id, "r%d", index + 1);
+        const char *args[] = {"--member-id", id, index ? "--seed" : NULL,
+                              cluster->members[0].cluster, NULL};
+        assert_int_equal (harness_member_start (&cluster->members[index], args), 0);
+    }
+    //  min_members also waits until no partition is moving.
+    for (int index = 0; index < MEMBERS; index++)
+        assert_int_equal (harness_wait_members (cluster->members[index].client, MEMBERS, 10000), 0);
+    char endpoints[1024] = "";
+    for (int index = 0; index < MEMBERS; index++) {
+        strcat (endpoints, index ? "," : "");
+        strcat (endpoints, cluster->members[index].worker);
+    }
+    cluster->worker = harness_worker_start (endpoints, 16, "router", NULL);
+    assert_true (cluster->worker > 0);
+    for (int index = 0; index < MEMBERS; index++)
+        assert_int_equal (harness_wait_workers (cluster->members[index].client, 1, 10000), 0);
+}
+
+static void
+s_cluster_stop (cluster_t *cluster)
+{
+    harness_stop (cluster->worker, SIGTERM, 10000);
+    for (int index = 0; index < MEMBERS; index++) {
+        int status = harness_stop (cluster->members[index].pid, SIGTERM, 20000);
+        assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    }
+}
+
+//  cluster.members of one member, asked on a client of its own (one endpoint: no
+//  routing, and cluster.members is never forwarded).  Caller owns.
+static json_t *
+s_members_of (const char *endpoint)
+{
+    zdex_client_t *client = zdex_client_new (endpoint);
+    assert_non_null (client);
+    zdex_client_set_timeout (client, 10000);
+    json_t *request = json_pack ("{s:s}", "op", "cluster.members");
+    json_t *reply = zdex_client_call (client, request, 5000);
+    json_decref (request);
+    zdex_client_destroy (&client);
+    assert_true (json_is_true (json_object_get (reply, "ok")));
+    return reply;
+}
+
+//  Requests forwarded by all members together so far.
+static int64_t
+s_forwarded (cluster_t *cluster)
+{
+    int64_t total = 0;
+    for (int index = 0; index < MEMBERS; index++) {
+        json_t *reply = s_members_of (cluster->members[index].client);
+        json_t *forwarded = json_object_get (reply, "forwarded_requests");
+        assert_true (json_is_integer (forwarded));
+        total += json_integer_value (forwarded);
+        json_decref (reply);
+    }
+    return total;
+}
+
+static zdex_client_t *
+s_client_of_all (cluster_t *cluster)
+{
+    char endpoints[1024] = "";
+    for (int index = 0; index < MEMBERS; index++) {
+        strcat (endpoints, index ? "," : "");
+        strcat (endpoints, cluster->members[index].client);
+    }
+    zdex_client_t *client = zdex_client_new (endpoints);
+    assert_non_null (client);
+    zdex_client_set_timeout (client, 20000);
+    return client;
+}
+
+//  COUNT keyed submits, then a retrieve of each (synchronous calls), then a
+//  retrieve_and_dispose of each, pipelined.  Every result is checked.
+static void
+s_keyed_tasks (zdex_client_t *client, const char *prefix)
+{
+    uint64_t ids[COUNT];
+    for (int index = 0; index < COUNT; index++) {
+        char key[32];
+        snprintf (key, sizeof key, "%s-%d", prefix, index);
+        json_t *payload = json_pack ("{s:i}", "i", index);
+        //  Every other task is routed by its idempotency key instead of its key.
+        int rc = zdex_client_submit (client, NULL, "echo", payload, index % 2 ? key : NULL,
+                                     index % 2 ? NULL : key, &ids[index]);
+        json_decref (payload);
+        if (rc)
+            fail_msg ("submit %d: %s", index, zdex_client_error_code (client));
+    }
+    for (int index = 0; index < COUNT; index++) {
+        json_t *result = NULL;
+        assert_int_equal (zdex_client_retrieve (client, NULL, ids[index], 20000, &result, NULL), 0);
+        assert_int_equal (json_integer_value (json_object_get (result, "i")), index);
+        json_decref (result);
+    }
+    for (int index = 0; index < COUNT; index++)
+        assert_true (
+            zdex_client_send (client, json_pack ("{s:s, s:I}", "op", "durable.retrieve_and_dispose",
+                                                 "task_id", (json_int_t) ids[index])) > 0);
+    for (int count = 0; count < COUNT; count++) {
+        json_t *reply = zdex_client_recv (client, 20000);
+        assert_non_null (reply);
+        assert_true (json_is_true (json_object_get (reply, "ok")));
+        json_decref (reply);
+    }
+    assert_int_equal (zdex_client_outstanding (client), 0);
+}
+
+//  A client of every member sends nothing that needs forwarding once it knows
+//  the table; a client of one member (the old way) has about two thirds of the
+//  same requests forwarded.
+static void
+test_requests_reach_owners (void **state)
+{
+    (void) state;
+    cluster_t cluster;
+    s_cluster_start (&cluster);
+    json_t *table = s_members_of (cluster.members[0].client);
+    for (int index = 0; index < MEMBERS; index++) {
+        json_t *member = json_array_get (json_object_get (table, "members"), index);
+        printf ("# %s owns %lld primaries\n", json_string_value (json_object_get (member, "id")),
+                (long long) json_integer_value (json_object_get (member, "partitions")));
+        //  Spread primaries: every member owns some, so routing has three targets.
+        assert_true (json_integer_value (json_object_get (member, "partitions")) > 0);
+    }
+    json_decref (table);
+
+    zdex_client_t *client = s_client_of_all (&cluster);
+    for (int index = 0; index < WARMUP; index++) {
+        char key[32];
+        snprintf (key, sizeof key, "warm-%d", index);
+        assert_int_equal (zdex_client_submit (client, NULL, "echo", NULL, key, NULL, NULL), 0);
+    }
+    int64_t before = s_forwarded (&cluster);
+    s_keyed_tasks (client, "direct");
+    int64_t direct = s_forwarded (&cluster) - before;
+    zdex_client_destroy (&client);
+
+    zdex_client_t *single = zdex_client_new (cluster.members[1].client);
+    assert_non_null (single);
+    zdex_client_set_timeout (single, 20000);
+    before = s_forwarded (&cluster);
+    s_keyed_tasks (single, "single");
+    int64_t forwarded = s_forwarded (&cluster) - before;
+    zdex_client_destroy (&single);
+
+    printf ("# %d requests: %lld forwarded with direct routing, %lld through one member\n",
+            3 * COUNT, (long long) direct, (long long) forwarded);
+    assert_int_equal (direct, 0);
+    //  A third of the partitions are the member's own: about 600 of 900 forwarded.
+    assert_true (forwarded >= COUNT);
+    s_cluster_stop (&cluster);
+}
+
+//  A client given only some members routes to those and lets the shared DEALER
+//  (and the members' forwarding) carry the rest: every answer is still right.
+static void
+test_partial_endpoints (void **state)
+{
+    (void) state;
+    cluster_t cluster;
+    s_cluster_start (&cluster);
+    char endpoints[600];
+    snprintf (endpoints, sizeof endpoints, "%s,%s", cluster.members[1].client,
+              cluster.members[2].client);
+    zdex_client_t *client = zdex_client_new (endpoints);
+    assert_non_null (client);
+    zdex_client_set_timeout (client, 20000);
+    for (int index = 0; index < WARMUP; index++) {
+        char key[32];
+        snprintf (key, sizeof key, "warm-%d", index);
+        assert_int_equal (zdex_client_submit (client, NULL, "echo", NULL, key, NULL, NULL), 0);
+    }
+    int64_t before = s_forwarded (&cluster);
+    s_keyed_tasks (client, "partial");
+    int64_t forwarded = s_forwarded (&cluster) - before;
+    printf ("# %d requests through 2 of 3 members: %lld forwarded\n", 3 * COUNT,
+            (long long) forwarded);
+    //  Only the partitions of the member left out (about a third) are forwarded.
+    assert_true (forwarded > 0);
+    assert_true (forwarded < 2 * COUNT);
+    zdex_client_destroy (&client);
+    s_cluster_stop (&cluster);
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    harness_kill_all ();
+    return 0;
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    zsys_handler_set (NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown (test_requests_reach_owners, s_teardown),
+        cmocka_unit_test_teardown (test_partial_endpoints, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
