@@ -585,15 +585,19 @@ test_paused_owner_acknowledges_nothing (void **state)
 }
 
 //  Submits count echo tasks keyed "key-<base+index>" (spread over every partition)
-//  with payload {"i": index} through client; their ids go to ids.
+//  with payload {"i": index} and an idempotency key through client; their ids go to
+//  ids.
 static void
 s_submit_keyed (zdex_client_t *client, int base, int count, uint64_t *ids)
 {
     for (int index = 0; index < count; index++) {
-        char key[32];
+        char key[32], idempotency[32];
         snprintf (key, sizeof key, "key-%d", base + index);
+        snprintf (idempotency, sizeof idempotency, "once-%d", base + index);
         json_t *payload = json_pack ("{s:i}", "i", index);
-        if (zdex_client_submit (client, NULL, "echo", payload, key, NULL, &ids[index]) != 0)
+        //  The idempotency key lets the library retry an UNAVAILABLE answer (tables
+        //  still changing after the kill or the join).
+        if (zdex_client_submit (client, NULL, "echo", payload, key, idempotency, &ids[index]) != 0)
             fail_msg ("submit %d: %s", index, zdex_client_error_code (client));
         json_decref (payload);
     }
