@@ -850,7 +850,21 @@ zdex_json_text (const json_t *value)
     if (!value)
         return strdup ("null");
     size_t size;
-    return s_dump (value, &size);
+    char *text = s_dump (value, &size);
+    //  The writer's buffer starts at 256 bytes and doubles, and callers keep this text
+    //  for as long as the task lives (a stored result is this very block, see
+    //  zdex_ring.c), so hand back an exact-size copy, as json_dumps did: returning the
+    //  buffer made a stored task with a 100-byte result cost about 195 bytes more.
+    //  A copy, not realloc: shrinking in place left the cut-off tails scattered
+    //  between the stored blocks (still about 57 bytes more per task).
+    if (text) {
+        char *fitted = (char *) malloc (size + 1);
+        if (fitted)
+            memcpy (fitted, text, size + 1);
+        free (text);
+        text = fitted;
+    }
+    return text;
 }
 
 char *

@@ -12,6 +12,7 @@
 #include "zdex_proto.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1356,6 +1357,17 @@ test_json_helpers (void **state)
     value = json_string ("s");
     text = zdex_json_text (value);
     assert_string_equal (text, "\"s\"");
+    free (text);
+    json_decref (value);
+    //  A stored result is this block: it must be sized to its text, not to the
+    //  writer's 256-byte buffer (a regression that cost about 195 bytes per task).
+    char hundred[101];
+    memset (hundred, 'x', 100);
+    hundred[100] = 0;
+    value = json_string (hundred);
+    text = zdex_json_text (value);
+    assert_int_equal (strlen (text), 102);
+    assert_true (malloc_usable_size (text) < 128);
     free (text);
     json_decref (value);
 
