@@ -687,23 +687,46 @@ zdex_json_load (const char *data, size_t size, json_error_t *error)
     return json_loadb (data, size, JSON_REJECT_DUPLICATES, error);
 }
 
-//  A growing buffer for the writer.
+#define S_WRITER_LOCAL 256 //  most texts fit: they are written on the stack
+
+//  A growing buffer for the writer: starts in `local`, moves to the heap when a text
+//  outgrows it.  Set up with s_writer_init.
 typedef struct {
     char *data;
     size_t size;
     size_t allocated;
+    char local[S_WRITER_LOCAL];
 } s_writer_t;
+
+static void
+s_writer_init (s_writer_t *self)
+{
+    self->data = self->local;
+    self->size = 0;
+    self->allocated = sizeof self->local;
+}
+
+static void
+s_writer_fini (s_writer_t *self)
+{
+    if (self->data != self->local)
+        free (self->data);
+    s_writer_init (self);
+}
 
 static int
 s_write (s_writer_t *self, const char *text, size_t size)
 {
     if (self->size + size + 1 > self->allocated) {
-        size_t allocated = self->allocated ? self->allocated : 256;
+        size_t allocated = self->allocated;
         while (allocated < self->size + size + 1)
             allocated *= 2;
-        char *data = (char *) realloc (self->data, allocated);
+        bool local = self->data == self->local;
+        char *data = (char *) realloc (local ? NULL : self->data, allocated);
         if (!data)
             return -1;
+        if (local)
+            memcpy (data, self->local, self->size);
         self->data = data;
         self->allocated = allocated;
     }
@@ -828,17 +851,29 @@ s_write_value (s_writer_t *self, const json_t *value, int depth)
 }
 
 //  Compact text of value, as json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY)
-//  writes it; *size_p gets its length.
+//  writes it, in a block of exactly its size; *size_p gets its length.  Exact size
+//  matters: callers keep the text as long as the task lives (a stored result is
+//  this very block, see zdex_ring.c), and returning the writer's buffer (256 bytes
+//  and up) made a stored task with a 100-byte result cost about 195 bytes more;
+//  shrinking that buffer with realloc still left about 57, in tails scattered
+//  between the stored blocks.  Small texts are written on the stack, so this is
+//  one malloc, as with json_dumps.
 static char *
 s_dump (const json_t *value, size_t *size_p)
 {
-    s_writer_t writer = {0};
-    if (s_write_value (&writer, value, 1) == 0 && s_write (&writer, "", 0) == 0) {
-        writer.data[writer.size] = 0;
-        *size_p = writer.size;
-        return writer.data;
+    s_writer_t writer;
+    s_writer_init (&writer);
+    if (s_write_value (&writer, value, 1) == 0) {
+        char *text = (char *) malloc (writer.size + 1);
+        if (text) {
+            memcpy (text, writer.data, writer.size);
+            text[writer.size] = 0;
+            *size_p = writer.size;
+        }
+        s_writer_fini (&writer);
+        return text;
     }
-    free (writer.data);
+    s_writer_fini (&writer);
     char *text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
     *size_p = text ? strlen (text) : 0;
     return text;
@@ -850,21 +885,7 @@ zdex_json_text (const json_t *value)
     if (!value)
         return strdup ("null");
     size_t size;
-    char *text = s_dump (value, &size);
-    //  The writer's buffer starts at 256 bytes and doubles, and callers keep this text
-    //  for as long as the task lives (a stored result is this very block, see
-    //  zdex_ring.c), so hand back an exact-size copy, as json_dumps did: returning the
-    //  buffer made a stored task with a 100-byte result cost about 195 bytes more.
-    //  A copy, not realloc: shrinking in place left the cut-off tails scattered
-    //  between the stored blocks (still about 57 bytes more per task).
-    if (text) {
-        char *fitted = (char *) malloc (size + 1);
-        if (fitted)
-            memcpy (fitted, text, size + 1);
-        free (text);
-        text = fitted;
-    }
-    return text;
+    return s_dump (value, &size);
 }
 
 char *
