@@ -1,14 +1,16 @@
-//  zdex_partition: the partition actor.
+//  zdex_partition: the partitions' state, and the partition actor around it.
 //
 //  Role: owns the task rings of its partitions (one ring per (executor, partition),
 //  created on first use) and the retrieve requests parked on them.  Everything that
-//  changes a ring happens here, in one thread, so a partition's operations are
-//  serialized without locks.
+//  changes a ring happens in one thread, so a partition's operations are
+//  serialized without locks: the broker's own thread (partition_threads 0, the
+//  default: a task's path crosses no thread inside the member) or the thread of
+//  a partition actor, which reads the broker's commands from its pipe.
 //
-//  Sockets: the actor pipe (commands from the broker, see zdex_partition.h) and a
-//  PUSH connected to the broker's collector for replies, dispatches and cancels.
-//  The PUSH has no high-water mark: the actor must never block on the broker while
-//  the broker blocks on the actor's pipe; what it sends is bounded by what it was
+//  Sockets: a PUSH connected to the broker's collector for replies, dispatches and
+//  cancels, the replication sockets (zdex_replicator), and an actor's pipe.  The
+//  PUSH has no high-water mark: an actor must never block on the broker while the
+//  broker blocks on the actor's pipe; what it sends is bounded by what it was
 //  given (ring capacity, parked retrieves).
 //
 //  Task slot state machine (per task id):
@@ -37,9 +39,10 @@
 
 #include <inttypes.h>
 
-#define S_KEY_MAX   1100  //  "<task id>/<executor>"
-#define S_BATCH_MAX 256   //  pipe messages handled per wake-up before timers run
-#define S_QUEUE_MAX 10000 //  requests waiting for partitions that hand over
+#define S_KEY_MAX          1100  //  "<task id>/<executor>"
+#define S_BATCH_MAX        256   //  pipe messages handled per wake-up before timers run
+#define S_QUEUE_MAX        10000 //  requests waiting for partitions that hand over
+#define S_OUTPUT_LINGER_MS 1000
 
 typedef struct {
     char *name;
@@ -66,8 +69,7 @@ typedef struct {
     void *handle; //  in its list of waiters
 } s_waiter_t;
 
-typedef struct {
-    zsock_t *pipe;
+struct _zdex_partition_t {
     zsock_t *output;
     zdex_partition_args_t args;
     zhashx_t *executors; //  name → s_executor_t
@@ -78,8 +80,7 @@ typedef struct {
     zhashx_t *undurable; //  "<task id>/<executor>" of results not yet on the backups
     zdex_scheduled_t *scheduled;
     size_t parked;
-    bool terminated;
-} s_self_t;
+};
 
 //  ---------------------------------------------------------------------------------
 //  zdex_call_t
@@ -140,7 +141,7 @@ s_waiter_destroy (s_waiter_t **waiter_p)
     }
 }
 
-static void s_reply_error (s_self_t *self, zmsg_t **envelope_p, const char *req_text,
+static void s_reply_error (zdex_partition_t *self, zmsg_t **envelope_p, const char *req_text,
                            zdex_code_t code, const char *message);
 static void s_on_promoted (uint32_t partition, zhashx_t *rings, zlistx_t *records, void *arg);
 static zlistx_t *s_records_of (uint32_t partition, void *arg);
@@ -151,17 +152,22 @@ static zhashx_t *s_rings_of (uint32_t partition, void *arg);
 static void s_on_release (void *item, bool ok, void *arg);
 static void s_on_move_ready (uint32_t partition, uint64_t epoch, const char *target, void *arg);
 
-static s_self_t *
-s_self_new (zsock_t *pipe, const zdex_partition_args_t *args)
+zdex_partition_t *
+zdex_partition_new (const zdex_partition_args_t *args)
 {
-    s_self_t *self = (s_self_t *) zmalloc (sizeof (s_self_t));
+    assert (args);
+    assert (args->partition_count > 0);
+    assert (args->output_endpoint);
+    zdex_partition_t *self = (zdex_partition_t *) zmalloc (sizeof (zdex_partition_t));
     assert (self);
-    self->pipe = pipe;
     self->args = *args;
     self->args.output_endpoint = NULL; //  not needed after connecting
     self->output = zsock_new (ZMQ_PUSH);
     assert (self->output);
     zsock_set_sndhwm (self->output, 0);
+    //  What destroy answers (parked and held requests) must reach the collector,
+    //  which the broker drains after destroying us.
+    zsock_set_linger (self->output, S_OUTPUT_LINGER_MS);
     int rc = zsock_connect (self->output, "%s", args->output_endpoint);
     assert (rc == 0);
     self->executors = zdex_hash_table_new ();
@@ -200,10 +206,11 @@ s_self_new (zsock_t *pipe, const zdex_partition_args_t *args)
     return self;
 }
 
-static void
-s_self_destroy (s_self_t **self_p)
+void
+zdex_partition_destroy (zdex_partition_t **self_p)
 {
-    s_self_t *self = *self_p;
+    assert (self_p);
+    zdex_partition_t *self = *self_p;
     if (!self)
         return;
     zdex_replicator_destroy (&self->replicator); //  held replies answered first
@@ -244,7 +251,7 @@ s_self_destroy (s_self_t **self_p)
 }
 
 static s_executor_t *
-s_executor_require (s_self_t *self, const char *name)
+s_executor_require (zdex_partition_t *self, const char *name)
 {
     s_executor_t *executor = (s_executor_t *) zhashx_lookup (self->executors, name);
     if (!executor) {
@@ -263,7 +270,7 @@ s_executor_require (s_self_t *self, const char *name)
 //  The ring of (name, partition); with create_capacity > 0 it is created (with its
 //  executor) when missing, else NULL is returned for it.
 static zdex_ring_t *
-s_ring (s_self_t *self, const char *name, uint32_t partition, uint32_t create_capacity)
+s_ring (zdex_partition_t *self, const char *name, uint32_t partition, uint32_t create_capacity)
 {
     s_executor_t *executor = create_capacity
                                  ? s_executor_require (self, name)
@@ -280,7 +287,7 @@ s_ring (s_self_t *self, const char *name, uint32_t partition, uint32_t create_ca
 //  DISPATCH and a job pointer to the broker: the two frames zsock_send (output,
 //  "sp", ...) would send, without building a zmsg on the way.
 static void
-s_dispatch (s_self_t *self, zdex_job_t *job)
+s_dispatch (zdex_partition_t *self, zdex_job_t *job)
 {
     void *handle = zsock_resolve (self->output);
     int rc = zmq_send (handle, "DISPATCH", 8, ZMQ_SNDMORE);
@@ -291,7 +298,7 @@ s_dispatch (s_self_t *self, zdex_job_t *job)
 
 //  Send a reply frame back through the broker to the client named by envelope.
 static void
-s_reply (s_self_t *self, zmsg_t **envelope_p, zframe_t *frame)
+s_reply (zdex_partition_t *self, zmsg_t **envelope_p, zframe_t *frame)
 {
     zmsg_t *msg = *envelope_p;
     *envelope_p = NULL;
@@ -302,7 +309,7 @@ s_reply (s_self_t *self, zmsg_t **envelope_p, zframe_t *frame)
 }
 
 static void
-s_reply_error (s_self_t *self, zmsg_t **envelope_p, const char *req_text, zdex_code_t code,
+s_reply_error (zdex_partition_t *self, zmsg_t **envelope_p, const char *req_text, zdex_code_t code,
                const char *message)
 {
     s_reply (self, envelope_p, zdex_reply_error (req_text, code, message, NULL));
@@ -326,7 +333,7 @@ s_slot_frame (const char *req_text, const zdex_ring_slot_t *slot)
 }
 
 static void
-s_reply_slot (s_self_t *self, zmsg_t **envelope_p, const char *req_text,
+s_reply_slot (zdex_partition_t *self, zmsg_t **envelope_p, const char *req_text,
               const zdex_ring_slot_t *slot)
 {
     s_reply (self, envelope_p, s_slot_frame (req_text, slot));
@@ -335,7 +342,7 @@ s_reply_slot (s_self_t *self, zmsg_t **envelope_p, const char *req_text,
 //  Answer and free every retrieve parked on key, from the slot's current state.
 //  Returns true if one of them asked for the slot to be disposed.
 static bool
-s_wake (s_self_t *self, const char *key, const zdex_ring_slot_t *slot)
+s_wake (zdex_partition_t *self, const char *key, const zdex_ring_slot_t *slot)
 {
     zlistx_t *list = (zlistx_t *) zhashx_lookup (self->waiters, key);
     if (!list)
@@ -356,7 +363,7 @@ s_wake (s_self_t *self, const char *key, const zdex_ring_slot_t *slot)
 }
 
 static void
-s_output_cancel (s_self_t *self, const char *executor, uint64_t task_id)
+s_output_cancel (zdex_partition_t *self, const char *executor, uint64_t task_id)
 {
     char id[24];
     snprintf (id, sizeof id, "%" PRIu64, task_id);
@@ -365,7 +372,7 @@ s_output_cancel (s_self_t *self, const char *executor, uint64_t task_id)
 
 //  Backups an executor's changes must reach before they are acknowledged.
 static int
-s_needed (s_self_t *self, const char *name)
+s_needed (zdex_partition_t *self, const char *name)
 {
     s_executor_t *executor = (s_executor_t *) zhashx_lookup (self->executors, name);
     //  Unknown (a promoted executor nobody asked about yet): as many as there are.
@@ -374,7 +381,7 @@ s_needed (s_self_t *self, const char *name)
 
 //  Publish one change of a slot on the partition's replication stream.
 static uint64_t
-s_publish (s_self_t *self, uint32_t partition, zdex_replica_op_t op, const char *executor,
+s_publish (zdex_partition_t *self, uint32_t partition, zdex_replica_op_t op, const char *executor,
            uint32_t capacity, const zdex_ring_slot_t *slot)
 {
     zdex_replica_msg_t msg = {.op = op, .executor = executor, .capacity = capacity};
@@ -384,8 +391,8 @@ s_publish (s_self_t *self, uint32_t partition, zdex_replica_op_t op, const char 
 
 //  Hold a reply until the change at seq is durable.
 static void
-s_hold_reply (s_self_t *self, uint32_t partition, uint64_t seq, int needed, zmsg_t **envelope_p,
-              zframe_t *frame, char **req_text_p)
+s_hold_reply (zdex_partition_t *self, uint32_t partition, uint64_t seq, int needed,
+              zmsg_t **envelope_p, zframe_t *frame, char **req_text_p)
 {
     s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
     assert (held);
@@ -399,7 +406,7 @@ s_hold_reply (s_self_t *self, uint32_t partition, uint64_t seq, int needed, zmsg
 
 //  Hold the wake-up of the retrieves parked on a task until its change is durable.
 static void
-s_hold_wake (s_self_t *self, const char *executor, uint64_t task_id, uint64_t seq)
+s_hold_wake (zdex_partition_t *self, const char *executor, uint64_t task_id, uint64_t seq)
 {
     s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
     assert (held);
@@ -415,7 +422,7 @@ s_hold_wake (s_self_t *self, const char *executor, uint64_t task_id, uint64_t se
 
 //  Dispose a slot and publish it; returns the change's stream seq (0 if none).
 static uint64_t
-s_dispose_slot (s_self_t *self, const char *executor, zdex_ring_t *ring, uint64_t task_id)
+s_dispose_slot (zdex_partition_t *self, const char *executor, zdex_ring_t *ring, uint64_t task_id)
 {
     uint32_t sequence = (uint32_t) task_id;
     if (zdex_ring_dispose (ring, sequence, NULL) != 0)
@@ -426,7 +433,7 @@ s_dispose_slot (s_self_t *self, const char *executor, zdex_ring_t *ring, uint64_
 
 //  Wake the retrieves parked on a task from its slot as it is now.
 static void
-s_wake_task (s_self_t *self, const char *executor, uint64_t task_id)
+s_wake_task (zdex_partition_t *self, const char *executor, uint64_t task_id)
 {
     zdex_ring_t *ring = s_ring (self, executor, (uint32_t) (task_id >> 32), 0);
     zdex_ring_slot_t slot;
@@ -447,7 +454,7 @@ s_wake_task (s_self_t *self, const char *executor, uint64_t task_id)
 static void
 s_on_release (void *item, bool ok, void *arg)
 {
-    s_self_t *self = (s_self_t *) arg;
+    zdex_partition_t *self = (zdex_partition_t *) arg;
     s_held_t *held = (s_held_t *) item;
     if (held->envelope) {
         if (ok) {
@@ -480,7 +487,7 @@ static void
 s_hold (void *arg, uint32_t partition, uint64_t seq, int needed, zmsg_t **envelope_p,
         zframe_t *frame, char **req_text_p, const char *urn)
 {
-    s_self_t *self = (s_self_t *) arg;
+    zdex_partition_t *self = (zdex_partition_t *) arg;
     s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
     assert (held);
     if (envelope_p) {
@@ -500,7 +507,7 @@ s_hold (void *arg, uint32_t partition, uint64_t seq, int needed, zmsg_t **envelo
 }
 
 static void
-s_submit (s_self_t *self, zdex_call_t *call)
+s_submit (zdex_partition_t *self, zdex_call_t *call)
 {
     zdex_request_t *request = call->request;
     bool execute = request->op == ZDEX_OP_DURABLE_EXECUTE;
@@ -558,7 +565,7 @@ s_submit (s_self_t *self, zdex_call_t *call)
 }
 
 static void
-s_retrieve (s_self_t *self, zdex_call_t *call)
+s_retrieve (zdex_partition_t *self, zdex_call_t *call)
 {
     zdex_request_t *request = call->request;
     bool and_dispose = request->op == ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE;
@@ -617,7 +624,7 @@ s_retrieve (s_self_t *self, zdex_call_t *call)
     self->parked++;
 }
 static void
-s_dispose (s_self_t *self, zdex_call_t *call)
+s_dispose (zdex_partition_t *self, zdex_call_t *call)
 {
     zdex_request_t *request = call->request;
     zdex_ring_t *ring = s_ring (self, request->executor, call->partition, 0);
@@ -642,7 +649,7 @@ s_dispose (s_self_t *self, zdex_call_t *call)
 }
 
 static void
-s_on_call (s_self_t *self, zdex_call_t *call)
+s_on_call (zdex_partition_t *self, zdex_call_t *call)
 {
     if (ZDEX_OP_IS_SCHEDULED (call->request->op) && call->member_bin) {
         zdex_scheduled_call (self->scheduled, &call);
@@ -689,7 +696,7 @@ s_on_call (s_self_t *self, zdex_call_t *call)
 
 //  A worker's result, or (drop) a task that will never start.
 static void
-s_on_job (s_self_t *self, zdex_job_t *job, bool drop)
+s_on_job (zdex_partition_t *self, zdex_job_t *job, bool drop)
 {
     if (job->ref) {
         zdex_scheduled_result (self->scheduled, &job);
@@ -724,7 +731,7 @@ s_on_job (s_self_t *self, zdex_job_t *job, bool drop)
 }
 
 typedef struct {
-    s_self_t *self;
+    zdex_partition_t *self;
     const char *executor;
     zdex_ring_t *ring;
     uint32_t partition;
@@ -751,7 +758,7 @@ s_redispatch_one (const zdex_ring_slot_t *slot, void *arg)
 static void
 s_on_promoted (uint32_t partition, zhashx_t *rings, zlistx_t *records, void *arg)
 {
-    s_self_t *self = (s_self_t *) arg;
+    zdex_partition_t *self = (zdex_partition_t *) arg;
     zdex_scheduled_promoted (self->scheduled, partition, &records);
     if (!rings)
         return;
@@ -778,7 +785,7 @@ s_on_promoted (uint32_t partition, zhashx_t *rings, zlistx_t *records, void *arg
 static void
 s_on_move_ready (uint32_t partition, uint64_t epoch, const char *target, void *arg)
 {
-    s_self_t *self = (s_self_t *) arg;
+    zdex_partition_t *self = (zdex_partition_t *) arg;
     char partition_text[16], epoch_text[24];
     snprintf (partition_text, sizeof partition_text, "%" PRIu32, partition);
     snprintf (epoch_text, sizeof epoch_text, "%" PRIu64, epoch);
@@ -790,7 +797,7 @@ s_on_move_ready (uint32_t partition, uint64_t epoch, const char *target, void *a
 static void
 s_on_demoted (uint32_t partition, void *arg)
 {
-    s_self_t *self = (s_self_t *) arg;
+    zdex_partition_t *self = (zdex_partition_t *) arg;
     zdex_scheduled_demoted (self->scheduled, partition);
     s_executor_t *executor = (s_executor_t *) zhashx_first (self->executors);
     while (executor) {
@@ -828,7 +835,7 @@ s_on_demoted (uint32_t partition, void *arg)
 static zhashx_t *
 s_rings_of (uint32_t partition, void *arg)
 {
-    s_self_t *self = (s_self_t *) arg;
+    zdex_partition_t *self = (zdex_partition_t *) arg;
     zhashx_t *rings = zhashx_new ();
     assert (rings);
     s_executor_t *executor = (s_executor_t *) zhashx_first (self->executors);
@@ -843,12 +850,12 @@ s_rings_of (uint32_t partition, void *arg)
 static zlistx_t *
 s_records_of (uint32_t partition, void *arg)
 {
-    s_self_t *self = (s_self_t *) arg;
+    zdex_partition_t *self = (zdex_partition_t *) arg;
     return zdex_scheduled_records (self->scheduled, partition);
 }
 
 static void
-s_expire (s_self_t *self)
+s_expire (zdex_partition_t *self)
 {
     int64_t now = zclock_mono ();
     s_waiter_t *waiter;
@@ -867,12 +874,119 @@ s_expire (s_self_t *self)
     }
 }
 
-static bool
-s_on_pipe (s_self_t *self)
+//  Requests queued while their partition handed over: handled here if the pause
+//  ended without a move, sent to the new owner (s_on_call) if it moved.
+static void
+s_release_queued (zdex_partition_t *self)
 {
+    if (zlistx_size (self->queued) == 0)
+        return;
+    zlistx_t *waiting = self->queued;
+    self->queued = zlistx_new ();
+    assert (self->queued);
+    zdex_call_t *call;
+    while ((call = (zdex_call_t *) zlistx_detach (waiting, NULL))) {
+        if (zdex_replicator_paused (self->replicator, call->partition))
+            zlistx_add_end (self->queued, call);
+        else
+            s_on_call (self, call);
+    }
+    zlistx_destroy (&waiting);
+}
+
+//  ---------------------------------------------------------------------------------
+//  The broker's entry points (in the broker's thread when the partitions run
+//  there, else in the actor's thread through its pipe).
+
+const char *
+zdex_partition_endpoint (zdex_partition_t *self)
+{
+    assert (self);
+    return zdex_replicator_endpoint (self->replicator);
+}
+
+void
+zdex_partition_call (zdex_partition_t *self, zdex_call_t *call)
+{
+    assert (self && call);
+    s_on_call (self, call);
+}
+
+void
+zdex_partition_job (zdex_partition_t *self, zdex_job_t *job, bool drop)
+{
+    assert (self && job);
+    s_on_job (self, job, drop);
+}
+
+void
+zdex_partition_cluster (zdex_partition_t *self, const char *table_json, const char *view_json)
+{
+    assert (self && table_json && view_json);
+    zdex_replicator_update (self->replicator, table_json, view_json);
+}
+
+void
+zdex_partition_sched_shutdown (zdex_partition_t *self, const char *scheduler)
+{
+    assert (self && scheduler);
+    zdex_scheduled_shutdown (self->scheduled, scheduler);
+}
+
+char *
+zdex_partition_sched_list (zdex_partition_t *self, const char *scheduler)
+{
+    assert (self && scheduler);
+    json_t *urns = json_array ();
+    zdex_scheduled_list (self->scheduled, scheduler, urns);
+    char *text = json_dumps (urns, JSON_COMPACT);
+    assert (text);
+    json_decref (urns);
+    return text;
+}
+
+size_t
+zdex_partition_sockets (zdex_partition_t *self, void **sockets, size_t max)
+{
+    assert (self && sockets);
+    return zdex_replicator_sockets (self->replicator, sockets, max);
+}
+
+int
+zdex_partition_work (zdex_partition_t *self)
+{
+    assert (self);
+    zdex_replicator_recv (self->replicator);
+    zdex_replicator_tick (self->replicator);
+    s_expire (self);
+    s_release_queued (self);
+    int timeout = zdex_deadlines_timeout (self->deadlines, zclock_mono ());
+    int replication = zdex_replicator_timeout (self->replicator);
+    if (timeout < 0 || (replication >= 0 && replication < timeout))
+        timeout = replication;
+    int scheduled = zdex_scheduled_tick (self->scheduled);
+    if (timeout < 0 || (scheduled >= 0 && scheduled < timeout))
+        timeout = scheduled;
+    return timeout;
+}
+
+//  ---------------------------------------------------------------------------------
+//  The actor: a thread of its own around one zdex_partition_t.
+
+typedef struct {
+    zsock_t *pipe;
+    zdex_partition_t *partition;
+    bool terminated;
+} s_actor_t;
+
+//  One pipe message; false when the pipe is empty.
+static bool
+s_on_pipe (s_actor_t *actor)
+{
+    zdex_partition_t *self = actor->partition;
     //  CALL, RESULT and DROP, nearly every message, are a command and a pointer:
     //  read them without building a zmsg.  Receive timeout 0: false when empty.
-    void *handle = zsock_resolve (self->pipe);
+    void *handle = zsock_resolve (actor->pipe);
     zmq_msg_t first;
     zmq_msg_init (&first);
     if (zmq_msg_recv (&first, handle, ZMQ_DONTWAIT) == -1) {
@@ -897,131 +1011,72 @@ s_on_pipe (s_self_t *self)
         memcpy (&item, zmq_msg_data (&pointer), sizeof (void *));
         zmq_msg_close (&pointer);
         if (kind == 1)
-            s_on_call (self, (zdex_call_t *) item);
+            zdex_partition_call (self, (zdex_call_t *) item);
         else
-            s_on_job (self, (zdex_job_t *) item, kind == 3);
+            zdex_partition_job (self, (zdex_job_t *) item, kind == 3);
         return true;
     }
-    zmsg_t *msg = zdex_msg_rest (&first, self->pipe);
+    zmsg_t *msg = zdex_msg_rest (&first, actor->pipe);
     char *command = zmsg_popstr (msg);
-    if (streq (command, "ENDPOINT")) {
-        zstr_send (self->pipe, zdex_replicator_endpoint (self->replicator));
-        zstr_free (&command);
-        zmsg_destroy (&msg);
-        return true;
-    }
-    if (streq (command, "SCHED_SHUTDOWN") || streq (command, "SCHED_LIST")) {
+    if (streq (command, "ENDPOINT"))
+        zstr_send (actor->pipe, zdex_partition_endpoint (self));
+    else if (streq (command, "SCHED_SHUTDOWN") || streq (command, "SCHED_LIST")) {
         char *scheduler = zmsg_popstr (msg);
         assert (scheduler);
         if (streq (command, "SCHED_SHUTDOWN"))
-            zdex_scheduled_shutdown (self->scheduled, scheduler);
+            zdex_partition_sched_shutdown (self, scheduler);
         else {
             //  Answered on the pipe: the broker waits for it.
-            json_t *urns = json_array ();
-            zdex_scheduled_list (self->scheduled, scheduler, urns);
-            char *text = json_dumps (urns, JSON_COMPACT);
-            assert (text);
-            zstr_send (self->pipe, text);
+            char *text = zdex_partition_sched_list (self, scheduler);
+            zstr_send (actor->pipe, text);
             free (text);
-            json_decref (urns);
         }
         zstr_free (&scheduler);
-        zstr_free (&command);
-        zmsg_destroy (&msg);
-        return true;
-    }
-    if (streq (command, "CLUSTER")) {
+    } else if (streq (command, "CLUSTER")) {
         char *table = zmsg_popstr (msg);
         char *view = zmsg_popstr (msg);
-        zdex_replicator_update (self->replicator, table, view);
+        zdex_partition_cluster (self, table, view);
         zstr_free (&table);
         zstr_free (&view);
-        zstr_free (&command);
-        zmsg_destroy (&msg);
-        return true;
-    }
-    zframe_t *pointer = zmsg_pop (msg);
-    void *item = NULL;
-    if (pointer && zframe_size (pointer) == sizeof (void *))
-        memcpy (&item, zframe_data (pointer), sizeof (void *));
-    if (streq (command, "$TERM"))
-        self->terminated = true;
-    else if (streq (command, "CALL"))
-        s_on_call (self, (zdex_call_t *) item);
-    else if (streq (command, "RESULT"))
-        s_on_job (self, (zdex_job_t *) item, false);
-    else if (streq (command, "DROP"))
-        s_on_job (self, (zdex_job_t *) item, true);
+    } else if (streq (command, "$TERM"))
+        actor->terminated = true;
     else
-        assert (false);
-    zframe_destroy (&pointer);
+        assert (false); //  the broker sends only the commands above
     zstr_free (&command);
     zmsg_destroy (&msg);
     return true;
 }
 
-//  Requests queued while their partition handed over: handled here if the pause
-//  ended without a move, sent to the new owner (s_on_call) if it moved.
-static void
-s_release_queued (s_self_t *self)
-{
-    if (zlistx_size (self->queued) == 0)
-        return;
-    zlistx_t *waiting = self->queued;
-    self->queued = zlistx_new ();
-    assert (self->queued);
-    zdex_call_t *call;
-    while ((call = (zdex_call_t *) zlistx_detach (waiting, NULL))) {
-        if (zdex_replicator_paused (self->replicator, call->partition))
-            zlistx_add_end (self->queued, call);
-        else
-            s_on_call (self, call);
-    }
-    zlistx_destroy (&waiting);
-}
-
 static void
 s_actor (zsock_t *pipe, void *arg)
 {
-    s_self_t *self = s_self_new (pipe, (const zdex_partition_args_t *) arg);
+    s_actor_t actor = {pipe, zdex_partition_new ((const zdex_partition_args_t *) arg), false};
     zsock_signal (pipe, 0);
     //  A zero receive timeout lets the actor drain its pipe without asking
     //  ZMQ_EVENTS (a system call) before every message.
     zsock_set_rcvtimeo (pipe, 0);
-    while (!self->terminated) {
-        int timeout = zdex_deadlines_timeout (self->deadlines, zclock_mono ());
-        int replication = zdex_replicator_timeout (self->replicator);
-        if (timeout < 0 || (replication >= 0 && replication < timeout))
-            timeout = replication;
-        int scheduled = zdex_scheduled_tick (self->scheduled);
-        if (timeout < 0 || (scheduled >= 0 && scheduled < timeout))
-            timeout = scheduled;
+    int timeout = 0;
+    while (!actor.terminated) {
         //  The replicator's sockets change as members come and go.
         void *sockets[64] = {pipe};
-        size_t count = 1 + zdex_replicator_sockets (self->replicator, sockets + 1, 63);
+        size_t count = 1 + zdex_partition_sockets (actor.partition, sockets + 1, 63);
         zmq_pollitem_t items[64];
         for (size_t index = 0; index < count; index++)
             items[index] = (zmq_pollitem_t){zsock_resolve (sockets[index]), 0, ZMQ_POLLIN, 0};
         zmq_poll (items, (int) count, timeout);
-        for (int batch = 0; batch < S_BATCH_MAX && !self->terminated; batch++)
-            if (!s_on_pipe (self))
+        for (int batch = 0; batch < S_BATCH_MAX && !actor.terminated; batch++)
+            if (!s_on_pipe (&actor))
                 break;
-        if (self->terminated)
-            break;
-        zdex_replicator_recv (self->replicator);
-        zdex_replicator_tick (self->replicator);
-        s_expire (self);
-        s_release_queued (self);
+        if (!actor.terminated)
+            timeout = zdex_partition_work (actor.partition);
     }
-    s_self_destroy (&self);
+    zdex_partition_destroy (&actor.partition);
 }
 
 zactor_t *
-zdex_partition_new (const zdex_partition_args_t *args)
+zdex_partition_actor_new (const zdex_partition_args_t *args)
 {
     assert (args);
-    assert (args->partition_count > 0);
-    assert (args->output_endpoint);
     //  zactor_new blocks until the actor has copied args and signalled.
     return zactor_new (s_actor, (void *) args);
 }

@@ -1,27 +1,35 @@
-//  zdex_partition: a partition actor, owning the task rings of a set of partitions.
+//  zdex_partition: the partitions' state (task rings, parked retrieves, replication,
+//  scheduled tasks) of a member, or of one share of them.
 //
-//  The broker starts a few of these (partition_threads) and sends each request to
-//  the actor that owns the request's partition; partition p belongs to actor
-//  p mod partition_threads.  See zdex_partition.c for the state machine.
+//  A zdex_partition_t is driven by one thread only.  Either the broker drives it
+//  itself (partition_threads 0: no thread hand-off on a task's path), or the broker
+//  starts partition_threads actors, each a thread around one zdex_partition_t, and
+//  sends each request to the actor that owns the request's partition (partition p
+//  belongs to actor p mod partition_threads).  See zdex_partition.c for the state
+//  machine.
 //
-//  Pipe commands (broker → actor), each a picture "sp" (command, pointer) whose
-//  pointer the actor takes over:
+//  Actor pipe commands (broker → actor), each a picture "sp" (command, pointer)
+//  whose pointer the actor takes over:
 //      "CALL"   zdex_call_t *  a validated client request for one of its partitions
 //      "RESULT" zdex_job_t *   a finished job (state DONE) from the dispatcher
 //      "DROP"   zdex_job_t *   dispose a task that will not start (shutdown_now)
 //  and string commands: "ENDPOINT" (reply: "pub|control" of its replication
-//  sockets), "CLUSTER" table-json view-json (a new partition table or view), "$TERM".
+//  sockets), "CLUSTER" table-json view-json (a new partition table or view),
+//  "SCHED_SHUTDOWN" scheduler, "SCHED_LIST" scheduler (reply: JSON array of URNs),
+//  "$TERM".  Each maps to one zdex_partition_* function below.
 //
 //  Scheduled ops come as "CALL" too (see zdex_scheduled.h); the member bin lives
 //  in actor 0.
 //
-//  Output (actor → broker) on a PUSH socket connected to the broker's collector:
+//  Output (partition → broker), in both modes on a PUSH socket connected to the
+//  broker's collector:
 //      "COUNT"  + scheduler + signed decimal: the scheduled tasks this member holds
 //               for it changed by that much (per-member capacity)
 //      "REPLY"  + the client's envelope frames + one reply frame
 //      "DISPATCH" + pointer to a zdex_job_t (QUEUED) the broker hands to the dispatcher
 //      "CANCEL" + executor + task id (decimal): the task was disposed before its result
-
+//      "REROUTE" + pointer to a zdex_call_t whose partition moved away
+//      "READY" + partition + epoch + target: a move's target caught up
 #ifndef ZDEX_PARTITION_H_INCLUDED
 #define ZDEX_PARTITION_H_INCLUDED
 
@@ -69,8 +77,46 @@ typedef struct {
     bool verbose;
 } zdex_partition_args_t;
 
-//  Start a partition actor.  Caller owns; destroy with zactor_destroy.
-zactor_t *zdex_partition_new (const zdex_partition_args_t *args);
+typedef struct _zdex_partition_t zdex_partition_t;
+
+//  Create the state of the partitions args names; binds its replication sockets
+//  and connects its output to args->output_endpoint.
+zdex_partition_t *zdex_partition_new (const zdex_partition_args_t *args);
+
+//  Destroy and null.  Parked and held requests are answered UNAVAILABLE on the
+//  output first.
+void zdex_partition_destroy (zdex_partition_t **self_p);
+
+//  "pub|control": the endpoints of the replication sockets.
+const char *zdex_partition_endpoint (zdex_partition_t *self);
+
+//  A validated client request for one of its partitions; takes ownership.
+void zdex_partition_call (zdex_partition_t *self, zdex_call_t *call);
+
+//  A finished job from the dispatcher, or (drop) a task that will not start;
+//  takes ownership.
+void zdex_partition_job (zdex_partition_t *self, zdex_job_t *job, bool drop);
+
+//  A new partition table and view.
+void zdex_partition_cluster (zdex_partition_t *self, const char *table_json, const char *view_json);
+
+//  Stop the scheduled tasks of a scheduler / list their URNs (JSON array text,
+//  caller frees).
+void zdex_partition_sched_shutdown (zdex_partition_t *self, const char *scheduler);
+char *zdex_partition_sched_list (zdex_partition_t *self, const char *scheduler);
+
+//  The sockets to poll for input (replication), at most max; returns the count.
+//  They change as members come and go: ask before every poll.
+size_t zdex_partition_sockets (zdex_partition_t *self, void **sockets, size_t max);
+
+//  Read the replication sockets, run timers (held-reply resends, parked
+//  retrieves' and scheduled tasks' deadlines); returns the milliseconds until it
+//  needs to run again (-1: only when input arrives).  Call after every poll.
+int zdex_partition_work (zdex_partition_t *self);
+
+//  Start an actor (a thread) around a zdex_partition_t.  Caller owns; destroy
+//  with zactor_destroy.
+zactor_t *zdex_partition_actor_new (const zdex_partition_args_t *args);
 
 #ifdef __cplusplus
 }

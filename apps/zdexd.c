@@ -32,7 +32,7 @@ s_usage (FILE *stream)
              "  --rebalance on|off        move primaries to members that join (default on)\n"
              "  --log-level LEVEL         error, warning, info (default) or debug\n"
              "  --partition-count N       partitions in the cluster (default 271)\n"
-             "  --partition-threads N     partition actor threads (default 2)\n"
+             "  --partition-threads N     partition actor threads (default 0: the broker's)\n"
              "  --version                 print the protocol version and exit\n"
              "  --help                    this text\n"
              "\n"

@@ -12,9 +12,12 @@
 //  - worker endpoint: ROUTER, driven by zdex_dispatcher.
 //  - cluster endpoint: bound by the membership actor, through zdex_cluster, which
 //    also owns one DEALER per other member for forwarding and fan-out.
-//  - collector: inproc PULL where partition actors push replies, dispatches and
+//  - collector: inproc PULL where the partitions push replies, dispatches and
 //    cancels.  Unbounded, so an actor never blocks on the broker; the pipes into
 //    the actors are bounded, so a flood of client requests backs up into TCP.
+//    With partition_threads 0 (the default) this thread drives the partitions
+//    itself (zdex_partition_call/_job, their replication sockets in our poll) and
+//    drains what they pushed in the same pass.
 //
 //  State machine: STARTING (bind, start actors, start membership) → FORMING (no
 //  partition table yet: partition ops answer UNAVAILABLE) → SERVING → $TERM →
@@ -76,8 +79,10 @@ typedef struct {
     char worker_endpoint[S_ENDPOINT_MAX];
     char cluster_endpoint[S_ENDPOINT_MAX];
     char error[512];
-    zactor_t **actors;
+    zactor_t **actors; //  partition_threads > 0: the partition actors
     int actor_count;
+    zdex_partition_t *partitions; //  partition_threads 0: driven by this thread
+    int partitions_timeout;       //  its zdex_partition_work timeout
     zdex_registry_t *registry;
     zdex_dispatcher_t *dispatcher;
     zdex_protection_t *protection; //  split-brain protection rules against our view
@@ -112,17 +117,22 @@ s_random_partition (s_self_t *self)
     return (uint32_t) (x % self->member->partition_count);
 }
 
-static zactor_t *
-s_actor_of (s_self_t *self, uint32_t partition)
-{
-    return self->actors[partition % (uint32_t) self->actor_count];
-}
-
-//  A command and a pointer to an actor: the two frames zsock_send (actor, "sp",
-//  ...) would send, without building a zmsg on the way.
+//  A command and a pointer to the actor of a partition (actor 0 for the member
+//  bin, partition -1): the two frames zsock_send (actor, "sp", ...) would send,
+//  without building a zmsg on the way.  When this thread drives the partitions,
+//  a direct call instead; what it outputs is read from the collector.
 static void
-s_send_pointer (zactor_t *actor, const char *command, void *pointer)
+s_send_pointer (s_self_t *self, int64_t partition, const char *command, void *pointer)
 {
+    if (self->partitions) {
+        if (streq (command, "CALL"))
+            zdex_partition_call (self->partitions, (zdex_call_t *) pointer);
+        else
+            zdex_partition_job (self->partitions, (zdex_job_t *) pointer, streq (command, "DROP"));
+        return;
+    }
+    zactor_t *actor =
+        self->actors[partition < 0 ? 0 : (uint32_t) partition % (uint32_t) self->actor_count];
     void *handle = zsock_resolve (actor);
     if (zmq_send (handle, command, strlen (command), ZMQ_SNDMORE) == -1 ||
         zmq_send (handle, &pointer, sizeof pointer, 0) == -1)
@@ -133,10 +143,8 @@ static void
 s_deliver (zdex_job_t *job, void *arg)
 {
     s_self_t *self = (s_self_t *) arg;
-    zactor_t *actor = !job->ref            ? s_actor_of (self, (uint32_t) (job->task_id >> 32))
-                      : job->partition < 0 ? self->actors[0]
-                                           : s_actor_of (self, (uint32_t) job->partition);
-    s_send_pointer (actor, "RESULT", job);
+    int64_t partition = !job->ref ? (int64_t) (job->task_id >> 32) : (int64_t) job->partition;
+    s_send_pointer (self, partition, "RESULT", job);
 }
 
 //  Bind a ROUTER and resolve the endpoint it ended up on.
@@ -187,6 +195,8 @@ s_on_cluster (const char *table_json, const char *view_json, void *arg)
     json_decref (view);
     if (!table_json)
         return;
+    if (self->partitions)
+        zdex_partition_cluster (self->partitions, table_json, view_json);
     for (int actor = 0; actor < self->actor_count; actor++)
         zstr_sendx (self->actors[actor], "CLUSTER", table_json, view_json, NULL);
 }
@@ -224,26 +234,35 @@ s_start (s_self_t *self)
     if (colon && colon > strstr (bind_host, "://") + 2)
         *colon = '\0';
     const char *drop = getenv ("ZDEX_TEST_DROP_REPLICATION"); //  fault-test hook
+    //  partition_threads 0: one zdex_partition_t for every partition, driven here.
     self->actor_count = member->partition_threads;
-    self->actors = (zactor_t **) calloc ((size_t) self->actor_count, sizeof (zactor_t *));
+    int shares = self->actor_count > 0 ? self->actor_count : 1;
+    self->actors = (zactor_t **) calloc ((size_t) shares, sizeof (zactor_t *));
     assert (self->actors);
     char replication[4096] = "";
-    for (int index = 0; index < self->actor_count; index++) {
+    for (int index = 0; index < shares; index++) {
         zdex_partition_args_t args = {
             .index = index,
             .partition_count = member->partition_count,
             .output_endpoint = collector_endpoint,
-            .max_parked = member->max_parked / (size_t) self->actor_count + 1,
-            .actor_count = self->actor_count,
+            .max_parked = member->max_parked / (size_t) shares + 1,
+            .actor_count = shares,
             .member_id = member->member_id,
             .bind_host = bind_host,
             .drop_every = drop ? atoi (drop) : 0,
             .verbose = member->log_level >= ZDEX_LOG_INFO,
         };
-        self->actors[index] = zdex_partition_new (&args);
-        assert (self->actors[index]);
-        zstr_send (self->actors[index], "ENDPOINT");
-        char *endpoint = zstr_recv (self->actors[index]);
+        char *endpoint = NULL;
+        if (self->actor_count == 0) {
+            self->partitions = zdex_partition_new (&args);
+            assert (self->partitions);
+            endpoint = strdup (zdex_partition_endpoint (self->partitions));
+        } else {
+            self->actors[index] = zdex_partition_actor_new (&args);
+            assert (self->actors[index]);
+            zstr_send (self->actors[index], "ENDPOINT");
+            endpoint = zstr_recv (self->actors[index]);
+        }
         size_t used = strlen (replication);
         snprintf (replication + used, sizeof replication - used, "%s%s", index ? "," : "",
                   endpoint ? endpoint : "");
@@ -279,9 +298,10 @@ s_start (s_self_t *self)
     self->serving = true;
     if (member->log_level >= ZDEX_LOG_INFO)
         zsys_info ("member %s serving clients on %s, workers on %s, %" PRIu32
-                   " partitions on %d actor(s)",
+                   " partitions on %d actor thread(s)%s",
                    member->member_id, self->client_endpoint, self->worker_endpoint,
-                   member->partition_count, self->actor_count);
+                   member->partition_count, self->actor_count,
+                   self->partitions ? " (driven by the broker's thread)" : "");
     return 0;
 }
 
@@ -449,7 +469,7 @@ s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request, bool 
             uint64_t task_id = (uint64_t) json_integer_value (id);
             zdex_job_t *job = zdex_job_new (executor->name, task_id, 0, "", NULL);
             assert (job);
-            s_send_pointer (s_actor_of (self, (uint32_t) (task_id >> 32)), "DROP", job);
+            s_send_pointer (self, (int64_t) (task_id >> 32), "DROP", job);
         }
         reply = json_pack ("{s:o}", "not_started", ids);
     } else {
@@ -565,7 +585,7 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
     }
     zdex_call_t *call =
         zdex_call_new (envelope_p, request_p, partition, capacity, executor->config.durability);
-    s_send_pointer (s_actor_of (self, partition), "CALL", call);
+    s_send_pointer (self, partition, "CALL", call);
 }
 
 //  Send a scheduled op to the actor holding its task: the partition's actor, or
@@ -587,7 +607,7 @@ s_scheduled_call (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_
         call->reserved = call->permit;
         record->tasks += call->permit;
     }
-    s_send_pointer (member_bin ? self->actors[0] : s_actor_of (self, partition), "CALL", call);
+    s_send_pointer (self, member_bin ? -1 : (int64_t) partition, "CALL", call);
 }
 
 //  A member-wide scheduled op (get_all, shutdown, stats): this member's share,
@@ -600,6 +620,8 @@ s_scheduled_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *requ
     json_t *reply;
     if (request->op == ZDEX_OP_SCHEDULED_SHUTDOWN) {
         record->shutdown = true;
+        if (self->partitions)
+            zdex_partition_sched_shutdown (self->partitions, request->scheduler);
         for (int index = 0; index < self->actor_count; index++)
             zstr_sendx (self->actors[index], "SCHED_SHUTDOWN", request->scheduler, NULL);
         reply = json_object ();
@@ -612,9 +634,15 @@ s_scheduled_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *requ
         assert (request->op == ZDEX_OP_SCHEDULED_GET_ALL);
         json_t *urns = json_array ();
         //  Each actor answers on its pipe; it never waits on us, so this is short.
-        for (int index = 0; index < self->actor_count && !record->shutdown; index++) {
-            zstr_sendx (self->actors[index], "SCHED_LIST", request->scheduler, NULL);
-            char *text = zstr_recv (self->actors[index]);
+        int shares = self->partitions ? 1 : self->actor_count;
+        for (int index = 0; index < shares && !record->shutdown; index++) {
+            char *text = NULL;
+            if (self->partitions)
+                text = zdex_partition_sched_list (self->partitions, request->scheduler);
+            else {
+                zstr_sendx (self->actors[index], "SCHED_LIST", request->scheduler, NULL);
+                text = zstr_recv (self->actors[index]);
+            }
             json_t *list = text ? json_loads (text, 0, NULL) : NULL;
             if (json_is_array (list))
                 json_array_extend (urns, list);
@@ -982,6 +1010,8 @@ s_wait (s_self_t *self, int timeout_ms)
     void *sockets[64] = {self->pipe, self->collector, self->worker, self->client};
     size_t count = 4;
     count += zdex_cluster_sockets (self->cluster, sockets + count, 64 - count);
+    if (self->partitions)
+        count += zdex_partition_sockets (self->partitions, sockets + count, 64 - count);
     zmq_pollitem_t items[64];
     for (size_t index = 0; index < count; index++)
         items[index] = (zmq_pollitem_t){zsock_resolve (sockets[index]), 0, ZMQ_POLLIN, 0};
@@ -1005,6 +1035,7 @@ s_stop (s_self_t *self)
     for (int index = 0; index < self->actor_count; index++)
         zactor_destroy (&self->actors[index]);
     free (self->actors);
+    zdex_partition_destroy (&self->partitions);
     self->terminated = true;
     if (self->collector)
         while (s_on_collector (self))
@@ -1045,6 +1076,8 @@ s_actor (zsock_t *pipe, void *arg)
     while (!self->terminated) {
         int timeout = s_min_timeout (zdex_dispatcher_timeout (self->dispatcher), watch_timeout);
         timeout = s_min_timeout (timeout, zdex_cluster_timeout (self->cluster));
+        if (self->partitions)
+            timeout = s_min_timeout (timeout, self->partitions_timeout);
         s_wait (self, timeout);
         s_drain (self, s_on_pipe);
         s_drain (self, s_on_collector);
@@ -1053,6 +1086,12 @@ s_actor (zsock_t *pipe, void *arg)
         if (!self->terminated)
             zdex_cluster_recv (self->cluster);
         s_drain (self, s_on_client);
+        if (!self->terminated && self->partitions) {
+            //  What the requests and results above made the partitions output is
+            //  in the collector already: hand it on in this pass, not the next.
+            self->partitions_timeout = zdex_partition_work (self->partitions);
+            s_drain (self, s_on_collector);
+        }
         if (!self->terminated && zdex_dispatcher_timeout (self->dispatcher) == 0)
             zdex_dispatcher_tick (self->dispatcher);
         if (!self->terminated && zdex_cluster_timeout (self->cluster) == 0)

@@ -139,7 +139,7 @@ s_member_defaults (zdex_member_config_t *member)
     strcpy (member->cluster_endpoint, "tcp://127.0.0.1:5572");
     member->log_level = ZDEX_LOG_INFO;
     member->partition_count = 271;
-    member->partition_threads = 2;
+    member->partition_threads = 0;
     member->worker_heartbeat_ms = 1000;
     member->worker_timeout_ms = 3000;
     member->max_frame_bytes = 1024 * 1024;
@@ -520,7 +520,7 @@ s_parse_member (s_ctx_t *ctx, json_t *section)
                 return -1;
             member->log_level = (zdex_log_level_t) level;
         } else if (streq (key, "partition_threads")) {
-            if (s_read_int (ctx, value, path, 1, S_THREADS_MAX, &number))
+            if (s_read_int (ctx, value, path, 0, S_THREADS_MAX, &number))
                 return -1;
             member->partition_threads = (int) number;
         } else
@@ -1242,8 +1242,8 @@ zdex_config_set (zdex_config_t *self, const char *flag, const char *value, char 
         }
         member->partition_count = (uint32_t) number;
     } else if (streq (flag, "partition-threads")) {
-        if (s_flag_int (value, 1, S_THREADS_MAX, &number)) {
-            s_message (err, errlen, "--partition-threads: '%s' must be an integer in 1..%d", value,
+        if (s_flag_int (value, 0, S_THREADS_MAX, &number)) {
+            s_message (err, errlen, "--partition-threads: '%s' must be an integer in 0..%d", value,
                        S_THREADS_MAX);
             return -1;
         }

@@ -43,7 +43,8 @@ typedef struct {
     char cluster_endpoint[ZDEX_CONFIG_NAME_MAX]; //  default tcp://127.0.0.1:5572
     zdex_log_level_t log_level;                  //  default info
     uint32_t partition_count;                    //  default 271, 1..65536
-    int partition_threads;                       //  partition actor threads, default 2, 1..64
+    int partition_threads;                       //  partition actor threads, 0..64, default 0:
+                                                 //  the broker's thread drives the partitions
     int worker_heartbeat_ms;                     //  default 1000, 10..600000
     int worker_timeout_ms;                       //  default 3000, > worker_heartbeat_ms
     size_t max_frame_bytes;                      //  default 1 MiB (1024..64 MiB)

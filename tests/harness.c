@@ -130,6 +130,13 @@ harness_member_start (harness_member_t *member, const char *const *extra_args)
     snprintf (cluster_name, sizeof cluster_name, "test-%d", (int) getpid ());
     argv[10] = cluster_name;
     int argc = 11;
+    //  The same tests run with partition actor threads (default: none) when the
+    //  test is registered with this variable.
+    const char *threads = getenv ("ZDEX_TEST_PARTITION_THREADS");
+    if (threads) {
+        argv[argc++] = "--partition-threads";
+        argv[argc++] = threads;
+    }
     for (int index = 0; extra_args && extra_args[index] && argc < 63; index++)
         argv[argc++] = extra_args[index];
     argv[argc] = NULL;

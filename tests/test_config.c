@@ -133,7 +133,7 @@ s_assert_default_member (const zdex_member_config_t *member)
     assert_string_equal (member->cluster_endpoint, "tcp://127.0.0.1:5572");
     assert_int_equal (member->log_level, ZDEX_LOG_INFO);
     assert_int_equal (member->partition_count, 271);
-    assert_int_equal (member->partition_threads, 2);
+    assert_int_equal (member->partition_threads, 0);
     assert_int_equal (member->worker_heartbeat_ms, 1000);
     assert_int_equal (member->worker_timeout_ms, 3000);
     assert_int_equal (member->max_frame_bytes, 1024 * 1024);
@@ -502,7 +502,7 @@ test_errors (void **state)
          "split_brain_protection.r: must be an object"},
         //  Wrong types
         {"{\"member\": {\"partition_threads\": \"2\"}}",
-         "member.partition_threads: must be an integer in 1..64"},
+         "member.partition_threads: must be an integer in 0..64"},
         {"{\"member\": {\"id\": 7}}", "member.id: must be a string"},
         {"{\"member\": {\"client_endpoint\": null}}", "member.client_endpoint: must be a string"},
         {"{\"cluster\": {\"partition_count\": 271.0}}",
@@ -516,10 +516,10 @@ test_errors (void **state)
         {"{\"durable_executors\": {\"j\": {\"pool_size\": true}}}",
          "durable_executors.j.pool_size: must be an integer > 0"},
         //  Out of range
-        {"{\"member\": {\"partition_threads\": 0}}",
-         "member.partition_threads: must be an integer in 1..64"},
+        {"{\"member\": {\"partition_threads\": -1}}",
+         "member.partition_threads: must be an integer in 0..64"},
         {"{\"member\": {\"partition_threads\": 65}}",
-         "member.partition_threads: must be an integer in 1..64"},
+         "member.partition_threads: must be an integer in 0..64"},
         {"{\"cluster\": {\"partition_count\": 0}}",
          "cluster.partition_count: must be an integer in 1..65536"},
         {"{\"cluster\": {\"partition_count\": 65537}}",
@@ -873,7 +873,7 @@ test_set_errors (void **state)
         {"partition-count", "+12", "--partition-count: '+12' must be an integer"},
         {"partition-count", "", "--partition-count: '' must be an integer"},
         {"partition-count", "99999999999999999999999", "--partition-count: '9999"},
-        {"partition-threads", "65", "--partition-threads: '65' must be an integer in 1..64"},
+        {"partition-threads", "65", "--partition-threads: '65' must be an integer in 0..64"},
         {"partition-threads", "-1", "--partition-threads: '-1' must be an integer"},
         {"client-endpoint", "localhost:5570",
          "--client-endpoint: 'localhost:5570' must be an "
