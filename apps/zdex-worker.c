@@ -8,6 +8,8 @@
 //             gives the value k + 1 and the new state {"n": k + 1}; with payload
 //             {"fail_at": N} the run that reaches N fails ("counter reached N"),
 //             which ends a periodic task and shows how far its state got
+//  echo and fail are trivial and never block, so they run inline, in the worker's
+//  loop (no hand-off to an executor thread); sleep and counter run on the slots.
 //  With --count-file PATH, appends "type attempt ref-json" to PATH before each task
 //  runs (one write per line, so concurrent slots never interleave), which lets fault
 //  tests count how often a task ran.  Prints "zdex-worker ready" once worker.ready
@@ -148,7 +150,8 @@ s_usage (const char *message, const char *detail)
              "  --heartbeat-timeout MS  member silence taken as loss (default 3000)\n"
              "  --help\n"
              "Task types: echo, sleep ({\"ms\": N}), fail ({\"message\": S}),\n"
-             "counter (stateful: returns n+1 and keeps {\"n\": n+1} as its state).\n");
+             "counter (stateful: returns n+1 and keeps {\"n\": n+1} as its state).\n"
+             "echo and fail run inline in the worker's loop and take no slot.\n");
     return message ? 2 : 0;
 }
 
@@ -228,9 +231,10 @@ main (int argc, char *argv[])
     app.worker = zdex_worker_new (name);
     zdex_worker_set_slots (app.worker, slots);
     zdex_worker_set_heartbeat (app.worker, heartbeat_ms, timeout_ms);
-    zdex_worker_handle (app.worker, "echo", s_echo, &app);
+    //  Inline: they only copy or read the payload, and touch nothing of app.
+    zdex_worker_handle_inline (app.worker, "echo", s_echo, NULL);
     zdex_worker_handle (app.worker, "sleep", s_sleep, &app);
-    zdex_worker_handle (app.worker, "fail", s_fail, &app);
+    zdex_worker_handle_inline (app.worker, "fail", s_fail, NULL);
     zdex_worker_handle_stateful (app.worker, "counter", s_counter, &app);
     zdex_worker_set_ready_fn (app.worker, s_ready, &app);
     if (app.count_fd >= 0)

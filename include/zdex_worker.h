@@ -3,20 +3,23 @@
 //  A worker registers a handler per task type, connects to the worker endpoint of
 //  one or more members (one DEALER each) and runs.  zdex_worker_run sends
 //  worker.ready to every member, then runs tasks on `slots` executor threads, so up
-//  to `slots` handlers run at once and a slow handler never delays heartbeats.  A
-//  member that stays silent for the heartbeat timeout, or that answers worker.bye,
-//  gets a fresh socket and a new worker.ready; results of tasks it gave the old
-//  socket are dropped, since the member has re-dispatched them.  Each member may
+//  to `slots` handlers run at once and a slow handler never delays heartbeats.
+//  Handlers registered inline (zdex_worker_handle_inline) are the exception: short,
+//  non-blocking ones that run in the loop itself, which saves the hand-off to an
+//  executor thread and back, and take no slot.  A member that stays silent for the
+//  heartbeat timeout, or that answers worker.bye, gets a fresh socket and a new
+//  worker.ready; results of tasks it gave the old socket are dropped, since the
+//  member has re-dispatched them.  Each member may
 //  have `slots` tasks outstanding here, so with several members, tasks queue
 //  locally until a slot is free.  Durable tasks and runs of scheduled tasks arrive
 //  alike; the task's ref is echoed verbatim, never interpreted.  A scheduled task's
 //  `state` reaches handlers registered with zdex_worker_handle_stateful.
 //
 //  Threads: everything but the handlers runs in the thread that calls
-//  zdex_worker_run; handlers run in the executor threads.  Register handlers and
-//  set options before zdex_worker_run; zdex_worker_stop, zdex_worker_stopped and
-//  zdex_worker_tasks_done may be called from any thread (stop also from a signal
-//  handler).
+//  zdex_worker_run; handlers run in the executor threads, inline handlers in the
+//  thread of zdex_worker_run.  Register handlers and set options before
+//  zdex_worker_run; zdex_worker_stop, zdex_worker_stopped and zdex_worker_tasks_done
+//  may be called from any thread (stop also from a signal handler).
 
 #ifndef ZDEX_WORKER_H_INCLUDED
 #define ZDEX_WORKER_H_INCLUDED
@@ -34,13 +37,15 @@ extern "C" {
 
 typedef struct _zdex_worker_t zdex_worker_t;
 
-//  A task handler, called in an executor thread.  type and payload are borrowed and
-//  valid during the call (payload is json null when the task has none; take a
-//  reference with json_incref to keep or return part of it).  On success return 0
+//  A task handler, called in an executor thread (an inline one: in the thread of
+//  zdex_worker_run).  type and payload are borrowed and valid during the call
+//  (payload is json null when the task has none; take a reference with json_incref
+//  to keep or return part of it).  On success return 0
 //  and set *value_p to the result (ownership passes to the library; NULL means
 //  json null).  On failure return -1 and set *error_p to a malloc'ed message (the
 //  library frees it; NULL gives "task failed").  Handlers of different slots run
-//  concurrently, so arg must be safe to share.
+//  concurrently (inline ones alongside them, one at a time), so arg must be safe to
+//  share.
 typedef int (zdex_worker_fn) (const char *type, json_t *payload, json_t **value_p, char **error_p,
                               void *arg);
 
@@ -55,7 +60,7 @@ typedef int (zdex_worker_fn) (const char *type, json_t *payload, json_t **value_
 typedef int (zdex_worker_state_fn) (const char *type, json_t *payload, json_t *state,
                                     json_t **value_p, json_t **state_p, char **error_p, void *arg);
 
-//  Optional observer called in the executor thread just before a handler runs:
+//  Optional observer called in the handler's thread just before a handler runs:
 //  the task's type, attempt (-1 if the member sent none) and ref as compact JSON
 //  (all borrowed, valid during the call).
 typedef void (zdex_worker_task_fn) (const char *type, int64_t attempt, const char *ref_json,
@@ -76,10 +81,11 @@ void zdex_worker_destroy (zdex_worker_t **self_p);
 //  or -1 if the endpoint is invalid.
 int zdex_worker_connect (zdex_worker_t *self, const char *endpoint);
 
-//  Number of tasks run at once (executor threads), >= 1; default 1.  While the
-//  worker runs, each slot holds a file descriptor (a ZeroMQ socket to its thread);
-//  zdex_worker_run raises the process's soft RLIMIT_NOFILE, up to the hard limit,
-//  if it leaves fewer than 1024 others.
+//  Number of tasks run at once (executor threads), >= 1; default 1.  Tasks of
+//  inline handlers are not counted: they take no slot.  While the worker runs, each
+//  slot holds a file descriptor (a ZeroMQ socket to its thread); zdex_worker_run
+//  raises the process's soft RLIMIT_NOFILE, up to the hard limit, if it leaves
+//  fewer than 1024 others.
 void zdex_worker_set_slots (zdex_worker_t *self, int slots);
 
 //  Heartbeat interval and peer timeout in ms; defaults 1000 and 3000.
@@ -99,6 +105,23 @@ int zdex_worker_handle (zdex_worker_t *self, const char *type, zdex_worker_fn *f
 //  As zdex_worker_handle, for a stateful handler.
 int zdex_worker_handle_stateful (zdex_worker_t *self, const char *type, zdex_worker_state_fn *fn,
                                  void *arg);
+
+//  As zdex_worker_handle, but fn runs inline: in the thread that called
+//  zdex_worker_run, as soon as the task is read, and its result goes straight back
+//  to the member, with no hand-off to an executor thread.  Such tasks never wait
+//  for a slot and take none.  Only for handlers that are short and never block:
+//  while one runs, the worker reads no other task, forwards no other result and
+//  sends no heartbeat.  Otherwise the same contract: arguments, result and error
+//  encoding, max_result, the task observer (called in the same thread) and
+//  zdex_worker_tasks_done.  Inline handlers run one at a time, but alongside the
+//  executor handlers.
+int zdex_worker_handle_inline (zdex_worker_t *self, const char *type, zdex_worker_fn *fn,
+                               void *arg);
+
+//  As zdex_worker_handle_stateful, for a stateful handler that runs inline (see
+//  zdex_worker_handle_inline).
+int zdex_worker_handle_stateful_inline (zdex_worker_t *self, const char *type,
+                                        zdex_worker_state_fn *fn, void *arg);
 
 //  Set the observer called before each handler (NULL: none).
 void zdex_worker_set_task_fn (zdex_worker_t *self, zdex_worker_task_fn *fn, void *arg);

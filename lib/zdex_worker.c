@@ -32,6 +32,17 @@
 //  outstanding here).  Executor threads block SIGINT/SIGTERM, so the signal
 //  interrupts the run loop's poll, not a handler.
 //
+//  Inline handlers (declared short and non-blocking) run in the run loop instead:
+//  for a trivial handler, the two hand-offs and thread wake-ups cost more than the
+//  work.  The run loop reads a task frame's type without parsing it (s_peek_type);
+//  a task for an inline handler is parsed, run and answered right there, straight
+//  to the member it came from, and never waits in the FIFO nor takes a slot.  Both
+//  paths run a task and encode its result with the same code (s_run), through a
+//  runner each (settings and a scratch buffer), and both count it and send the
+//  result under the generation rule in s_job_deliver.  When the type is not written
+//  plainly, the run loop parses the frame to learn it and hands the parsed task on
+//  if it is not inline; with no inline handler at all, it never looks.
+//
 //  Timers: each member records when we last sent to it and last heard from it; the
 //  loop sends worker.heartbeat after heartbeat_ms without sending and recreates the
 //  socket after timeout_ms of silence.  Members learnt from worker.members come and
@@ -62,12 +73,14 @@
 #define S_SCRATCH_SIZE       4096
 #define S_DESCRIPTOR_BUDGET  1024        //  descriptors left to the rest of the process
 #define S_SCRATCH_KEEP       (64 * 1024) //  larger scratch buffers are freed after use
+#define S_PEEK_TYPE_SIZE     256         //  longer types are found by parsing the task
 
 //  One of fn (plain) and state_fn (stateful) is set.
 typedef struct {
     zdex_worker_fn *fn;
     zdex_worker_state_fn *state_fn;
     void *arg;
+    bool runs_inline; //  on the run loop, not on an executor
 } s_handler_t;
 
 typedef struct _s_job_t s_job_t;
@@ -85,17 +98,22 @@ struct _s_job_t {
     bool has_result;
 };
 
-//  What an executor thread owns, from its start: its DEALER and a copy of the
-//  settings it needs.
+//  What running handlers takes besides the handler: a copy of the settings and a
+//  buffer.  Each executor thread owns one, and the run loop one for inline handlers.
 typedef struct {
-    void *dealer;
-    zhashx_t *handlers; //  type -> s_handler_t, a copy of the worker's
     zdex_worker_task_fn *task_fn;
     void *task_arg;
     size_t max_result;
     char *scratch; //  where result frames are composed
     size_t scratch_size;
     size_t used;
+} s_runner_t;
+
+//  What an executor thread owns, from its start.
+typedef struct {
+    void *dealer;
+    zhashx_t *handlers; //  type -> s_handler_t, a copy of the worker's
+    s_runner_t runner;
 } s_executor_t;
 
 typedef struct {
@@ -137,6 +155,8 @@ struct _zdex_worker_t {
     s_job_t *queue_head;
     s_job_t *queue_tail;
     char *ready_frame;
+    bool any_inline;   //  some handler runs inline
+    s_runner_t runner; //  runs the inline handlers
     zmq_pollitem_t *items;
     size_t *item_member; //  poll item index -> member index
 };
@@ -203,16 +223,23 @@ s_member_send (s_member_t *member, const char *frame, size_t size, int64_t now)
 //  Executor links: one frame holding a job pointer (the ROUTER side adds and strips
 //  the executor's routing id).  Only this file sends on them.
 
+//  Free what a job holds (an inline job lives on the stack).
+static void
+s_job_clear (s_job_t *job)
+{
+    if (job->has_raw)
+        zmq_msg_close (&job->raw);
+    json_decref (job->task);
+    if (job->has_result)
+        zmq_msg_close (&job->result);
+}
+
 static void
 s_job_destroy (s_job_t **job_p)
 {
     s_job_t *job = *job_p;
     if (job) {
-        if (job->has_raw)
-            zmq_msg_close (&job->raw);
-        json_decref (job->task);
-        if (job->has_result)
-            zmq_msg_close (&job->result);
+        s_job_clear (job);
         free (job);
         *job_p = NULL;
     }
@@ -279,11 +306,27 @@ s_executor_recv (zdex_worker_t *self, s_job_t **job_p, int flags)
 }
 
 //  ---------------------------------------------------------------------------------
-//  Executor threads
+//  Running a handler: the same code in executor threads and, for inline handlers,
+//  in the run loop
 
-//  Make room for size more bytes in the executor's scratch buffer.
 static void
-s_scratch_reserve (s_executor_t *self, size_t size)
+s_runner_init (s_runner_t *self, zdex_worker_t *worker)
+{
+    *self = (s_runner_t){
+        .task_fn = worker->task_fn, .task_arg = worker->task_arg, .max_result = worker->max_result};
+}
+
+static void
+s_runner_fini (s_runner_t *self)
+{
+    free (self->scratch);
+    self->scratch = NULL;
+    self->scratch_size = 0;
+}
+
+//  Make room for size more bytes in the scratch buffer.
+static void
+s_scratch_reserve (s_runner_t *self, size_t size)
 {
     if (self->used + size <= self->scratch_size)
         return;
@@ -297,7 +340,7 @@ s_scratch_reserve (s_executor_t *self, size_t size)
 }
 
 static void
-s_scratch_add (s_executor_t *self, const char *text)
+s_scratch_add (s_runner_t *self, const char *text)
 {
     size_t size = strlen (text);
     s_scratch_reserve (self, size);
@@ -307,7 +350,7 @@ s_scratch_add (s_executor_t *self, const char *text)
 
 //  Append value as compact JSON; returns 0, or -1 if it cannot be encoded.
 static int
-s_scratch_json (s_executor_t *self, json_t *value)
+s_scratch_json (s_runner_t *self, json_t *value)
 {
     char *text = zdex_json_text (value);
     if (!text)
@@ -321,7 +364,7 @@ s_scratch_json (s_executor_t *self, json_t *value)
 //  write the object: ok with value, or (error set) failed with error, a JSON string;
 //  then the new state when there is one.  Returns 0, or -1 if it cannot be encoded.
 static int
-s_compose (s_executor_t *self, json_t *task, json_t *value, json_t *error, json_t *state)
+s_compose (s_runner_t *self, json_t *task, json_t *value, json_t *error, json_t *state)
 {
     self->used = 0;
     s_scratch_add (self, "{\"op\":\"worker.result\",\"ref\":");
@@ -348,10 +391,10 @@ s_compose (s_executor_t *self, json_t *task, json_t *value, json_t *error, json_
 //  Encode the worker.result of a task (rc 0: value, which we take; else error) and
 //  its new state (which we take; NULL: none) into frame; on failure to encode (or a
 //  frame above max_result) the result becomes a failure saying why, without state.
-//  Returns 0 (caller owns frame) or -1.  Composed in the executor's own buffer,
+//  Returns 0 (caller owns frame) or -1.  Composed in the runner's own buffer,
 //  since building a json_t object and dumping it costs several times more.
 static int
-s_result_frame (s_executor_t *self, json_t *task, int rc, json_t *value, const char *error,
+s_result_frame (s_runner_t *self, json_t *task, int rc, json_t *value, const char *error,
                 json_t *state, zmq_msg_t *frame)
 {
     json_t *text = NULL;
@@ -379,35 +422,17 @@ s_result_frame (s_executor_t *self, json_t *task, int rc, json_t *value, const c
         memcpy (zmq_msg_data (frame), self->scratch, self->used);
     }
     //  Do not hold on to the memory of one huge result.
-    if (self->scratch_size > S_SCRATCH_KEEP) {
-        free (self->scratch);
-        self->scratch = NULL;
-        self->scratch_size = 0;
-    }
+    if (self->scratch_size > S_SCRATCH_KEEP)
+        s_runner_fini (self);
     return status;
 }
 
-//  Run the task of job and set its result frame.  A frame the run loop left raw is
-//  parsed here first: if it is not JSON it is ignored, as any unparseable frame is;
-//  if it lacks type or ref the run loop warns about it.
+//  Run the job's task, which has a type and a ref, with handler (NULL: there is
+//  none for its type), set the job's result frame and free the task.
 static void
-s_execute (s_executor_t *self, s_job_t *job)
+s_run (s_runner_t *self, s_job_t *job, const char *type, s_handler_t *handler)
 {
-    if (job->has_raw) {
-        json_error_t error;
-        job->task = zdex_json_load ((const char *) zmq_msg_data (&job->raw),
-                                    zmq_msg_size (&job->raw), &error);
-        zmq_msg_close (&job->raw);
-        job->has_raw = false;
-        if (!job->task)
-            return;
-    }
     json_t *task = job->task;
-    const char *type = json_string_value (json_object_get (task, "type"));
-    if (!type || !json_object_get (task, "ref")) {
-        job->malformed = true;
-        return;
-    }
     json_t *payload = json_object_get (task, "payload");
     if (!payload)
         payload = json_null ();
@@ -422,7 +447,6 @@ s_execute (s_executor_t *self, s_job_t *job)
     json_t *state = NULL;
     char *error = NULL;
     int rc;
-    s_handler_t *handler = (s_handler_t *) zhashx_lookup (self->handlers, type);
     if (handler && handler->state_fn)
         rc = handler->state_fn (type, payload, json_object_get (task, "state"), &value, &state,
                                 &error, handler->arg);
@@ -439,6 +463,32 @@ s_execute (s_executor_t *self, s_job_t *job)
     job->task = NULL;
 }
 
+//  ---------------------------------------------------------------------------------
+//  Executor threads
+
+//  Run the task of job and set its result frame.  A frame the run loop left raw is
+//  parsed here first: if it is not JSON it is ignored, as any unparseable frame is;
+//  if it lacks type or ref the run loop warns about it.
+static void
+s_execute (s_executor_t *self, s_job_t *job)
+{
+    if (job->has_raw) {
+        json_error_t error;
+        job->task = zdex_json_load ((const char *) zmq_msg_data (&job->raw),
+                                    zmq_msg_size (&job->raw), &error);
+        zmq_msg_close (&job->raw);
+        job->has_raw = false;
+        if (!job->task)
+            return;
+    }
+    const char *type = json_string_value (json_object_get (job->task, "type"));
+    if (!type || !json_object_get (job->task, "ref")) {
+        job->malformed = true;
+        return;
+    }
+    s_run (&self->runner, job, type, (s_handler_t *) zhashx_lookup (self->handlers, type));
+}
+
 static void
 s_executor_destroy (s_executor_t **self_p)
 {
@@ -447,7 +497,7 @@ s_executor_destroy (s_executor_t **self_p)
         if (self->dealer)
             zmq_close (self->dealer);
         zhashx_destroy (&self->handlers);
-        free (self->scratch);
+        s_runner_fini (&self->runner);
         free (self);
         *self_p = NULL;
     }
@@ -459,9 +509,7 @@ static s_executor_t *
 s_executor_new (zdex_worker_t *self, size_t slot)
 {
     s_executor_t *executor = (s_executor_t *) zmalloc (sizeof (s_executor_t));
-    executor->task_fn = self->task_fn;
-    executor->task_arg = self->task_arg;
-    executor->max_result = self->max_result;
+    s_runner_init (&executor->runner, self);
     executor->handlers = zhashx_new ();
     assert (executor->handlers);
     zhashx_set_destructor (executor->handlers, s_free_destructor);
@@ -581,8 +629,25 @@ s_job_start (zdex_worker_t *self, size_t index, s_job_t *job)
     }
 }
 
+//  A job has run (or its task was malformed): count it, and send its result to the
+//  member it came from unless that member's socket has changed since.
 static void
-s_task_arrived (zdex_worker_t *self, size_t index, json_t *task)
+s_job_deliver (zdex_worker_t *self, s_job_t *job, int64_t now)
+{
+    s_member_t *member = self->members[job->member];
+    if (job->ran)
+        atomic_fetch_add (&self->tasks_done, 1);
+    if (job->malformed)
+        zsys_warning ("zdex_worker: malformed worker.task from %s", member->endpoint);
+    if (job->has_result && job->generation == member->generation) {
+        s_member_send_msg (member, &job->result, now);
+        job->has_result = false;
+    }
+}
+
+//  A parsed task: run it here if its handler is inline, else hand it to an executor.
+static void
+s_task_arrived (zdex_worker_t *self, size_t index, json_t *task, int64_t now)
 {
     const char *type = json_string_value (json_object_get (task, "type"));
     if (!type || !json_object_get (task, "ref")) {
@@ -590,10 +655,22 @@ s_task_arrived (zdex_worker_t *self, size_t index, json_t *task)
         json_decref (task);
         return;
     }
+    s_handler_t *handler = (s_handler_t *) zhashx_lookup (self->handlers, type);
+    if (handler && handler->runs_inline) {
+        s_job_t job = {
+            .task = task, .member = index, .generation = self->members[index]->generation};
+        s_run (&self->runner, &job, type, handler);
+        s_job_deliver (self, &job, now);
+        s_job_clear (&job);
+        return;
+    }
     s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
     job->task = task;
     s_job_start (self, index, job);
 }
+
+//  The opening of every worker.task frame members write.
+static const char s_task_opening[] = "{\"op\":\"worker.task\",";
 
 //  True if frame can only be a worker.task (well formed or not) or no JSON at all:
 //  it opens as members write tasks, and a second "op" would be a duplicate key,
@@ -602,9 +679,78 @@ s_task_arrived (zdex_worker_t *self, size_t index, json_t *task)
 static bool
 s_is_task_frame (zmq_msg_t *msg)
 {
-    static const char opening[] = "{\"op\":\"worker.task\",";
-    return zmq_msg_size (msg) >= sizeof opening - 1 &&
-           memcmp (zmq_msg_data (msg), opening, sizeof opening - 1) == 0;
+    return zmq_msg_size (msg) >= sizeof s_task_opening - 1 &&
+           memcmp (zmq_msg_data (msg), s_task_opening, sizeof s_task_opening - 1) == 0;
+}
+
+//  The type of a task frame, read without parsing it: the value of the top-level
+//  "type" key, if key and value are written without escapes (as members write
+//  them) and the value fits in size bytes with its NUL.  Returns true and fills
+//  type, or false: then only a parse can tell.  Exact for valid JSON, where a key
+//  appears once (duplicates are rejected); invalid JSON is dropped whoever parses it.
+static bool
+s_peek_type (zmq_msg_t *msg, char *type, size_t size)
+{
+    const char *at = (const char *) zmq_msg_data (msg) + sizeof s_task_opening - 1;
+    const char *end = (const char *) zmq_msg_data (msg) + zmq_msg_size (msg);
+    int depth = 1; //  inside the task object
+    while (at < end) {
+        char c = *at++;
+        if (c == '{' || c == '[')
+            depth++;
+        else if (c == '}' || c == ']') {
+            if (--depth == 0)
+                return false;
+        } else if (c == '"') {
+            const char *string = at;
+            while (at < end && *at != '"')
+                at += *at == '\\' && end - at > 1 ? 2 : 1;
+            if (at >= end)
+                return false;
+            bool type_key = depth == 1 && at - string == 4 && memcmp (string, "type", 4) == 0 &&
+                            at + 2 < end && at[1] == ':' && at[2] == '"';
+            at++;
+            if (type_key) {
+                const char *value = at + 2;
+                const char *close = value;
+                while (close < end && *close != '"' && *close != '\\')
+                    close++;
+                if (close >= end || *close != '"' || (size_t) (close - value) >= size)
+                    return false;
+                memcpy (type, value, (size_t) (close - value));
+                type[close - value] = '\0';
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+//  A task frame: parse and run it here if it is for an inline handler, else hand
+//  it to an executor unparsed (or parsed, if only parsing told its type).
+static void
+s_task_frame (zdex_worker_t *self, size_t index, zmq_msg_t *msg, int64_t now)
+{
+    if (self->any_inline) {
+        char type[S_PEEK_TYPE_SIZE];
+        bool known = s_peek_type (msg, type, sizeof type);
+        s_handler_t *handler = known ? (s_handler_t *) zhashx_lookup (self->handlers, type) : NULL;
+        if (!known || (handler && handler->runs_inline)) {
+            json_error_t error;
+            json_t *task =
+                zdex_json_load ((const char *) zmq_msg_data (msg), zmq_msg_size (msg), &error);
+            zmq_msg_close (msg);
+            if (task) //  else ignored, as an executor ignores it
+                s_task_arrived (self, index, task, now);
+            return;
+        }
+    }
+    s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
+    zmq_msg_init (&job->raw);
+    zmq_msg_move (&job->raw, msg);
+    zmq_msg_close (msg);
+    job->has_raw = true;
+    s_job_start (self, index, job);
 }
 
 //  Drop a member that left the cluster: no socket, no heartbeats, no reconnects.
@@ -719,12 +865,7 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
         }
         bool more = zmq_msg_more (&msg);
         if (!more && s_is_task_frame (&msg)) {
-            s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
-            zmq_msg_init (&job->raw);
-            zmq_msg_move (&job->raw, &msg);
-            zmq_msg_close (&msg);
-            job->has_raw = true;
-            s_job_start (self, index, job);
+            s_task_frame (self, index, &msg, now);
             continue;
         }
         json_error_t error;
@@ -740,7 +881,7 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
         }
         const char *op = json_string_value (json_object_get (message, "op"));
         if (op && streq (op, "worker.task")) {
-            s_task_arrived (self, index, message);
+            s_task_arrived (self, index, message, now);
             continue;
         }
         if (op && streq (op, "worker.members")) {
@@ -761,15 +902,7 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
 static void
 s_result_arrived (zdex_worker_t *self, s_job_t *job, int64_t now)
 {
-    s_member_t *member = self->members[job->member];
-    if (job->ran)
-        atomic_fetch_add (&self->tasks_done, 1);
-    if (job->malformed)
-        zsys_warning ("zdex_worker: malformed worker.task from %s", member->endpoint);
-    if (job->has_result && job->generation == member->generation) {
-        s_member_send_msg (member, &job->result, now);
-        job->has_result = false;
-    }
+    s_job_deliver (self, job, now);
     size_t slot = job->slot;
     s_job_destroy (&job);
     s_job_t *next = self->queue_head;
@@ -914,6 +1047,11 @@ s_setup (zdex_worker_t *self)
     self->item_member = (size_t *) zmalloc (sizeof (size_t) * (1 + self->member_count));
     if (!self->ready_frame)
         return -1;
+    s_runner_init (&self->runner, self);
+    for (s_handler_t *handler = (s_handler_t *) zhashx_first (self->handlers); handler;
+         handler = (s_handler_t *) zhashx_next (self->handlers))
+        if (handler->runs_inline)
+            self->any_inline = true;
     for (size_t index = 0; index < self->member_count; index++)
         if (!self->members[index]->dealer)
             return -1;
@@ -988,6 +1126,8 @@ s_teardown (zdex_worker_t *self)
     self->item_member = NULL;
     free (self->ready_frame);
     self->ready_frame = NULL;
+    s_runner_fini (&self->runner);
+    self->any_inline = false;
 }
 
 //  ---------------------------------------------------------------------------------
@@ -1086,7 +1226,7 @@ zdex_worker_set_max_result (zdex_worker_t *self, size_t max_bytes)
 
 static int
 s_handle (zdex_worker_t *self, const char *type, zdex_worker_fn *fn, zdex_worker_state_fn *state_fn,
-          void *arg)
+          void *arg, bool runs_inline)
 {
     assert (self);
     assert (type);
@@ -1096,6 +1236,7 @@ s_handle (zdex_worker_t *self, const char *type, zdex_worker_fn *fn, zdex_worker
     handler->fn = fn;
     handler->state_fn = state_fn;
     handler->arg = arg;
+    handler->runs_inline = runs_inline;
     zhashx_update (self->handlers, type, handler);
     return 0;
 }
@@ -1104,7 +1245,7 @@ int
 zdex_worker_handle (zdex_worker_t *self, const char *type, zdex_worker_fn *fn, void *arg)
 {
     assert (fn);
-    return s_handle (self, type, fn, NULL, arg);
+    return s_handle (self, type, fn, NULL, arg, false);
 }
 
 int
@@ -1112,7 +1253,22 @@ zdex_worker_handle_stateful (zdex_worker_t *self, const char *type, zdex_worker_
                              void *arg)
 {
     assert (fn);
-    return s_handle (self, type, NULL, fn, arg);
+    return s_handle (self, type, NULL, fn, arg, false);
+}
+
+int
+zdex_worker_handle_inline (zdex_worker_t *self, const char *type, zdex_worker_fn *fn, void *arg)
+{
+    assert (fn);
+    return s_handle (self, type, fn, NULL, arg, true);
+}
+
+int
+zdex_worker_handle_stateful_inline (zdex_worker_t *self, const char *type, zdex_worker_state_fn *fn,
+                                    void *arg)
+{
+    assert (fn);
+    return s_handle (self, type, NULL, fn, arg, true);
 }
 
 void
