@@ -42,6 +42,7 @@
 
 #include "zdex_hist.h"
 #include "zdex_procset.h"
+#include "zdex_proto.h"
 
 #include <czmq.h>
 #include <jansson.h>
@@ -1292,7 +1293,7 @@ s_handle_reply (bench_t *self, const char *data, size_t size, int64_t now)
 {
     int shown = (int) (size < 300 ? size : 300);
     json_error_t error;
-    json_t *reply = json_loadb (data, size, JSON_REJECT_DUPLICATES, &error);
+    json_t *reply = zdex_json_load (data, size, &error); //  the fast reader, as members use
     json_t *req = json_object_get (reply, "req");
     if (json_is_string (req)) {
         json_decref (reply); //  a late cluster.workers answer
@@ -1537,7 +1538,7 @@ s_failover_reply (bench_t *self, const char *data, size_t size, int64_t now, int
 {
     int shown = (int) (size < 300 ? size : 300);
     json_error_t error;
-    json_t *reply = json_loadb (data, size, JSON_REJECT_DUPLICATES, &error);
+    json_t *reply = zdex_json_load (data, size, &error); //  the fast reader, as members use
     json_t *req = json_object_get (reply, "req");
     json_int_t index = json_is_integer (req) ? json_integer_value (req) : -1;
     if (index < 0 || index >= self->tasks || self->state[index] != TASK_RETRIEVE_SENT) {

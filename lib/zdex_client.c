@@ -33,6 +33,7 @@
 
 #include "zdex_client.h"
 #include "zdex_hash.h"
+#include "zdex_proto.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -399,8 +400,8 @@ s_read (void *handle, json_t **reply_p)
             break;
     }
     json_error_t error;
-    json_t *reply = json_loadb ((const char *) zmq_msg_data (&msg), zmq_msg_size (&msg),
-                                JSON_REJECT_DUPLICATES, &error);
+    json_t *reply =
+        zdex_json_load ((const char *) zmq_msg_data (&msg), zmq_msg_size (&msg), &error);
     zmq_msg_close (&msg);
     if (!json_is_object (reply)) {
         json_decref (reply);
