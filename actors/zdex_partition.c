@@ -1060,10 +1060,9 @@ s_actor (zsock_t *pipe, void *arg)
         //  The replicator's sockets change as members come and go.
         void *sockets[64] = {pipe};
         size_t count = 1 + zdex_partition_sockets (actor.partition, sockets + 1, 63);
-        zmq_pollitem_t items[64];
         for (size_t index = 0; index < count; index++)
-            items[index] = (zmq_pollitem_t){zsock_resolve (sockets[index]), 0, ZMQ_POLLIN, 0};
-        zmq_poll (items, (int) count, timeout);
+            sockets[index] = zsock_resolve (sockets[index]);
+        zdex_sockets_wait (sockets, count, timeout);
         for (int batch = 0; batch < S_BATCH_MAX && !actor.terminated; batch++)
             if (!s_on_pipe (&actor))
                 break;

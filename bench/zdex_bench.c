@@ -67,6 +67,7 @@
 
 #define BENCH_TASK_TYPE          "echo"
 #define BENCH_MAX_MEMBERS        16      //  --members bound (and poll items)
+#define BENCH_DRAIN_MAX          1024    //  replies read before the clock is checked again
 #define BENCH_READY_TIMEOUT_MS   10000   //  zdexd must print its ready line by then
 #define BENCH_CLUSTER_TIMEOUT_MS 10000   //  members, backups, workers in place by then
 #define BENCH_CLUSTER_POLL_MS    20      //  pause between cluster.members polls
@@ -177,6 +178,12 @@ typedef struct {
     int8_t owner_route[BENCH_MAX_PARTITIONS];
     long partition_count; //  0: no table, everything on the shared DEALER
     long direct_sent;     //  requests sent on a direct DEALER
+    //  Reply sockets (0: the shared DEALER, 1 + route: a direct one) that may hold
+    //  a reply: sent on, or their ZMQ_FD fired, since a receive last found them
+    //  empty.  Only these are read, and the wait polls the sockets' ZMQ_FDs
+    //  itself: zmq_poll would ask ZMQ_EVENTS of every socket before and after
+    //  waiting, two system calls each, on every reply.
+    bool dirty[1 + BENCH_MAX_MEMBERS];
 
     //  Request text built once: a hot path that re-encoded the payload with jansson
     //  would measure the bench, not the member.
@@ -1026,6 +1033,7 @@ s_recv_last_frame (void *handle, zmq_msg_t *msg)
 static int
 s_send (bench_t *self, const char *data, size_t size)
 {
+    self->dirty[0] = true; //  a send may take in the socket's commands
     while (zmq_send (self->handle, data, size, 0) < 0) {
         if (errno == EINTR && !zsys_interrupted)
             continue;
@@ -1055,11 +1063,14 @@ static int
 s_send_task (bench_t *self, int64_t task_id, const char *data, size_t size)
 {
     int64_t partition = task_id >> 32;
-    if (partition >= 0 && partition < self->partition_count && self->owner_route[partition] >= 0 &&
-        zmq_send (self->direct_handle[self->owner_route[partition]], data, size, ZMQ_DONTWAIT) >=
-            0) {
-        self->direct_sent++;
-        return 0;
+    int route =
+        partition >= 0 && partition < self->partition_count ? self->owner_route[partition] : -1;
+    if (route >= 0) {
+        self->dirty[1 + route] = true; //  a send may take in the socket's commands
+        if (zmq_send (self->direct_handle[route], data, size, ZMQ_DONTWAIT) >= 0) {
+            self->direct_sent++;
+            return 0;
+        }
     }
     return s_send (self, data, size);
 }
@@ -1363,29 +1374,67 @@ s_handle_reply (bench_t *self, const char *data, size_t size, int64_t now)
     json_decref (reply);
 }
 
+//  Reads the sockets that may hold replies until each is found empty, refilling
+//  after every reply so that the window stays at --depth.  At most
+//  BENCH_DRAIN_MAX replies per call, so the caller's clock checks still run.
 static void
 s_drain_replies (bench_t *self)
 {
     zmq_msg_t msg;
     zmq_msg_init (&msg);
-    //  One reply per socket in turn, until a round finds none; refill after every
-    //  reply, not per batch, so the window stays at --depth
-    bool got = true;
-    while (got && !self->fatal) {
-        got = false;
-        for (long index = -1; index < self->direct_count && !self->fatal; index++) {
-            void *handle = index < 0 ? self->handle : self->direct_handle[index];
+    bool any = true;
+    for (long handled = 0; any && handled < BENCH_DRAIN_MAX && !self->fatal;) {
+        any = false;
+        for (long index = 0; index <= self->direct_count && !self->fatal; index++) {
+            if (!self->dirty[index])
+                continue;
+            any = true;
+            void *handle = index == 0 ? self->handle : self->direct_handle[index - 1];
             if (s_recv_last_frame (handle, &msg) == 0) {
-                got = true;
+                handled++;
                 s_handle_reply (self, zmq_msg_data (&msg), zmq_msg_size (&msg), zclock_usecs ());
                 s_refill (self);
-            } else if (errno != EAGAIN && errno != EINTR) {
+            } else if (errno == EAGAIN)
+                self->dirty[index] = false;
+            else if (errno != EINTR) {
                 fprintf (stderr, "zdex-bench: receive failed: %s\n", zmq_strerror (errno));
                 self->fatal = true;
             }
         }
     }
     zmq_msg_close (&msg);
+}
+
+//  Waits up to timeout_ms for a reply socket's ZMQ_FD or a member's output; marks
+//  the sockets whose descriptor fired.  Returns -1 if the poll failed.
+static int
+s_wait_reply_fds (bench_t *self, long timeout_ms)
+{
+    struct pollfd fds[2 * BENCH_MAX_MEMBERS + 1];
+    int count = 0;
+    for (long index = 0; index <= self->direct_count; index++) {
+        void *handle = index == 0 ? self->handle : self->direct_handle[index - 1];
+        int fd = -1;
+        size_t size = sizeof fd;
+        if (zmq_getsockopt (handle, ZMQ_FD, &fd, &size) != 0)
+            return -1;
+        fds[count++] = (struct pollfd){fd, POLLIN, 0};
+    }
+    int sockets = count;
+    for (long index = 0; index < self->members; index++)
+        if (self->member[index].out >= 0)
+            fds[count++] = (struct pollfd){self->member[index].out, POLLIN, 0};
+    if (poll (fds, (nfds_t) count, (int) timeout_ms) < 0)
+        return errno == EINTR ? 0 : -1;
+    for (int index = 0; index < sockets; index++)
+        if (fds[index].revents)
+            self->dirty[index] = true;
+    for (int index = sockets; index < count; index++)
+        if (fds[index].revents) {
+            s_forward_member_output (self);
+            break;
+        }
+    return 0;
 }
 
 static void
@@ -1441,13 +1490,15 @@ s_run (bench_t *self)
             }
         }
         long timeout = (long) ((s_min64 (next_tick, self->deadline) - now + 999) / 1000);
-        int rc = s_wait_replies (self, timeout);
-        if (rc < 0) {
+        bool dirty = false;
+        for (long index = 0; index <= self->direct_count; index++)
+            dirty |= self->dirty[index];
+        if (!dirty && s_wait_reply_fds (self, timeout) < 0) {
+            fprintf (stderr, "zdex-bench: poll: %s\n", strerror (errno));
             self->fatal = true;
             break;
         }
-        if (rc > 0)
-            s_drain_replies (self);
+        s_drain_replies (self);
         s_refill (self);
     }
     self->finished_at = zclock_usecs ();
@@ -2097,6 +2148,7 @@ s_routes_open (bench_t *self)
         long route = self->direct_count++;
         self->direct[route] = dealer;
         self->direct_handle[route] = zsock_resolve (dealer);
+        self->dirty[1 + route] = true;
         //  Which member listens there: its partitions go to this DEALER
         for (size_t member = 0; member < json_array_size (members); member++) {
             const char *client = json_string_value (

@@ -1012,10 +1012,9 @@ s_wait (s_self_t *self, int timeout_ms)
     count += zdex_cluster_sockets (self->cluster, sockets + count, 64 - count);
     if (self->partitions)
         count += zdex_partition_sockets (self->partitions, sockets + count, 64 - count);
-    zmq_pollitem_t items[64];
     for (size_t index = 0; index < count; index++)
-        items[index] = (zmq_pollitem_t){zsock_resolve (sockets[index]), 0, ZMQ_POLLIN, 0};
-    zmq_poll (items, (int) count, timeout_ms);
+        sockets[index] = zsock_resolve (sockets[index]);
+    zdex_sockets_wait (sockets, count, timeout_ms);
 }
 
 static void
