@@ -284,16 +284,12 @@ s_ring (zdex_partition_t *self, const char *name, uint32_t partition, uint32_t c
     return executor->rings[partition];
 }
 
-//  DISPATCH and a job pointer to the broker: the two frames zsock_send (output,
-//  "sp", ...) would send, without building a zmsg on the way.
+//  DISPATCH and a job pointer to the broker.
 static void
 s_dispatch (zdex_partition_t *self, zdex_job_t *job)
 {
-    void *handle = zsock_resolve (self->output);
-    int rc = zmq_send (handle, "DISPATCH", 8, ZMQ_SNDMORE);
-    if (rc != -1)
-        rc = zmq_send (handle, &job, sizeof job, 0);
-    assert (rc != -1); //  no high-water mark: only a terminated context fails
+    int rc = zdex_pointer_send (zsock_resolve (self->output), "DISPATCH", job);
+    assert (rc == 0); //  no high-water mark: only a terminated context fails
 }
 
 //  Send a reply frame back through the broker to the client named by envelope.
@@ -1003,13 +999,7 @@ s_on_pipe (s_actor_t *actor)
                                                               : 0;
     if (kind) {
         zmq_msg_close (&first);
-        zmq_msg_t pointer;
-        zmq_msg_init (&pointer);
-        int rc = zmq_msg_recv (&pointer, handle, 0);
-        assert (rc == sizeof (void *) && !zmq_msg_more (&pointer));
-        void *item = NULL;
-        memcpy (&item, zmq_msg_data (&pointer), sizeof (void *));
-        zmq_msg_close (&pointer);
+        void *item = zdex_pointer_recv (handle);
         if (kind == 1)
             zdex_partition_call (self, (zdex_call_t *) item);
         else

@@ -118,25 +118,36 @@ s_random_partition (s_self_t *self)
 }
 
 //  A command and a pointer to the actor of a partition (actor 0 for the member
-//  bin, partition -1): the two frames zsock_send (actor, "sp", ...) would send,
-//  without building a zmsg on the way.  When this thread drives the partitions,
-//  a direct call instead; what it outputs is read from the collector.
+//  bin, partition -1).
 static void
-s_send_pointer (s_self_t *self, int64_t partition, const char *command, void *pointer)
+s_to_actor (s_self_t *self, int64_t partition, const char *command, void *pointer)
 {
-    if (self->partitions) {
-        if (streq (command, "CALL"))
-            zdex_partition_call (self->partitions, (zdex_call_t *) pointer);
-        else
-            zdex_partition_job (self->partitions, (zdex_job_t *) pointer, streq (command, "DROP"));
-        return;
-    }
     zactor_t *actor =
         self->actors[partition < 0 ? 0 : (uint32_t) partition % (uint32_t) self->actor_count];
-    void *handle = zsock_resolve (actor);
-    if (zmq_send (handle, command, strlen (command), ZMQ_SNDMORE) == -1 ||
-        zmq_send (handle, &pointer, sizeof pointer, 0) == -1)
+    if (zdex_pointer_send (zsock_resolve (actor), command, pointer) != 0)
         zsys_error ("broker: lost a %s to an actor (%s)", command, zmq_strerror (zmq_errno ()));
+}
+
+//  A request for a partition (-1: the member bin), taken over.  When this thread
+//  drives the partitions, a direct call; what they output is read from the
+//  collector either way.
+static void
+s_partition_call (s_self_t *self, int64_t partition, zdex_call_t *call)
+{
+    if (self->partitions)
+        zdex_partition_call (self->partitions, call);
+    else
+        s_to_actor (self, partition, "CALL", call);
+}
+
+//  A finished job, or (drop) a task that will not start, for its partition.
+static void
+s_partition_job (s_self_t *self, int64_t partition, zdex_job_t *job, bool drop)
+{
+    if (self->partitions)
+        zdex_partition_job (self->partitions, job, drop);
+    else
+        s_to_actor (self, partition, drop ? "DROP" : "RESULT", job);
 }
 
 static void
@@ -144,7 +155,7 @@ s_deliver (zdex_job_t *job, void *arg)
 {
     s_self_t *self = (s_self_t *) arg;
     int64_t partition = !job->ref ? (int64_t) (job->task_id >> 32) : (int64_t) job->partition;
-    s_send_pointer (self, partition, "RESULT", job);
+    s_partition_job (self, partition, job, false);
 }
 
 //  Bind a ROUTER and resolve the endpoint it ended up on.
@@ -469,7 +480,7 @@ s_member_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t *request, bool 
             uint64_t task_id = (uint64_t) json_integer_value (id);
             zdex_job_t *job = zdex_job_new (executor->name, task_id, 0, "", NULL);
             assert (job);
-            s_send_pointer (self, (int64_t) (task_id >> 32), "DROP", job);
+            s_partition_job (self, (int64_t) (task_id >> 32), job, true);
         }
         reply = json_pack ("{s:o}", "not_started", ids);
     } else {
@@ -585,7 +596,7 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
     }
     zdex_call_t *call =
         zdex_call_new (envelope_p, request_p, partition, capacity, executor->config.durability);
-    s_send_pointer (self, partition, "CALL", call);
+    s_partition_call (self, partition, call);
 }
 
 //  Send a scheduled op to the actor holding its task: the partition's actor, or
@@ -607,7 +618,7 @@ s_scheduled_call (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_
         call->reserved = call->permit;
         record->tasks += call->permit;
     }
-    s_send_pointer (self, member_bin ? -1 : (int64_t) partition, "CALL", call);
+    s_partition_call (self, member_bin ? -1 : (int64_t) partition, call);
 }
 
 //  A member-wide scheduled op (get_all, shutdown, stats): this member's share,
@@ -892,14 +903,7 @@ s_on_collector (s_self_t *self)
     }
     if (more && size == 8 && memcmp (data, "DISPATCH", 8) == 0) {
         zmq_msg_close (&first);
-        zmq_msg_t pointer;
-        zmq_msg_init (&pointer);
-        int rc = zmq_msg_recv (&pointer, handle, 0);
-        assert (rc == sizeof (void *) && !zmq_msg_more (&pointer));
-        zdex_job_t *job = NULL;
-        memcpy (&job, zmq_msg_data (&pointer), sizeof (void *));
-        zmq_msg_close (&pointer);
-        s_on_dispatch (self, job);
+        s_on_dispatch (self, (zdex_job_t *) zdex_pointer_recv (handle));
         return true;
     }
     //  Anything else as a zmsg, for the commands below.

@@ -2063,6 +2063,31 @@ zdex_wmsg_simple (const char *op)
 }
 
 int
+zdex_pointer_send (void *handle, const char *command, void *pointer)
+{
+    assert (handle && command);
+    if (zmq_send (handle, command, strlen (command), ZMQ_SNDMORE) == -1 ||
+        zmq_send (handle, &pointer, sizeof pointer, 0) == -1)
+        return -1;
+    return 0;
+}
+
+void *
+zdex_pointer_recv (void *handle)
+{
+    assert (handle);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    int rc = zmq_msg_recv (&frame, handle, 0);
+    //  Only this process's threads write these sockets: anything else is a bug.
+    assert (rc == sizeof (void *) && !zmq_msg_more (&frame));
+    void *pointer = NULL;
+    memcpy (&pointer, zmq_msg_data (&frame), sizeof pointer);
+    zmq_msg_close (&frame);
+    return pointer;
+}
+
+int
 zdex_sockets_wait (void **sockets, size_t count, int timeout_ms)
 {
     assert (sockets || count == 0);

@@ -207,6 +207,15 @@ int zdex_json_depth (const json_t *value, int limit);
 //  sock.  For the slow commands that follow such fast paths.
 zmsg_t *zdex_msg_rest (zmq_msg_t *first, zsock_t *sock);
 
+//  The hand-off of an object between a member's threads: a command frame, then a
+//  frame holding a pointer whose ownership passes with it (the two frames
+//  zsock_send (sock, "sp", ...) would send, without building a zmsg).  handle is
+//  a libzmq socket.  Send returns 0, or -1 if libzmq refused (errno set); the
+//  receiver reads the command frame itself, then the pointer with
+//  zdex_pointer_recv.
+int zdex_pointer_send (void *handle, const char *command, void *pointer);
+void *zdex_pointer_recv (void *handle);
+
 //  Wait until one of count libzmq sockets (void * handles) may have input, or
 //  timeout_ms passes (-1: no limit).  As zmq_poll, but with half its system
 //  calls: each socket's ZMQ_EVENTS is asked once, before waiting (which also takes
