@@ -34,14 +34,13 @@
 //
 //  Inline handlers (declared short and non-blocking) run in the run loop instead:
 //  for a trivial handler, the two hand-offs and thread wake-ups cost more than the
-//  work.  The run loop reads a task frame's type without parsing it (s_peek_type);
-//  a task for an inline handler is parsed, run and answered right there, straight
-//  to the member it came from, and never waits in the FIFO nor takes a slot.  Both
-//  paths run a task and encode its result with the same code (s_run), through a
-//  runner each (settings and a scratch buffer), and both count it and send the
-//  result under the generation rule in s_job_deliver.  When the type is not written
-//  plainly, the run loop parses the frame to learn it and hands the parsed task on
-//  if it is not inline; with no inline handler at all, it never looks.
+//  work.  A worker with inline handlers parses every task frame in the run loop to
+//  learn its type; a task for an inline handler is run and answered right there,
+//  straight to the member it came from, and never waits in the FIFO nor takes a
+//  slot; any other goes to an executor parsed.  Both paths run a task and encode
+//  its result with the same code (s_run), through a runner each (settings and a
+//  scratch buffer), and both count it and send the result under the generation
+//  rule in s_job_deliver.  With no inline handler, frames reach executors unparsed.
 //
 //  Timers: each member records when we last sent to it and last heard from it; the
 //  loop sends worker.heartbeat after heartbeat_ms without sending and recreates the
@@ -73,7 +72,6 @@
 #define S_SCRATCH_SIZE       4096
 #define S_DESCRIPTOR_BUDGET  1024        //  descriptors left to the rest of the process
 #define S_SCRATCH_KEEP       (64 * 1024) //  larger scratch buffers are freed after use
-#define S_PEEK_TYPE_SIZE     256         //  longer types are found by parsing the task
 
 //  One of fn (plain) and state_fn (stateful) is set.
 typedef struct {
@@ -669,9 +667,6 @@ s_task_arrived (zdex_worker_t *self, size_t index, json_t *task, int64_t now)
     s_job_start (self, index, job);
 }
 
-//  The opening of every worker.task frame members write.
-static const char s_task_opening[] = "{\"op\":\"worker.task\",";
-
 //  True if frame can only be a worker.task (well formed or not) or no JSON at all:
 //  it opens as members write tasks, and a second "op" would be a duplicate key,
 //  which the parser rejects.  Such frames go to the executors unparsed, so that
@@ -679,71 +674,25 @@ static const char s_task_opening[] = "{\"op\":\"worker.task\",";
 static bool
 s_is_task_frame (zmq_msg_t *msg)
 {
-    return zmq_msg_size (msg) >= sizeof s_task_opening - 1 &&
-           memcmp (zmq_msg_data (msg), s_task_opening, sizeof s_task_opening - 1) == 0;
+    static const char opening[] = "{\"op\":\"worker.task\",";
+    return zmq_msg_size (msg) >= sizeof opening - 1 &&
+           memcmp (zmq_msg_data (msg), opening, sizeof opening - 1) == 0;
 }
 
-//  The type of a task frame, read without parsing it: the value of the top-level
-//  "type" key, if key and value are written without escapes (as members write
-//  them) and the value fits in size bytes with its NUL.  Returns true and fills
-//  type, or false: then only a parse can tell.  Exact for valid JSON, where a key
-//  appears once (duplicates are rejected); invalid JSON is dropped whoever parses it.
-static bool
-s_peek_type (zmq_msg_t *msg, char *type, size_t size)
-{
-    const char *at = (const char *) zmq_msg_data (msg) + sizeof s_task_opening - 1;
-    const char *end = (const char *) zmq_msg_data (msg) + zmq_msg_size (msg);
-    int depth = 1; //  inside the task object
-    while (at < end) {
-        char c = *at++;
-        if (c == '{' || c == '[')
-            depth++;
-        else if (c == '}' || c == ']') {
-            if (--depth == 0)
-                return false;
-        } else if (c == '"') {
-            const char *string = at;
-            while (at < end && *at != '"')
-                at += *at == '\\' && end - at > 1 ? 2 : 1;
-            if (at >= end)
-                return false;
-            bool type_key = depth == 1 && at - string == 4 && memcmp (string, "type", 4) == 0 &&
-                            at + 2 < end && at[1] == ':' && at[2] == '"';
-            at++;
-            if (type_key) {
-                const char *value = at + 2;
-                const char *close = value;
-                while (close < end && *close != '"' && *close != '\\')
-                    close++;
-                if (close >= end || *close != '"' || (size_t) (close - value) >= size)
-                    return false;
-                memcpy (type, value, (size_t) (close - value));
-                type[close - value] = '\0';
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
-//  A task frame: parse and run it here if it is for an inline handler, else hand
-//  it to an executor unparsed (or parsed, if only parsing told its type).
+//  A task frame.  Without inline handlers it goes to an executor unparsed, so that
+//  parsing runs in parallel; with some, the run loop parses it to learn its type
+//  (a fast parse of a small frame costs less than the hand-off it may save).
 static void
 s_task_frame (zdex_worker_t *self, size_t index, zmq_msg_t *msg, int64_t now)
 {
     if (self->any_inline) {
-        char type[S_PEEK_TYPE_SIZE];
-        bool known = s_peek_type (msg, type, sizeof type);
-        s_handler_t *handler = known ? (s_handler_t *) zhashx_lookup (self->handlers, type) : NULL;
-        if (!known || (handler && handler->runs_inline)) {
-            json_error_t error;
-            json_t *task =
-                zdex_json_load ((const char *) zmq_msg_data (msg), zmq_msg_size (msg), &error);
-            zmq_msg_close (msg);
-            if (task) //  else ignored, as an executor ignores it
-                s_task_arrived (self, index, task, now);
-            return;
-        }
+        json_error_t error;
+        json_t *task =
+            zdex_json_load ((const char *) zmq_msg_data (msg), zmq_msg_size (msg), &error);
+        zmq_msg_close (msg);
+        if (task) //  else ignored, as an executor ignores it
+            s_task_arrived (self, index, task, now);
+        return;
     }
     s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
     zmq_msg_init (&job->raw);

@@ -510,7 +510,7 @@ test_inline_same_results (void **state)
         zstr_free (&on_executor);
         zstr_free (&on_loop);
     }
-    //  A type the run loop cannot read without parsing (escaped) still runs inline.
+    //  A type written with escapes still runs inline.
     s_fake_send (&a, "{\"op\":\"worker.task\",\"ref\":1,\"type\":\"echo-\\u0069nline\","
                      "\"payload\":2}");
     char *escaped = s_next_result (worker, &a, &b);
