@@ -17,7 +17,9 @@
 //      (none) --submit--> PENDING --result--> DONE_OK | FAILED --wrap--> (stale)
 //      PENDING | DONE_OK | FAILED --dispose--> DISPOSED --wrap--> (stale)
 //  Retrieve on PENDING parks (bounded, with an optional deadline); a stored result
-//  or a dispose wakes every retrieve parked on that id.  Timeouts come from one
+//  or a dispose wakes every retrieve parked on that id.  A submit_and_retrieve is
+//  held like a submit's reply until its task is durable, then becomes such a
+//  retrieve (counted as parked from the start).  Timeouts come from one
 //  deadline heap per actor.
 //
 //  Durability: every change to a ring is published on the partition's
@@ -58,11 +60,19 @@ typedef struct {
     char *executor;   //  a wake-up of the retrieves parked on this task
     uint64_t task_id;
     char *urn; //  a wake-up of the gets parked on this scheduled task
+    //  A durable.submit_and_retrieve (envelope, req_text, executor, task_id): once
+    //  its task is durable it is answered from the slot, or parked like a retrieve.
+    bool await;
+    bool and_dispose;
+    int64_t timeout_ms;
 } s_held_t;
+
+#define S_FIELDS_MAX 40 //  ",\"task_id\":" and 20 digits
 
 typedef struct {
     zmsg_t *envelope;
     char *req_text;
+    char fields[S_FIELDS_MAX]; //  in every answer: "" or the task_id (submit_and_retrieve)
     bool and_dispose;
     size_t position; //  in the deadline heap
     char key[S_KEY_MAX];
@@ -143,6 +153,8 @@ s_waiter_destroy (s_waiter_t **waiter_p)
 
 static void s_reply_error (zdex_partition_t *self, zmsg_t **envelope_p, const char *req_text,
                            zdex_code_t code, const char *message);
+static void s_reply_error_fields (zdex_partition_t *self, zmsg_t **envelope_p, const char *req_text,
+                                  const char *fields, zdex_code_t code, const char *message);
 static void s_on_promoted (uint32_t partition, zhashx_t *rings, zlistx_t *records, void *arg);
 static zlistx_t *s_records_of (uint32_t partition, void *arg);
 static void s_hold (void *arg, uint32_t partition, uint64_t seq, int needed, zmsg_t **envelope_p,
@@ -227,8 +239,8 @@ zdex_partition_destroy (zdex_partition_t **self_p)
         s_waiter_t *waiter = (s_waiter_t *) zlistx_first (list);
         while (waiter) {
             //  The client retries at another member, which owns the partition by now.
-            s_reply_error (self, &waiter->envelope, waiter->req_text, ZDEX_UNAVAILABLE,
-                           "member stopping; retry");
+            s_reply_error_fields (self, &waiter->envelope, waiter->req_text, waiter->fields,
+                                  ZDEX_UNAVAILABLE, "member stopping; retry");
             s_waiter_destroy (&waiter);
             waiter = (s_waiter_t *) zlistx_next (list);
         }
@@ -312,27 +324,46 @@ s_reply_error (zdex_partition_t *self, zmsg_t **envelope_p, const char *req_text
 }
 
 //  The reply frame for what a completed or disposed slot holds.
+//  The reply frame for what a completed or disposed slot holds; fields ("" or
+//  more members) go first.
 static zframe_t *
-s_slot_frame (const char *req_text, const zdex_ring_slot_t *slot)
+s_slot_frame (const char *req_text, const char *fields, const zdex_ring_slot_t *slot)
 {
     if (slot->state == ZDEX_RING_DONE_OK) {
-        char *fields = zsys_sprintf (",\"result\":%s", slot->data);
-        assert (fields);
-        zframe_t *frame = zdex_reply_ok (req_text, fields);
-        zstr_free (&fields);
+        char *members = zsys_sprintf ("%s,\"result\":%s", fields, slot->data);
+        assert (members);
+        zframe_t *frame = zdex_reply_ok (req_text, members);
+        zstr_free (&members);
         return frame;
     }
     if (slot->state == ZDEX_RING_FAILED)
-        return zdex_reply_error (req_text, ZDEX_TASK_FAILED, "task failed", slot->data);
+        return zdex_reply_error_fields (req_text, fields, ZDEX_TASK_FAILED, "task failed",
+                                        slot->data);
     assert (slot->state == ZDEX_RING_DISPOSED);
-    return zdex_reply_ok (req_text, ",\"result\":null,\"disposed\":true");
+    char members[S_FIELDS_MAX + 40];
+    snprintf (members, sizeof members, "%s,\"result\":null,\"disposed\":true", fields);
+    return zdex_reply_ok (req_text, members);
 }
 
 static void
-s_reply_slot (zdex_partition_t *self, zmsg_t **envelope_p, const char *req_text,
+s_reply_slot (zdex_partition_t *self, zmsg_t **envelope_p, const char *req_text, const char *fields,
               const zdex_ring_slot_t *slot)
 {
-    s_reply (self, envelope_p, s_slot_frame (req_text, slot));
+    s_reply (self, envelope_p, s_slot_frame (req_text, fields, slot));
+}
+
+static void
+s_reply_error_fields (zdex_partition_t *self, zmsg_t **envelope_p, const char *req_text,
+                      const char *fields, zdex_code_t code, const char *message)
+{
+    s_reply (self, envelope_p, zdex_reply_error_fields (req_text, fields, code, message, NULL));
+}
+
+//  The task_id member of durable.submit_and_retrieve's answers.
+static void
+s_task_id_fields (uint64_t task_id, char *fields)
+{
+    snprintf (fields, S_FIELDS_MAX, ",\"task_id\":%" PRIu64, task_id);
 }
 
 //  Answer and free every retrieve parked on key, from the slot's current state.
@@ -347,7 +378,7 @@ s_wake (zdex_partition_t *self, const char *key, const zdex_ring_slot_t *slot)
     s_waiter_t *waiter = (s_waiter_t *) zlistx_first (list);
     while (waiter) {
         zdex_deadlines_remove (self->deadlines, &waiter->position);
-        s_reply_slot (self, &waiter->envelope, waiter->req_text, slot);
+        s_reply_slot (self, &waiter->envelope, waiter->req_text, waiter->fields, slot);
         dispose |= waiter->and_dispose;
         s_waiter_destroy (&waiter);
         self->parked--;
@@ -447,12 +478,91 @@ s_wake_task (zdex_partition_t *self, const char *executor, uint64_t task_id)
         s_dispose_slot (self, executor, ring, task_id);
 }
 
+//  Answer a retrieve of task_id from its slot, or park it while the task is
+//  pending (a result the backups do not hold yet counts as pending).  fields go
+//  in every answer.  reserved: the request is counted in parked already (a
+//  durable.submit_and_retrieve, counted when it was accepted).
+static void
+s_answer (zdex_partition_t *self, const char *executor, uint64_t task_id, zmsg_t **envelope_p,
+          char **req_text_p, int64_t timeout_ms, bool and_dispose, const char *fields,
+          bool reserved)
+{
+    uint32_t partition = (uint32_t) (task_id >> 32);
+    zdex_ring_t *ring = s_ring (self, executor, partition, 0);
+    zdex_ring_slot_t slot;
+    zdex_ring_state_t state =
+        ring ? zdex_ring_lookup (ring, (uint32_t) task_id, &slot) : ZDEX_RING_STALE;
+    char key[S_KEY_MAX];
+    zdex_job_key (executor, task_id, key, sizeof key);
+    if (state != ZDEX_RING_STALE && state != ZDEX_RING_PENDING &&
+        zhashx_lookup (self->undurable, key))
+        state = ZDEX_RING_PENDING; //  a result the backups do not hold yet: wait for it
+    if (state == ZDEX_RING_STALE)
+        s_reply_error_fields (self, envelope_p, *req_text_p, fields, ZDEX_STALE_TASK_ID,
+                              "task id was never issued or its slot has been overwritten");
+    else if (state != ZDEX_RING_PENDING) {
+        if (and_dispose && state != ZDEX_RING_DISPOSED) {
+            zframe_t *frame = s_slot_frame (*req_text_p, fields, &slot);
+            uint64_t seq = s_dispose_slot (self, executor, ring, task_id);
+            s_hold_reply (self, partition, seq, s_needed (self, executor), envelope_p, frame,
+                          req_text_p);
+        } else
+            s_reply_slot (self, envelope_p, *req_text_p, fields, &slot);
+    } else if (timeout_ms == 0)
+        s_reply_error_fields (self, envelope_p, *req_text_p, fields, ZDEX_TIMEOUT,
+                              "task is not done yet");
+    else if (!reserved && self->parked >= self->args.max_parked)
+        s_reply_error (self, envelope_p, *req_text_p, ZDEX_REJECTED,
+                       "too many parked requests on this member; retry later");
+    else {
+        s_waiter_t *waiter = (s_waiter_t *) zmalloc (sizeof (s_waiter_t));
+        assert (waiter);
+        waiter->envelope = *envelope_p;
+        *envelope_p = NULL;
+        waiter->req_text = *req_text_p;
+        *req_text_p = NULL;
+        snprintf (waiter->fields, sizeof waiter->fields, "%s", fields);
+        waiter->and_dispose = and_dispose;
+        waiter->position = ZDEX_DEADLINE_NONE;
+        snprintf (waiter->key, sizeof waiter->key, "%s", key);
+        zlistx_t *list = (zlistx_t *) zhashx_lookup (self->waiters, waiter->key);
+        if (!list) {
+            list = zlistx_new ();
+            assert (list);
+            zhashx_insert (self->waiters, waiter->key, list);
+        }
+        waiter->handle = zlistx_add_end (list, waiter);
+        if (timeout_ms > 0)
+            zdex_deadlines_add (self->deadlines, zclock_mono () + timeout_ms, waiter,
+                                &waiter->position);
+        if (!reserved)
+            self->parked++;
+        return;
+    }
+    if (reserved)
+        self->parked--;
+}
+
 static void
 s_on_release (void *item, bool ok, void *arg)
 {
     zdex_partition_t *self = (zdex_partition_t *) arg;
     s_held_t *held = (s_held_t *) item;
-    if (held->envelope) {
+    if (held->await) {
+        //  The task is durable: from now on the request is a retrieve.  Not
+        //  durable (the partition moved first): the task may be lost and its id
+        //  reused by the new owner, so the answer carries no task_id.
+        char fields[S_FIELDS_MAX];
+        s_task_id_fields (held->task_id, fields);
+        if (ok)
+            s_answer (self, held->executor, held->task_id, &held->envelope, &held->req_text,
+                      held->timeout_ms, held->and_dispose, fields, true);
+        else {
+            s_reply_error (self, &held->envelope, held->req_text, ZDEX_UNAVAILABLE,
+                           "the partition moved before the task was replicated; retry");
+            self->parked--;
+        }
+    } else if (held->envelope) {
         if (ok) {
             s_reply (self, &held->envelope, held->frame);
             held->frame = NULL; //  sent with the reply
@@ -502,11 +612,39 @@ s_hold (void *arg, uint32_t partition, uint64_t seq, int needed, zmsg_t **envelo
     zdex_replicator_hold (self->replicator, partition, seq, needed, held);
 }
 
+//  Hold a durable.submit_and_retrieve until its task is durable (s_on_release
+//  answers it then, or parks it).  It counts as parked from now on.
+static void
+s_hold_await (zdex_partition_t *self, zdex_call_t *call, uint64_t task_id, uint64_t seq)
+{
+    s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
+    assert (held);
+    held->await = true;
+    held->envelope = call->envelope;
+    call->envelope = NULL;
+    held->req_text = call->request->req_text;
+    call->request->req_text = NULL;
+    held->executor = strdup (call->request->executor);
+    assert (held->executor);
+    held->task_id = task_id;
+    held->timeout_ms = call->request->timeout_ms;
+    held->and_dispose = call->request->auto_dispose;
+    self->parked++;
+    zdex_replicator_hold (self->replicator, call->partition, seq, call->durability, held);
+}
+
 static void
 s_submit (zdex_partition_t *self, zdex_call_t *call)
 {
     zdex_request_t *request = call->request;
     bool execute = request->op == ZDEX_OP_DURABLE_EXECUTE;
+    bool await = request->op == ZDEX_OP_DURABLE_SUBMIT_AND_RETRIEVE;
+    if (await && self->parked >= self->args.max_parked) {
+        //  Refused before anything is stored: it could not wait for its result.
+        s_reply_error (self, &call->envelope, request->req_text, ZDEX_REJECTED,
+                       "too many parked requests on this member; retry later");
+        return;
+    }
     zdex_ring_t *ring = s_ring (self, request->executor, call->partition, call->capacity);
     uint32_t sequence;
     char fields[48];
@@ -515,12 +653,16 @@ s_submit (zdex_partition_t *self, zdex_call_t *call)
         //  A retry: the original task stands, whatever this one carries.  It is
         //  acknowledged no sooner than everything published so far is durable
         //  (the original may still be on its way to the backups).
-        snprintf (fields, sizeof fields, ",\"task_id\":%" PRIu64,
-                  ((uint64_t) call->partition << 32) | sequence);
-        s_hold_reply (
-            self, call->partition, zdex_replicator_last_seq (self->replicator, call->partition),
-            call->durability, &call->envelope,
-            zdex_reply_ok (request->req_text, execute ? NULL : fields), &request->req_text);
+        uint64_t task_id = ((uint64_t) call->partition << 32) | sequence;
+        uint64_t last = zdex_replicator_last_seq (self->replicator, call->partition);
+        if (await) {
+            s_hold_await (self, call, task_id, last);
+            return;
+        }
+        snprintf (fields, sizeof fields, ",\"task_id\":%" PRIu64, task_id);
+        s_hold_reply (self, call->partition, last, call->durability, &call->envelope,
+                      zdex_reply_ok (request->req_text, execute ? NULL : fields),
+                      &request->req_text);
         return;
     }
     char *payload = zdex_json_text (request->payload);
@@ -555,6 +697,10 @@ s_submit (zdex_partition_t *self, zdex_call_t *call)
         zdex_job_new (request->executor, task_id, attempt, request->task_type, job_payload);
     assert (job);
     s_dispatch (self, job);
+    if (await) {
+        s_hold_await (self, call, task_id, seq);
+        return;
+    }
     snprintf (fields, sizeof fields, ",\"task_id\":%" PRIu64, task_id);
     s_hold_reply (self, call->partition, seq, call->durability, &call->envelope,
                   zdex_reply_ok (request->req_text, execute ? NULL : fields), &request->req_text);
@@ -564,61 +710,10 @@ static void
 s_retrieve (zdex_partition_t *self, zdex_call_t *call)
 {
     zdex_request_t *request = call->request;
-    bool and_dispose = request->op == ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE;
-    zdex_ring_t *ring = s_ring (self, request->executor, call->partition, 0);
-    zdex_ring_slot_t slot;
-    zdex_ring_state_t state =
-        ring ? zdex_ring_lookup (ring, (uint32_t) request->task_id, &slot) : ZDEX_RING_STALE;
-    if (state == ZDEX_RING_STALE) {
-        s_reply_error (self, &call->envelope, request->req_text, ZDEX_STALE_TASK_ID,
-                       "task id was never issued or its slot has been overwritten");
-        return;
-    }
-    char key[S_KEY_MAX];
-    zdex_job_key (request->executor, request->task_id, key, sizeof key);
-    if (state != ZDEX_RING_PENDING && zhashx_lookup (self->undurable, key))
-        state = ZDEX_RING_PENDING; //  a result the backups do not hold yet: wait for it
-    if (state != ZDEX_RING_PENDING) {
-        if (and_dispose && state != ZDEX_RING_DISPOSED) {
-            zframe_t *frame = s_slot_frame (request->req_text, &slot);
-            uint64_t seq = s_dispose_slot (self, request->executor, ring, request->task_id);
-            s_hold_reply (self, call->partition, seq, s_needed (self, request->executor),
-                          &call->envelope, frame, &request->req_text);
-        } else
-            s_reply_slot (self, &call->envelope, request->req_text, &slot);
-        return;
-    }
-    if (request->timeout_ms == 0) {
-        s_reply_error (self, &call->envelope, request->req_text, ZDEX_TIMEOUT,
-                       "task is not done yet");
-        return;
-    }
-    if (self->parked >= self->args.max_parked) {
-        s_reply_error (self, &call->envelope, request->req_text, ZDEX_REJECTED,
-                       "too many parked requests on this member; retry later");
-        return;
-    }
-    s_waiter_t *waiter = (s_waiter_t *) zmalloc (sizeof (s_waiter_t));
-    assert (waiter);
-    waiter->envelope = call->envelope;
-    call->envelope = NULL;
-    waiter->req_text = request->req_text;
-    request->req_text = NULL;
-    waiter->and_dispose = and_dispose;
-    waiter->position = ZDEX_DEADLINE_NONE;
-    zdex_job_key (request->executor, request->task_id, waiter->key, sizeof waiter->key);
-    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->waiters, waiter->key);
-    if (!list) {
-        list = zlistx_new ();
-        assert (list);
-        zhashx_insert (self->waiters, waiter->key, list);
-    }
-    waiter->handle = zlistx_add_end (list, waiter);
-    if (request->timeout_ms > 0)
-        zdex_deadlines_add (self->deadlines, zclock_mono () + request->timeout_ms, waiter,
-                            &waiter->position);
-    self->parked++;
+    s_answer (self, request->executor, request->task_id, &call->envelope, &request->req_text,
+              request->timeout_ms, request->op == ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE, "", false);
 }
+
 static void
 s_dispose (zdex_partition_t *self, zdex_call_t *call)
 {
@@ -675,6 +770,7 @@ s_on_call (zdex_partition_t *self, zdex_call_t *call)
     switch (call->request->op) {
     case ZDEX_OP_DURABLE_SUBMIT:
     case ZDEX_OP_DURABLE_EXECUTE:
+    case ZDEX_OP_DURABLE_SUBMIT_AND_RETRIEVE:
         s_submit (self, call);
         break;
     case ZDEX_OP_DURABLE_RETRIEVE:
@@ -815,8 +911,8 @@ s_on_demoted (uint32_t partition, void *arg)
         s_waiter_t *waiter = (s_waiter_t *) zlistx_first (list);
         while (waiter) {
             zdex_deadlines_remove (self->deadlines, &waiter->position);
-            s_reply_error (self, &waiter->envelope, waiter->req_text, ZDEX_UNAVAILABLE,
-                           "the partition moved to another member; retry");
+            s_reply_error_fields (self, &waiter->envelope, waiter->req_text, waiter->fields,
+                                  ZDEX_UNAVAILABLE, "the partition moved to another member; retry");
             s_waiter_destroy (&waiter);
             self->parked--;
             waiter = (s_waiter_t *) zlistx_next (list);
@@ -856,8 +952,8 @@ s_expire (zdex_partition_t *self)
     int64_t now = zclock_mono ();
     s_waiter_t *waiter;
     while ((waiter = (s_waiter_t *) zdex_deadlines_pop_due (self->deadlines, now))) {
-        s_reply_error (self, &waiter->envelope, waiter->req_text, ZDEX_TIMEOUT,
-                       "task was not done within timeout_ms");
+        s_reply_error_fields (self, &waiter->envelope, waiter->req_text, waiter->fields,
+                              ZDEX_TIMEOUT, "task was not done within timeout_ms");
         zlistx_t *list = (zlistx_t *) zhashx_lookup (self->waiters, waiter->key);
         assert (list);
         zlistx_delete (list, waiter->handle);

@@ -35,6 +35,10 @@ static const char *s_usage_text =
     "                      durable.submit; prints {\"task_id\":...}\n"
     "  execute TYPE [PAYLOAD_JSON] [--key K] [--idempotency-key K]\n"
     "                      durable.execute (no id, result not kept)\n"
+    "  submit-and-retrieve TYPE [PAYLOAD_JSON] [--key K] [--idempotency-key K]\n"
+    "                      [--timeout-ms N]\n"
+    "                      durable.submit_and_retrieve: one request, answered with\n"
+    "                      {\"task_id\":..,\"result\":..}; waits until done without --timeout-ms\n"
     "  retrieve TASK_ID [--timeout-ms N]\n"
     "                      durable.retrieve; waits until done without --timeout-ms\n"
     "  retrieve-and-dispose TASK_ID [--timeout-ms N]\n"
@@ -231,6 +235,8 @@ typedef struct {
 static const s_command_t s_commands[] = {
     {"submit", "durable.submit", 1, 2, S_TAKES_EXECUTOR | S_TAKES_TASK},
     {"execute", "durable.execute", 1, 2, S_TAKES_EXECUTOR | S_TAKES_TASK},
+    {"submit-and-retrieve", "durable.submit_and_retrieve", 1, 2,
+     S_TAKES_EXECUTOR | S_TAKES_TASK | S_TAKES_TIMEOUT},
     {"retrieve", "durable.retrieve", 1, 1, S_TAKES_EXECUTOR | S_TAKES_TASK_ID | S_TAKES_TIMEOUT},
     {"retrieve-and-dispose", "durable.retrieve_and_dispose", 1, 1,
      S_TAKES_EXECUTOR | S_TAKES_TASK_ID | S_TAKES_TIMEOUT},

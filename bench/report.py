@@ -15,7 +15,8 @@ Subcommands (standard library only):
 A record's "run.purpose" says why it was taken: "throughput" (the main depth),
 "latency" (depth 1), "sweep" (extra depths for the plot), "memory" or
 "failover".  A zdex record with "members" above 1 is the system "zdex-cluster",
-apart from the single member "zdex".  When a file holds several records for one
+apart from the single member "zdex"; with "mode" submit-and-retrieve they are
+"zdex-cluster-sar" and "zdex-sar".  When a file holds several records for one
 (purpose, system, depth), the last wins.
 """
 
@@ -31,6 +32,8 @@ import tempfile
 SYSTEMS = [
     ("zdex", "zdex"),
     ("zdex-cluster", "zdex cluster"),
+    ("zdex-sar", "zdex, submit_and_retrieve"),
+    ("zdex-cluster-sar", "zdex cluster, submit_and_retrieve"),
     ("zdex-floor", "raw ZeroMQ floor (with backup)"),
     ("zdex-floor-nobackup", "raw ZeroMQ floor (no backup)"),
     ("redis-bullmq", "Redis + BullMQ"),
@@ -57,15 +60,16 @@ def system(record):
     """The row a record belongs to: its bench, with a zdex cluster apart."""
     bench = record.get("bench")
     members = record.get("members")
-    if bench == "zdex" and isinstance(members, int) and members > 1:
-        return "zdex-cluster"
-    return bench
+    cluster = bench == "zdex" and isinstance(members, int) and members > 1
+    if bench == "zdex" and record.get("mode") == "submit-and-retrieve":
+        return "zdex-cluster-sar" if cluster else "zdex-sar"
+    return "zdex-cluster" if cluster else bench
 
 
 def display(key, record):
     """The row's name; a cluster's says what it was."""
     name = NAMES.get(key, key)
-    if key == "zdex-cluster" and record:
+    if key in ("zdex-cluster", "zdex-cluster-sar") and record:
         name += " (%s members, durability %s, %s x %s slots)" % (
             record.get("members"), record.get("durability"), record.get("workers"),
             record.get("slots"))

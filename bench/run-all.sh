@@ -5,6 +5,8 @@
 # (scripts/setup.sh), then runs, one after the other on this machine:
 #   zdex                 zdex-bench (zdexd + zdex-worker, submit then retrieve)
 #   cluster              zdex-bench --members 3 --durability 1 (3 zdexd, 2 workers)
+#   zdex-sar, cluster-sar  the same two with --mode submit-and-retrieve (one
+#                        request per job, answered with its result)
 #   floor                zdex-floor, the raw-ZeroMQ durable-job floor (backup acks)
 #   floor-nobackup       zdex-floor --no-backup (like a single zdex member)
 #   bullmq               Redis + BullMQ (bench/peers/run-bullmq.sh)
@@ -33,8 +35,8 @@
 #   --cluster-workers N     worker processes of those runs (default 2)
 #   --failover-tasks N      stored tasks per failover measurement (default 1000)
 #   --failover-repeat R     failover measurements, each on a fresh cluster (default 5)
-#   --systems "..."    subset of: zdex cluster failover floor floor-nobackup
-#                      bullmq gearman
+#   --systems "..."    subset of: zdex cluster zdex-sar cluster-sar failover
+#                      floor floor-nobackup bullmq gearman
 #   --max-seconds S    bound of each run (default 180); each is also killed by
 #                      timeout(1) 60 s later
 #   --build DIR        build directory (default <repo>/build)
@@ -61,7 +63,7 @@ cluster_members=3
 cluster_workers=2
 failover_tasks=1000
 failover_repeat=5
-systems="zdex cluster failover floor floor-nobackup bullmq gearman"
+systems="zdex cluster zdex-sar cluster-sar failover floor floor-nobackup bullmq gearman"
 max_seconds=180
 build="$root/build"
 plot=0
@@ -101,7 +103,7 @@ for value in "$tasks" "$depth" "$payload" "$workers" "$slots" "$latency_tasks" \
 done
 ((cluster_members >= 2)) || { echo "run-all.sh: --cluster-members must be 2 or more" >&2; exit 2; }
 for system in $systems; do
-    case $system in zdex | cluster | failover | floor | floor-nobackup | bullmq | gearman) ;;
+    case $system in zdex | cluster | zdex-sar | cluster-sar | failover | floor | floor-nobackup | bullmq | gearman) ;;
     *) echo "run-all.sh: unknown system '$system'" >&2; exit 2 ;;
     esac
 done
@@ -157,13 +159,16 @@ run_one() {
     run_index=$((run_index + 1))
     local bound=${run_max_seconds:-$max_seconds}
     local run_workers=$workers
-    case $system in cluster | failover) run_workers=$cluster_workers ;; esac
+    case $system in cluster | cluster-sar | failover) run_workers=$cluster_workers ;; esac
     local common=(--tasks "$run_tasks" --depth "$run_depth" --payload-bytes "$payload"
         --workers "$run_workers" --slots "$slots" --max-seconds "$bound" --port "$port")
     local command
     case $system in
     zdex) command=("$build/zdex-bench" "${common[@]}") ;;
     cluster) command=("$build/zdex-bench" "${common[@]}" --members "$cluster_members" --durability 1) ;;
+    zdex-sar) command=("$build/zdex-bench" "${common[@]}" --mode submit-and-retrieve) ;;
+    cluster-sar) command=("$build/zdex-bench" "${common[@]}" --members "$cluster_members" --durability 1
+        --mode submit-and-retrieve) ;;
     failover) command=("$build/zdex-bench" "${common[@]}" --failover --repeat "$failover_repeat"
         --members "$cluster_members" --durability 1) ;;
     floor) command=("$build/zdex-floor" "${common[@]}") ;;

@@ -116,6 +116,7 @@ typedef struct {
     long payload_bytes;
     const char *executor; //  NULL: field omitted, the member uses "default"
     bool execute_mode;
+    bool await_mode;    //  durable.submit_and_retrieve: one request per task
     bool memory_mode;   //  submit-retrieve, plus the VmRSS measurement
     bool failover_mode; //  submit-retrieve, then kill the founder, R times
     bool tasks_set;     //  --tasks given (memory and failover have their own default)
@@ -330,7 +331,9 @@ s_usage (FILE *out)
              "  --depth D            tasks outstanding at all times (default 100)\n"
              "  --payload-bytes B    payload is a JSON string of B 'x' (default 100)\n"
              "  --executor NAME      durable executor (default: field omitted = \"default\")\n"
-             "  --mode M             submit-retrieve (default), execute or memory\n"
+             "  --mode M             submit-retrieve (default), submit-and-retrieve (one\n"
+             "                       request per task, answered with its result), execute\n"
+             "                       or memory\n"
              "  --failover           time a failover: kill the founding member, --repeat times\n"
              "  --repeat R           failover measurements, each on a fresh cluster (default 5)\n"
              "  --members N          zdexd processes to start, as one cluster (default 1;\n"
@@ -431,7 +434,9 @@ s_parse_options (bench_t *self, int argc, char *argv[])
         case OPT_MODE:
             self->execute_mode = streq (optarg, "execute");
             self->memory_mode = streq (optarg, "memory");
-            good = self->execute_mode || self->memory_mode || streq (optarg, "submit-retrieve");
+            self->await_mode = streq (optarg, "submit-and-retrieve");
+            good = self->execute_mode || self->memory_mode || self->await_mode ||
+                   streq (optarg, "submit-retrieve");
             break;
         case OPT_FAILOVER:
             self->failover_mode = true;
@@ -511,7 +516,8 @@ s_parse_options (bench_t *self, int argc, char *argv[])
     else if (self->connect && self->memory_mode)
         conflict = "--mode memory reads the member's /proc entry, so it starts its own member: "
                    "drop --connect";
-    else if (self->failover_mode && (self->connect || self->memory_mode || self->execute_mode))
+    else if (self->failover_mode &&
+             (self->connect || self->memory_mode || self->execute_mode || self->await_mode))
         conflict = "--failover kills a member that the bench started, after a submit-retrieve "
                    "run: drop --connect and --mode";
     else if (repeat_set && !self->failover_mode)
@@ -1327,13 +1333,14 @@ s_handle_reply (bench_t *self, const char *data, size_t size, int64_t now)
     bool submitted = self->state[index] == TASK_SUBMIT_SENT;
     const char *what = !submitted           ? "durable.retrieve"
                        : self->execute_mode ? "durable.execute"
+                       : self->await_mode   ? "durable.submit_and_retrieve"
                                             : "durable.submit";
     if (!json_is_true (json_object_get (reply, "ok"))) {
         s_error (self, "task %" JSON_INTEGER_FORMAT ": %s: %.*s", index, what, shown, data);
         s_finish (self, (long) index, false, now);
     } else if (submitted && self->execute_mode)
         s_finish (self, (long) index, true, now);
-    else if (submitted) {
+    else if (submitted && !self->await_mode) {
         zdex_hist_record (self->submit_ack, now - self->sent_at[index]);
         json_t *task_id = json_object_get (reply, "task_id");
         if (!json_is_integer (task_id) || json_integer_value (task_id) < 0) {
@@ -1801,6 +1808,7 @@ s_report (bench_t *self)
     throughput = s_round1 (throughput);
     const char *mode = self->memory_mode     ? "memory"
                        : self->execute_mode  ? "execute"
+                       : self->await_mode    ? "submit-and-retrieve"
                        : self->failover_mode ? "failover"
                                              : "submit-retrieve";
     double cpu_s = zdex_procset_cpu_s (self->procs, NULL);
@@ -1878,7 +1886,7 @@ s_report (bench_t *self)
                  "p99.9", "max", "mean");
         zdex_hist_print_row (self->latency, stderr,
                              self->execute_mode ? "execute -> ack" : "submit -> result");
-        if (!self->execute_mode)
+        if (!self->execute_mode && !self->await_mode)
             zdex_hist_print_row (self->submit_ack, stderr, "submit -> task_id");
         fprintf (stderr, "  %-20s %.1f us per task (all processes below)\n", "cpu",
                  cpu_per_task_us);
@@ -2045,6 +2053,7 @@ s_prepare (bench_t *self)
         self->payload[self->payload_bytes] = 0;
     }
     const char *head = self->execute_mode ? "{\"op\":\"durable.execute\",\"req\":"
+                       : self->await_mode ? "{\"op\":\"durable.submit_and_retrieve\",\"req\":"
                                           : "{\"op\":\"durable.submit\",\"req\":";
     self->submit_head_len = strlen (head);
     if (self->payload)

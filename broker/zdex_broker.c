@@ -531,7 +531,8 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
 {
     zdex_request_t *request = *request_p;
     const char *req = request->req_text;
-    bool submit = request->op == ZDEX_OP_DURABLE_SUBMIT || request->op == ZDEX_OP_DURABLE_EXECUTE;
+    bool submit = request->op == ZDEX_OP_DURABLE_SUBMIT || request->op == ZDEX_OP_DURABLE_EXECUTE ||
+                  request->op == ZDEX_OP_DURABLE_SUBMIT_AND_RETRIEVE;
     uint32_t partition;
     if (!submit)
         partition = (uint32_t) (request->task_id >> 32);
@@ -831,6 +832,7 @@ s_on_client (s_self_t *self)
     switch (request->op) {
     case ZDEX_OP_DURABLE_SUBMIT:
     case ZDEX_OP_DURABLE_EXECUTE:
+    case ZDEX_OP_DURABLE_SUBMIT_AND_RETRIEVE:
     case ZDEX_OP_DURABLE_RETRIEVE:
     case ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE:
     case ZDEX_OP_DURABLE_DISPOSE:

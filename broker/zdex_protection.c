@@ -29,6 +29,7 @@ static const s_op_class_t s_op_classes[] = {
     {"scheduled.status", ZDEX_PROTECTION_READ},
     {"durable.submit", ZDEX_PROTECTION_WRITE},
     {"durable.execute", ZDEX_PROTECTION_WRITE},
+    {"durable.submit_and_retrieve", ZDEX_PROTECTION_WRITE},
     {"durable.dispose", ZDEX_PROTECTION_WRITE},
     {"durable.retrieve_and_dispose", ZDEX_PROTECTION_WRITE},
     {"durable.shutdown", ZDEX_PROTECTION_WRITE},

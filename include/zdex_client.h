@@ -129,6 +129,16 @@ int zdex_client_submit (zdex_client_t *self, const char *executor, const char *t
 int zdex_client_execute (zdex_client_t *self, const char *executor, const char *type,
                          json_t *payload, const char *key, const char *idempotency_key);
 
+//  durable.submit_and_retrieve (zdex extension): submit as zdex_client_submit and
+//  get the result in the same reply, as zdex_client_retrieve with timeout_ms would;
+//  auto_dispose frees the slot once answered.  *task_id_p (if not NULL) is set
+//  whenever the reply names the task: on success, and on TASK_FAILED or TIMEOUT
+//  (retrieve it later).  On success sets *result_p (caller owns) if not NULL.
+int zdex_client_submit_and_retrieve (zdex_client_t *self, const char *executor, const char *type,
+                                     json_t *payload, const char *key, const char *idempotency_key,
+                                     int64_t timeout_ms, bool auto_dispose, uint64_t *task_id_p,
+                                     json_t **result_p);
+
 //  durable.retrieve: the result of a task.  timeout_ms: -1 waits until the task is
 //  done, 0 answers at once, T > 0 waits up to T ms (error TIMEOUT after).  On
 //  success sets *result_p (caller owns; json null for a disposed task) if result_p

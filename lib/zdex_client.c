@@ -290,7 +290,8 @@ s_partition_of (zdex_client_t *self, json_t *request, uint32_t *partition_p)
     const char *op = json_string_value (json_object_get (request, "op"));
     if (!op)
         return false;
-    if (streq (op, "durable.submit") || streq (op, "durable.execute")) {
+    if (streq (op, "durable.submit") || streq (op, "durable.execute") ||
+        streq (op, "durable.submit_and_retrieve")) {
         json_t *key = json_object_get (request, "key");
         if (!key)
             key = json_object_get (request, "idempotency_key");
@@ -541,7 +542,8 @@ s_retryable (json_t *request, json_t *reply)
     const char *op = json_string_value (json_object_get (request, "op"));
     if (!op)
         return true;
-    if (streq (op, "durable.submit") || streq (op, "durable.execute"))
+    if (streq (op, "durable.submit") || streq (op, "durable.execute") ||
+        streq (op, "durable.submit_and_retrieve"))
         return json_object_get (request, "idempotency_key") != NULL;
     if (strncmp (op, "scheduled.", 10) == 0)
         return streq (op, "scheduled.get") || streq (op, "scheduled.cancel") ||
@@ -833,6 +835,39 @@ zdex_client_execute (zdex_client_t *self, const char *executor, const char *type
                                                        payload, key, idempotency_key));
     json_decref (reply);
     return reply ? 0 : -1;
+}
+
+int
+zdex_client_submit_and_retrieve (zdex_client_t *self, const char *executor, const char *type,
+                                 json_t *payload, const char *key, const char *idempotency_key,
+                                 int64_t timeout_ms, bool auto_dispose, uint64_t *task_id_p,
+                                 json_t **result_p)
+{
+    assert (self);
+    json_t *request = s_submit_request (self, "durable.submit_and_retrieve", executor, type,
+                                        payload, key, idempotency_key);
+    if (!request)
+        return -1;
+    if (timeout_ms >= 0)
+        json_object_set_new (request, "timeout_ms", json_integer (timeout_ms));
+    if (auto_dispose)
+        json_object_set_new (request, "auto_dispose", json_true ());
+    json_object_set_new (request, "req", json_integer (--self->next_sync_req));
+    json_t *reply = s_exchange_retrying (self, request, s_wait_for (self, request));
+    json_decref (request);
+    if (!reply)
+        return -1;
+    //  The id comes with failures too (TASK_FAILED, TIMEOUT): the task exists.
+    json_t *task_id = json_object_get (reply, "task_id");
+    if (task_id_p && json_is_integer (task_id) && json_integer_value (task_id) >= 0)
+        *task_id_p = (uint64_t) json_integer_value (task_id);
+    int rc = s_check_reply (self, reply);
+    if (rc == 0 && result_p) {
+        json_t *result = json_object_get (reply, "result");
+        *result_p = result ? json_incref (result) : json_null ();
+    }
+    json_decref (reply);
+    return rc;
 }
 
 static int

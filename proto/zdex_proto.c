@@ -72,9 +72,10 @@ enum {
 #define S_FIELDS_BASE (S_FIELD_OP | S_FIELD_REQ)
 #define S_FIELDS_SUBMIT                                                                            \
     (S_FIELDS_BASE | S_FIELD_EXECUTOR | S_FIELD_TASK | S_FIELD_KEY | S_FIELD_IDEMPOTENCY_KEY)
-#define S_FIELDS_RETRIEVE (S_FIELDS_BASE | S_FIELD_EXECUTOR | S_FIELD_TASK_ID | S_FIELD_TIMEOUT_MS)
-#define S_FIELDS_DISPOSE  (S_FIELDS_BASE | S_FIELD_EXECUTOR | S_FIELD_TASK_ID)
-#define S_FIELDS_EXECUTOR (S_FIELDS_BASE | S_FIELD_EXECUTOR)
+#define S_FIELDS_SUBMIT_AND_RETRIEVE (S_FIELDS_SUBMIT | S_FIELD_TIMEOUT_MS | S_FIELD_AUTO_DISPOSE)
+#define S_FIELDS_RETRIEVE            (S_FIELDS_BASE | S_FIELD_EXECUTOR | S_FIELD_TASK_ID | S_FIELD_TIMEOUT_MS)
+#define S_FIELDS_DISPOSE             (S_FIELDS_BASE | S_FIELD_EXECUTOR | S_FIELD_TASK_ID)
+#define S_FIELDS_EXECUTOR            (S_FIELDS_BASE | S_FIELD_EXECUTOR)
 #define S_FIELDS_SCHEDULE                                                                          \
     (S_FIELDS_BASE | S_FIELD_SCHEDULER | S_FIELD_TASK | S_FIELD_NAME | S_FIELD_DELAY_MS |          \
      S_FIELD_PERIOD_MS | S_FIELD_AUTO_DISPOSE | S_FIELD_KEY | S_FIELD_MEMBER | S_FIELD_MEMBERS |   \
@@ -130,6 +131,8 @@ static const s_op_t s_ops[ZDEX_OP_COUNT] = {
     [ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE] = {"durable.retrieve_and_dispose", 28, S_FIELDS_RETRIEVE,
                                               S_FIELD_TASK_ID},
     [ZDEX_OP_DURABLE_DISPOSE] = {"durable.dispose", 15, S_FIELDS_DISPOSE, S_FIELD_TASK_ID},
+    [ZDEX_OP_DURABLE_SUBMIT_AND_RETRIEVE] = {"durable.submit_and_retrieve", 27,
+                                             S_FIELDS_SUBMIT_AND_RETRIEVE, S_FIELD_TASK},
     [ZDEX_OP_DURABLE_SHUTDOWN] = {"durable.shutdown", 16, S_FIELDS_EXECUTOR, 0},
     [ZDEX_OP_DURABLE_SHUTDOWN_NOW] = {"durable.shutdown_now", 20, S_FIELDS_EXECUTOR, 0},
     [ZDEX_OP_DURABLE_STATUS] = {"durable.status", 14, S_FIELDS_EXECUTOR, 0},
@@ -1625,9 +1628,17 @@ zframe_t *
 zdex_reply_error (const char *req_text, zdex_code_t code, const char *message,
                   const char *cause_text)
 {
+    return zdex_reply_error_fields (req_text, NULL, code, message, cause_text);
+}
+
+zframe_t *
+zdex_reply_error_fields (const char *req_text, const char *fields, zdex_code_t code,
+                         const char *message, const char *cause_text)
+{
     static const char req_open[] = "{\"req\":";
-    static const char error_first[] = "{\"ok\":false,\"error\":{\"code\":\"";
-    static const char error_next[] = ",\"ok\":false,\"error\":{\"code\":\"";
+    static const char ok_first[] = "{\"ok\":false";
+    static const char ok_next[] = ",\"ok\":false";
+    static const char error_open[] = ",\"error\":{\"code\":\"";
     static const char message_open[] = "\",\"message\":";
     static const char cause_open[] = ",\"cause\":";
     const char *code_text = zdex_code_str (code);
@@ -1635,21 +1646,25 @@ zdex_reply_error (const char *req_text, zdex_code_t code, const char *message,
     if (s_quoted_init (&quoted, message ? message : zdex_code_str (code)))
         return NULL;
     size_t req_size = req_text ? strlen (req_text) : 0;
+    size_t fields_size = fields ? strlen (fields) : 0;
     size_t code_size = strlen (code_text);
     size_t cause_size = cause_text ? strlen (cause_text) : 0;
-    size_t size = (req_text ? sizeof (req_open) - 1 + req_size + sizeof (error_next) - 1
-                            : sizeof (error_first) - 1) +
-                  code_size + sizeof (message_open) - 1 + quoted.size +
-                  (cause_text ? sizeof (cause_open) - 1 + cause_size : 0) + 2;
+    size_t size = (req_text ? sizeof (req_open) - 1 + req_size + sizeof (ok_next) - 1
+                            : sizeof (ok_first) - 1) +
+                  fields_size + sizeof (error_open) - 1 + code_size + sizeof (message_open) - 1 +
+                  quoted.size + (cause_text ? sizeof (cause_open) - 1 + cause_size : 0) + 2;
     zframe_t *frame = zframe_new (NULL, size);
     if (frame) {
         char *cursor = (char *) zframe_data (frame);
         if (req_text) {
             cursor = S_PUT_LITERAL (cursor, req_open);
             cursor = s_put (cursor, req_text, req_size);
-            cursor = S_PUT_LITERAL (cursor, error_next);
+            cursor = S_PUT_LITERAL (cursor, ok_next);
         } else
-            cursor = S_PUT_LITERAL (cursor, error_first);
+            cursor = S_PUT_LITERAL (cursor, ok_first);
+        if (fields)
+            cursor = s_put (cursor, fields, fields_size);
+        cursor = S_PUT_LITERAL (cursor, error_open);
         cursor = s_put (cursor, code_text, code_size);
         cursor = S_PUT_LITERAL (cursor, message_open);
         cursor = s_quoted_write (&quoted, cursor);

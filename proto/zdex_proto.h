@@ -58,6 +58,7 @@ typedef enum {
     ZDEX_OP_DURABLE_RETRIEVE,
     ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE,
     ZDEX_OP_DURABLE_DISPOSE,
+    ZDEX_OP_DURABLE_SUBMIT_AND_RETRIEVE, //  zdex extension: submit, answered with the result
     ZDEX_OP_DURABLE_SHUTDOWN,
     ZDEX_OP_DURABLE_SHUTDOWN_NOW,
     ZDEX_OP_DURABLE_STATUS,
@@ -238,6 +239,11 @@ zframe_t *zdex_reply_object (const char *req_text, const json_t *object);
 //  message is escaped; cause_text is already-serialized JSON or NULL.  Caller owns.
 zframe_t *zdex_reply_error (const char *req_text, zdex_code_t code, const char *message,
                             const char *cause_text);
+
+//  As zdex_reply_error, with fields (NULL, or members starting with a comma, as for
+//  zdex_reply_ok) after "ok":false, e.g. the task_id of durable.submit_and_retrieve.
+zframe_t *zdex_reply_error_fields (const char *req_text, const char *fields, zdex_code_t code,
+                                   const char *message, const char *cause_text);
 
 //  ---------------------------------------------------------------------------------
 //  Worker protocol (member side).

@@ -1,9 +1,10 @@
 #!/bin/sh
-#  Smoke test for zdex-bench (ctest sets ZDEXD and ZDEX_WORKER).  Three tiny runs
+#  Smoke test for zdex-bench (ctest sets ZDEXD and ZDEX_WORKER).  Four tiny runs
 #  against members and workers the bench starts itself:
 #    1. one member, 2000 tasks at depth 16;
 #    2. a 2-member cluster (durability 1), 500 tasks at depth 16;
-#    3. one failover measurement on a 2-member cluster, 200 stored tasks.
+#    3. the same cluster with --mode submit-and-retrieve;
+#    4. one failover measurement on a 2-member cluster, 200 stored tasks.
 #  Each must exit with status 0 and print exactly one JSON object on stdout
 #  carrying every documented key; a process entry per member.  No timed
 #  assertions: a time is only checked to be a positive number.
@@ -139,6 +140,12 @@ check "2-member cluster" \
       "payload_bytes": 100, "workers": 1, "slots": 16, "members": 2, "durability": 1,
       "errors": 0, "member_processes": 2}' \
     --members 2 --durability 1 --workers 1 --slots 16 --tasks 500 --depth 16 --max-seconds 60
+check "2-member cluster, submit-and-retrieve" \
+    '{"bench": "zdex", "mode": "submit-and-retrieve", "tasks": 500, "depth": 16,
+      "payload_bytes": 100, "workers": 1, "slots": 16, "members": 2, "durability": 1,
+      "errors": 0, "member_processes": 2}' \
+    --mode submit-and-retrieve --members 2 --durability 1 --workers 1 --slots 16 --tasks 500 \
+    --depth 16 --max-seconds 60
 check "failover" \
     '{"bench": "zdex", "mode": "failover", "tasks": 200, "depth": 16, "members": 2,
       "durability": 1, "repeat": 1, "errors": 0, "member_processes": 2}' \

@@ -309,6 +309,100 @@ test_parked_retrieves_survive_owner_kill (void **state)
     s_cluster_stop (&cluster);
 }
 
+//  durable.submit_and_retrieve through a member that survives, to partitions whose
+//  owner is killed while the tasks run: a request answered UNAVAILABLE is sent
+//  again with its idempotency_key and is answered from the same task, which the
+//  backups held, with its result.
+static void
+test_submit_and_retrieve_survives_owner_kill (void **state)
+{
+    (void) state;
+    cluster_t cluster;
+    s_cluster_start (&cluster, 3, 1, 128);
+    zdex_client_t *client = zdex_client_new (cluster.members[1].client);
+    zdex_client_set_timeout (client, 30000);
+    json_t *request = json_pack ("{s:s}", "op", "cluster.members");
+    json_t *members = zdex_client_call (client, request, 5000);
+    json_decref (request);
+    json_t *owners = json_object_get (members, "owners");
+    enum { COUNT = 40 };
+    char keys[COUNT][32], once[COUNT][32];
+    uint64_t ids[COUNT];
+    for (int index = 0, candidate = 0; index < COUNT; candidate++) {
+        assert_true (candidate < 100000);
+        snprintf (keys[index], sizeof keys[index], "sar-%d", candidate);
+        uint32_t partition = zdex_hash_partition (keys[index], 271);
+        if (json_integer_value (json_array_get (owners, partition)) == 0) { //  m1's
+            snprintf (once[index], sizeof once[index], "sar-once-%d", index);
+            index++;
+        }
+    }
+    json_decref (members);
+    json_t *payload = json_pack ("{s:i}", "ms", 1500);
+    zhashx_t *by_req = zhashx_new (); //  req → index + 1
+    char req_key[32];
+    for (int round = 0; round < 2; round++)
+        for (int index = 0; index < COUNT; index++) {
+            if (round == 1) {
+                //  A plain submit with the same keys names the task once the
+                //  backup holds it.
+                assert_int_equal (zdex_client_submit (client, "parked", "sleep", payload,
+                                                      keys[index], once[index], &ids[index]),
+                                  0);
+                continue;
+            }
+            int64_t req = zdex_client_send (
+                client, json_pack ("{s:s, s:s, s:s, s:s, s:{s:s, s:O}}", "op",
+                                   "durable.submit_and_retrieve", "executor", "parked", "key",
+                                   keys[index], "idempotency_key", once[index], "task", "type",
+                                   "sleep", "payload", payload));
+            assert_true (req > 0);
+            snprintf (req_key, sizeof req_key, "%lld", (long long) req);
+            zhashx_insert (by_req, req_key, (void *) (intptr_t) (index + 1));
+        }
+    s_kill (&cluster, 0);
+    int answered = 0, retried = 0;
+    int64_t deadline = zclock_mono () + 20000;
+    while (answered < COUNT && zclock_mono () < deadline) {
+        json_t *reply = zdex_client_recv (client, 1000);
+        if (!reply)
+            continue;
+        snprintf (req_key, sizeof req_key, "%lld",
+                  (long long) json_integer_value (json_object_get (reply, "req")));
+        intptr_t index = (intptr_t) zhashx_lookup (by_req, req_key) - 1;
+        assert_true (index >= 0 && index < COUNT);
+        const char *code =
+            json_string_value (json_object_get (json_object_get (reply, "error"), "code"));
+        if (code && streq (code, "UNAVAILABLE")) {
+            int64_t req = zdex_client_send (
+                client, json_pack ("{s:s, s:s, s:s, s:s, s:{s:s, s:O}}", "op",
+                                   "durable.submit_and_retrieve", "executor", "parked", "key",
+                                   keys[index], "idempotency_key", once[index], "task", "type",
+                                   "sleep", "payload", payload));
+            assert_true (req > 0);
+            snprintf (req_key, sizeof req_key, "%lld", (long long) req);
+            zhashx_insert (by_req, req_key, (void *) (index + 1));
+            retried++;
+        } else {
+            if (!json_is_true (json_object_get (reply, "ok")))
+                fail_msg ("task %d: %s", (int) index, code ? code : "malformed reply");
+            assert_int_equal (json_integer_value (json_object_get (reply, "task_id")),
+                              (json_int_t) ids[index]);
+            assert_true (json_equal (json_object_get (reply, "result"), payload));
+            answered++;
+        }
+        json_decref (reply);
+    }
+    printf ("# %d of %d answered after the owner was killed, %d sent again\n", answered, COUNT,
+            retried);
+    assert_int_equal (answered, COUNT);
+    assert_true (retried > 0); //  they waited at the member that was killed
+    zhashx_destroy (&by_req);
+    json_decref (payload);
+    zdex_client_destroy (&client);
+    s_cluster_stop (&cluster);
+}
+
 //  A client submits 1,000 tasks and goes away; a new client retrieves them all.
 //  Replication messages are dropped on the way (every 7th) and repaired by FETCH;
 //  then the owner is killed and every result is still there, none run again.
@@ -684,6 +778,7 @@ main (void)
         cmocka_unit_test_teardown (test_new_client_and_repaired_gaps, s_teardown),
         cmocka_unit_test_teardown (test_kill_member_under_submits, s_teardown),
         cmocka_unit_test_teardown (test_parked_retrieves_survive_owner_kill, s_teardown),
+        cmocka_unit_test_teardown (test_submit_and_retrieve_survives_owner_kill, s_teardown),
         cmocka_unit_test_teardown (test_durability_two_survives_two_kills, s_teardown),
         cmocka_unit_test_teardown (test_join_and_graceful_leave, s_teardown),
         cmocka_unit_test_teardown (test_graceful_leave_without_backups, s_teardown),

@@ -457,6 +457,100 @@ test_execute_and_ping (void **state)
     zsock_destroy (&req);
 }
 
+//  durable.submit_and_retrieve: one request, answered with the task's id and
+//  result, and every way it can end.
+static void
+test_submit_and_retrieve (void **state)
+{
+    fixture_t *fixture = (fixture_t *) *state;
+    zdex_client_t *client = fixture->client;
+    json_t *payload = json_pack ("{s:s}", "marker", "one round trip");
+    uint64_t id = 0;
+    json_t *result = NULL;
+    assert_int_equal (zdex_client_submit_and_retrieve (client, NULL, "echo", payload, NULL, NULL,
+                                                       -1, false, &id, &result),
+                      0);
+    assert_true (json_equal (result, payload));
+    json_decref (result);
+    //  The slot keeps the result: a retrieve by the id gets it again.
+    assert_int_equal (zdex_client_retrieve (client, NULL, id, 0, &result, NULL), 0);
+    assert_true (json_equal (result, payload));
+    json_decref (result);
+
+    //  auto_dispose frees the slot once answered.
+    assert_int_equal (zdex_client_submit_and_retrieve (client, NULL, "echo", payload, NULL, NULL,
+                                                       10000, true, &id, &result),
+                      0);
+    assert_true (json_equal (result, payload));
+    json_decref (result);
+    bool disposed = false;
+    assert_int_equal (zdex_client_retrieve (client, NULL, id, 0, &result, &disposed), 0);
+    assert_true (disposed);
+    json_decref (result);
+
+    //  A failure names the task and its cause.
+    json_t *failing = json_pack ("{s:s}", "message", "no such image");
+    id = 0;
+    assert_int_equal (zdex_client_submit_and_retrieve (client, NULL, "fail", failing, NULL, NULL,
+                                                       -1, false, &id, NULL),
+                      -1);
+    assert_string_equal (zdex_client_error_code (client), "TASK_FAILED");
+    assert_string_equal (json_string_value (zdex_client_error_cause (client)), "no such image");
+    assert_true (id > 0);
+    assert_int_equal (zdex_client_retrieve (client, NULL, id, 0, NULL, NULL), -1);
+    assert_string_equal (zdex_client_error_code (client), "TASK_FAILED");
+    json_decref (failing);
+
+    //  TIMEOUT names the task, which goes on and can be retrieved later; with
+    //  timeout_ms 0 it is answered as soon as the task is stored.
+    json_t *slow = json_pack ("{s:i}", "ms", 300);
+    for (int64_t timeout_ms = 0; timeout_ms <= 50; timeout_ms += 50) {
+        id = 0;
+        assert_int_equal (zdex_client_submit_and_retrieve (client, NULL, "sleep", slow, NULL, NULL,
+                                                           timeout_ms, false, &id, NULL),
+                          -1);
+        assert_string_equal (zdex_client_error_code (client), "TIMEOUT");
+        assert_true (id > 0);
+        assert_int_equal (zdex_client_retrieve (client, NULL, id, 10000, &result, NULL), 0);
+        assert_true (json_equal (result, slow));
+        json_decref (result);
+    }
+    json_decref (slow);
+
+    //  A retry with the same idempotency_key is answered from the original task,
+    //  which runs once, whatever the retry carries.
+    uint64_t first = 0, second = 0;
+    assert_int_equal (zdex_client_submit_and_retrieve (client, NULL, "echo", payload, NULL,
+                                                       "sar-once", -1, false, &first, NULL),
+                      0);
+    assert_int_equal (zdex_client_submit_and_retrieve (client, NULL, "fail", NULL, NULL, "sar-once",
+                                                       -1, false, &second, &result),
+                      0);
+    assert_int_equal (first, second);
+    assert_true (json_equal (result, payload));
+    json_decref (result);
+
+    //  A waiting submit_and_retrieve is woken by a dispose of its task: no worker
+    //  serves "nobody", and a plain submit with the same idempotency_key tells
+    //  the id.
+    json_t *request =
+        json_pack ("{s:s, s:s, s:{s:s}, s:s}", "op", "durable.submit_and_retrieve", "executor",
+                   "idle-sar", "task", "type", "nobody", "idempotency_key", "sar-disposed");
+    int64_t req = zdex_client_send (client, request);
+    assert_true (req > 0);
+    assert_int_equal (
+        zdex_client_submit (client, "idle-sar", "nobody", NULL, NULL, "sar-disposed", &id), 0);
+    assert_int_equal (zdex_client_dispose (client, "idle-sar", id), 0);
+    json_t *reply = zdex_client_recv (client, 10000);
+    assert_non_null (reply);
+    assert_int_equal (json_integer_value (json_object_get (reply, "req")), req);
+    assert_true (json_is_true (json_object_get (reply, "ok")));
+    assert_true (json_is_true (json_object_get (reply, "disposed")));
+    assert_int_equal (json_integer_value (json_object_get (reply, "task_id")), (json_int_t) id);
+    json_decref (reply);
+    json_decref (payload);
+}
+
 int
 main (void)
 {
@@ -470,6 +564,7 @@ main (void)
         cmocka_unit_test (test_capacity_one),
         cmocka_unit_test (test_stale_and_disposed),
         cmocka_unit_test (test_failing_task),
+        cmocka_unit_test (test_submit_and_retrieve),
         cmocka_unit_test (test_idempotent_resubmit),
         cmocka_unit_test (test_dispose_pending_and_stats),
         cmocka_unit_test (test_shutdown),

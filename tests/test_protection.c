@@ -66,11 +66,17 @@ test_classes_by_wire_name (void **state)
     (void) state;
     const char *reads[] = {"durable.retrieve", "scheduled.get", "scheduled.get_all",
                            "scheduled.status"};
-    const char *writes[] = {"durable.submit",     "durable.execute",
-                            "durable.dispose",    "durable.retrieve_and_dispose",
-                            "durable.shutdown",   "durable.shutdown_now",
-                            "scheduled.schedule", "scheduled.cancel",
-                            "scheduled.dispose",  "scheduled.shutdown"};
+    const char *writes[] = {"durable.submit",
+                            "durable.execute",
+                            "durable.submit_and_retrieve",
+                            "durable.dispose",
+                            "durable.retrieve_and_dispose",
+                            "durable.shutdown",
+                            "durable.shutdown_now",
+                            "scheduled.schedule",
+                            "scheduled.cancel",
+                            "scheduled.dispose",
+                            "scheduled.shutdown"};
     const char *unchecked[] = {
         "cluster.ping",    "cluster.members", "cluster.workers", "durable.status", "durable.stats",
         "scheduled.stats", "scheduled.*",     "durable.submitx", "durable.",       "",

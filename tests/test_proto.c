@@ -204,6 +204,48 @@ test_execute (void **state)
     zdex_request_destroy (&request);
 }
 
+//  durable.submit_and_retrieve: submit's fields, retrieve's timeout_ms, and
+//  auto_dispose; nothing else.
+static void
+test_submit_and_retrieve (void **state)
+{
+    (void) state;
+    zdex_request_t *request =
+        s_parse ("{\"op\":\"durable.submit_and_retrieve\",\"task\":{\"type\":\"t\"}}");
+    assert_int_equal (request->op, ZDEX_OP_DURABLE_SUBMIT_AND_RETRIEVE);
+    assert_string_equal (request->executor, "default");
+    assert_int_equal (request->timeout_ms, -1);
+    assert_false (request->auto_dispose);
+    assert_null (request->key);
+    zdex_request_destroy (&request);
+
+    request = s_parse ("{\"op\":\"durable.submit_and_retrieve\",\"executor\":\"e\",\"key\":\"k\","
+                       "\"idempotency_key\":\"i\",\"task\":{\"type\":\"t\",\"payload\":[1]},"
+                       "\"timeout_ms\":250,\"auto_dispose\":true,\"req\":\"r\"}");
+    assert_string_equal (request->executor, "e");
+    assert_string_equal (request->key, "k");
+    assert_string_equal (request->idempotency_key, "i");
+    assert_string_equal (request->task_type, "t");
+    assert_int_equal (json_array_size (request->payload), 1);
+    assert_int_equal (request->timeout_ms, 250);
+    assert_true (request->auto_dispose);
+    zdex_request_destroy (&request);
+
+    s_expect ("{\"op\":\"durable.submit_and_retrieve\"}", ZDEX_BAD_REQUEST,
+              "field 'task' is required", NULL);
+    s_expect (
+        "{\"op\":\"durable.submit_and_retrieve\",\"task\":{\"type\":\"t\"},\"timeout_ms\":-1}",
+        ZDEX_BAD_REQUEST, "'timeout_ms'", NULL);
+    s_expect ("{\"op\":\"durable.submit_and_retrieve\",\"task\":{\"type\":\"t\"},"
+              "\"auto_dispose\":1}",
+              ZDEX_BAD_REQUEST, "'auto_dispose'", NULL);
+    s_expect ("{\"op\":\"durable.submit_and_retrieve\",\"task\":{\"type\":\"t\"},\"task_id\":1}",
+              ZDEX_BAD_REQUEST, "'task_id'", NULL);
+    //  Plain submit takes neither timeout_ms nor auto_dispose.
+    s_expect ("{\"op\":\"durable.submit\",\"task\":{\"type\":\"t\"},\"timeout_ms\":1}",
+              ZDEX_BAD_REQUEST, "'timeout_ms'", NULL);
+}
+
 static void
 test_retrieve_ops (void **state)
 {
@@ -1209,6 +1251,8 @@ test_code_and_op_strings (void **state)
     assert_string_equal (zdex_op_str (ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE),
                          "durable.retrieve_and_dispose");
     assert_string_equal (zdex_op_str (ZDEX_OP_CLUSTER_WORKERS), "cluster.workers");
+    assert_string_equal (zdex_op_str (ZDEX_OP_DURABLE_SUBMIT_AND_RETRIEVE),
+                         "durable.submit_and_retrieve");
     const char *scheduled[] = {"scheduled.schedule", "scheduled.get",    "scheduled.cancel",
                                "scheduled.dispose",  "scheduled.status", "scheduled.get_all",
                                "scheduled.shutdown", "scheduled.stats"};
@@ -1226,7 +1270,8 @@ test_code_and_op_strings (void **state)
     for (int op = 0; op < ZDEX_OP_COUNT; op++) {
         char frame[200];
         const char *extra = "";
-        if (op == ZDEX_OP_DURABLE_SUBMIT || op == ZDEX_OP_DURABLE_EXECUTE)
+        if (op == ZDEX_OP_DURABLE_SUBMIT || op == ZDEX_OP_DURABLE_EXECUTE ||
+            op == ZDEX_OP_DURABLE_SUBMIT_AND_RETRIEVE)
             extra = ",\"task\":{\"type\":\"t\"}";
         else if (op == ZDEX_OP_DURABLE_RETRIEVE || op == ZDEX_OP_DURABLE_RETRIEVE_AND_DISPOSE ||
                  op == ZDEX_OP_DURABLE_DISPOSE)
@@ -1317,6 +1362,20 @@ test_reply_error (void **state)
         json_string_value (json_object_get (json_object_get (root, "error"), "message")),
         "bad ?? byte");
     json_decref (root);
+
+    //  Fields go after "ok":false (durable.submit_and_retrieve's task_id)
+    frame = zdex_reply_error_fields ("\"r\"", ",\"task_id\":12", ZDEX_TIMEOUT, "late", NULL);
+    text = s_frame_text (frame);
+    assert_string_equal (text, "{\"req\":\"r\",\"ok\":false,\"task_id\":12,\"error\":{\"code\":"
+                               "\"TIMEOUT\",\"message\":\"late\"}}");
+    free (text);
+    zframe_destroy (&frame);
+    frame = zdex_reply_error_fields (NULL, "", ZDEX_TASK_FAILED, "task failed", "\"x\"");
+    text = s_frame_text (frame);
+    assert_string_equal (text, "{\"ok\":false,\"error\":{\"code\":\"TASK_FAILED\",\"message\":"
+                               "\"task failed\",\"cause\":\"x\"}}");
+    free (text);
+    zframe_destroy (&frame);
 
     //  Every parse error message makes a valid reply
     zdex_error_t parse_error;
@@ -1742,6 +1801,7 @@ main (void)
         cmocka_unit_test (test_submit_defaults),
         cmocka_unit_test (test_submit_all_fields),
         cmocka_unit_test (test_execute),
+        cmocka_unit_test (test_submit_and_retrieve),
         cmocka_unit_test (test_retrieve_ops),
         cmocka_unit_test (test_executor_ops),
         cmocka_unit_test (test_cluster_ops),

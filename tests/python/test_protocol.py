@@ -518,6 +518,32 @@ def test_retrieve_and_dispose(env):
            "after retrieve_and_dispose: %r" % (reply,))
 
 
+def test_submit_and_retrieve(env):
+    """durable.submit_and_retrieve (zdex extension): one request, id and result."""
+    reply = expect_ok(env.client.call({"op": "durable.submit_and_retrieve",
+                                       "task": {"type": "echo", "payload": {"sar": 1}}}))
+    task_id = reply.get("task_id")
+    expect(isinstance(task_id, int) and not isinstance(task_id, bool),
+           "no task_id: %r" % (reply,))
+    expect(reply.get("result") == {"sar": 1}, "result %r" % (reply,))
+    env.default_completed += 1
+    again = expect_ok(retrieve(env, task_id, timeout_ms=0))
+    expect(again.get("result") == {"sar": 1}, "the slot lost the result: %r" % (again,))
+    reply = env.client.call({"op": "durable.submit_and_retrieve",
+                             "task": {"type": "fail", "payload": "sar-kaboom"}})
+    error = expect_error(reply, "TASK_FAILED")
+    expect(error.get("cause") == "sar-kaboom", "cause %r" % (error,))
+    expect(isinstance(reply.get("task_id"), int), "TASK_FAILED without task_id: %r" % (reply,))
+    env.default_completed += 1
+    reply = env.client.call({"op": "durable.submit_and_retrieve", "timeout_ms": 0,
+                             "task": {"type": NOBODY_TYPE, "payload": None}})
+    expect_error(reply, "TIMEOUT")
+    expect(isinstance(reply.get("task_id"), int), "TIMEOUT without task_id: %r" % (reply,))
+    expect_ok(env.client.call({"op": "durable.dispose", "task_id": reply["task_id"]}))
+    expect_error(env.client.call({"op": "durable.submit_and_retrieve",
+                                  "task": {"type": "echo"}, "task_id": 1}), "BAD_REQUEST")
+
+
 def test_dispose(env):
     task_id = submit(env, {"type": "echo", "payload": 7})
     expect(expect_ok(retrieve(env, task_id)).get("result") == 7, "result")
@@ -840,6 +866,7 @@ TESTS = [
     test_submit_without_payload,
     test_execute,
     test_retrieve_and_dispose,
+    test_submit_and_retrieve,
     test_dispose,
     test_timeout,
     test_pending_dispose,
