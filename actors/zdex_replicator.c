@@ -92,6 +92,10 @@ struct _zdex_replicator_t {
     int64_t next_head;
     int drop_every;
     uint64_t published;
+    //  s_send_acks' batches, S_ACK_SOCKETS x partition_count entries, allocated
+    //  once: a block this large, allocated and freed on every pass, made malloc
+    //  consolidate its free lists each time.
+    zdex_replica_ack_t *ack_batches;
 };
 
 static bool
@@ -197,6 +201,7 @@ zdex_replicator_destroy (zdex_replicator_t **self_p)
             for (uint32_t partition = 0; partition < self->partition_count; partition++)
                 s_part_clear (self, &self->parts[partition]);
         free (self->parts);
+        free (self->ack_batches);
         zdex_partition_table_destroy (&self->table);
         json_decref (self->view);
         zhashx_destroy (&self->dealers);
@@ -792,9 +797,12 @@ s_send_acks (zdex_replicator_t *self)
                 part->ack_due = true; //  next pass (never with the members there are)
                 continue;
             }
-            batches[count] =
-                (zdex_replica_ack_t *) malloc (self->partition_count * sizeof (zdex_replica_ack_t));
-            assert (batches[count]);
+            if (!self->ack_batches) {
+                self->ack_batches = (zdex_replica_ack_t *) malloc (
+                    (size_t) S_ACK_SOCKETS * self->partition_count * sizeof (zdex_replica_ack_t));
+                assert (self->ack_batches);
+            }
+            batches[count] = self->ack_batches + count * self->partition_count;
             dealers[count] = dealer;
             sizes[count++] = 0;
         }
@@ -807,7 +815,6 @@ s_send_acks (zdex_replicator_t *self)
         zframe_t *frame = zdex_replica_acks_encode (self->member_id, batches[index], sizes[index]);
         if (frame && zframe_send (&frame, dealers[index], 0) != 0)
             zframe_destroy (&frame);
-        free (batches[index]);
     }
 }
 

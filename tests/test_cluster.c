@@ -309,6 +309,22 @@ test_parked_retrieves_survive_owner_kill (void **state)
     s_cluster_stop (&cluster);
 }
 
+//  Send a durable.submit_and_retrieve of a sleep task of executor "parked";
+//  by_req maps its req to index + 1.
+static void
+s_send_sar (zdex_client_t *client, const char *key, const char *once, json_t *payload,
+            zhashx_t *by_req, int index)
+{
+    int64_t req = zdex_client_send (
+        client, json_pack ("{s:s, s:s, s:s, s:s, s:{s:s, s:O}}", "op",
+                           "durable.submit_and_retrieve", "executor", "parked", "key", key,
+                           "idempotency_key", once, "task", "type", "sleep", "payload", payload));
+    assert_true (req > 0);
+    char req_key[32];
+    snprintf (req_key, sizeof req_key, "%lld", (long long) req);
+    zhashx_insert (by_req, req_key, (void *) (intptr_t) (index + 1));
+}
+
 //  durable.submit_and_retrieve through a member that survives, to partitions whose
 //  owner is killed while the tasks run: a request answered UNAVAILABLE is sent
 //  again with its idempotency_key and is answered from the same task, which the
@@ -351,14 +367,7 @@ test_submit_and_retrieve_survives_owner_kill (void **state)
                                   0);
                 continue;
             }
-            int64_t req = zdex_client_send (
-                client, json_pack ("{s:s, s:s, s:s, s:s, s:{s:s, s:O}}", "op",
-                                   "durable.submit_and_retrieve", "executor", "parked", "key",
-                                   keys[index], "idempotency_key", once[index], "task", "type",
-                                   "sleep", "payload", payload));
-            assert_true (req > 0);
-            snprintf (req_key, sizeof req_key, "%lld", (long long) req);
-            zhashx_insert (by_req, req_key, (void *) (intptr_t) (index + 1));
+            s_send_sar (client, keys[index], once[index], payload, by_req, index);
         }
     s_kill (&cluster, 0);
     int answered = 0, retried = 0;
@@ -374,14 +383,7 @@ test_submit_and_retrieve_survives_owner_kill (void **state)
         const char *code =
             json_string_value (json_object_get (json_object_get (reply, "error"), "code"));
         if (code && streq (code, "UNAVAILABLE")) {
-            int64_t req = zdex_client_send (
-                client, json_pack ("{s:s, s:s, s:s, s:s, s:{s:s, s:O}}", "op",
-                                   "durable.submit_and_retrieve", "executor", "parked", "key",
-                                   keys[index], "idempotency_key", once[index], "task", "type",
-                                   "sleep", "payload", payload));
-            assert_true (req > 0);
-            snprintf (req_key, sizeof req_key, "%lld", (long long) req);
-            zhashx_insert (by_req, req_key, (void *) (index + 1));
+            s_send_sar (client, keys[index], once[index], payload, by_req, (int) index);
             retried++;
         } else {
             if (!json_is_true (json_object_get (reply, "ok")))
