@@ -393,7 +393,7 @@ def command_plot(args):
         if plots:
             target = args.out + "-throughput-vs-depth.png"
             gnuplot("\n".join([
-                "set terminal pngcairo size 900,600 enhanced font 'sans,10'",
+                "set terminal pngcairo size 900,600 noenhanced font 'sans,10'",
                 "set output %s" % quote(target),
                 "set title %s" % quote("Throughput against pipeline depth (" + machine(records) + ")"),
                 "set logscale xy", "set grid",
@@ -420,7 +420,7 @@ def command_plot(args):
                              (quote(data), quote(NAMES.get(bench, bench))))
             target = "%s-latency-cdf-depth%d.png" % (args.out, depth)
             gnuplot("\n".join([
-                "set terminal pngcairo size 900,600 enhanced font 'sans,10'",
+                "set terminal pngcairo size 900,600 noenhanced font 'sans,10'",
                 "set output %s" % quote(target),
                 "set title %s" % quote("Latency CDF, submit to result, depth %d" % depth),
                 "set logscale x", "set grid", "set yrange [0:1]",
