@@ -647,7 +647,7 @@ s_submit (zdex_partition_t *self, zdex_call_t *call)
     }
     zdex_ring_t *ring = s_ring (self, request->executor, call->partition, call->capacity);
     uint32_t sequence;
-    char fields[48];
+    char fields[S_FIELDS_MAX];
     if (request->idempotency_key &&
         zdex_ring_find_idempotent (ring, request->idempotency_key, &sequence) == 0) {
         //  A retry: the original task stands, whatever this one carries.  It is
@@ -659,7 +659,7 @@ s_submit (zdex_partition_t *self, zdex_call_t *call)
             s_hold_await (self, call, task_id, last);
             return;
         }
-        snprintf (fields, sizeof fields, ",\"task_id\":%" PRIu64, task_id);
+        s_task_id_fields (task_id, fields);
         s_hold_reply (self, call->partition, last, call->durability, &call->envelope,
                       zdex_reply_ok (request->req_text, execute ? NULL : fields),
                       &request->req_text);
@@ -701,7 +701,7 @@ s_submit (zdex_partition_t *self, zdex_call_t *call)
         s_hold_await (self, call, task_id, seq);
         return;
     }
-    snprintf (fields, sizeof fields, ",\"task_id\":%" PRIu64, task_id);
+    s_task_id_fields (task_id, fields);
     s_hold_reply (self, call->partition, seq, call->durability, &call->envelope,
                   zdex_reply_ok (request->req_text, execute ? NULL : fields), &request->req_text);
 }

@@ -7,8 +7,8 @@
 //
 //    read:      durable.retrieve, scheduled.get, scheduled.get_all, scheduled.status
 //    write:     durable.submit, durable.execute, durable.submit_and_retrieve,
-//               durable.dispose, durable.retrieve_and_dispose, durable.shutdown, durable.shutdown_now,
-//               scheduled.schedule, scheduled.cancel, scheduled.dispose,
+//               durable.dispose, durable.retrieve_and_dispose, durable.shutdown,
+//               durable.shutdown_now, scheduled.schedule, scheduled.cancel, scheduled.dispose,
 //               scheduled.shutdown
 //    unchecked: everything else (cluster.*, durable.status, durable.stats,
 //               scheduled.stats)

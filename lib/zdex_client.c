@@ -573,8 +573,10 @@ s_exchange_retrying (zdex_client_t *self, json_t *request, int64_t wait_ms)
     }
 }
 
+//  As s_request, but any reply is returned, ok or not (NULL only when none came,
+//  with the error recorded): the caller checks it.
 static json_t *
-s_request (zdex_client_t *self, json_t *request)
+s_request_any (zdex_client_t *self, json_t *request)
 {
     if (!request)
         return NULL;
@@ -582,6 +584,13 @@ s_request (zdex_client_t *self, json_t *request)
     json_object_set_new (request, "req", req);
     json_t *reply = s_exchange_retrying (self, request, s_wait_for (self, request));
     json_decref (request);
+    return reply;
+}
+
+static json_t *
+s_request (zdex_client_t *self, json_t *request)
+{
+    json_t *reply = s_request_any (self, request);
     if (reply && s_check_reply (self, reply)) {
         json_decref (reply);
         reply = NULL;
@@ -852,9 +861,7 @@ zdex_client_submit_and_retrieve (zdex_client_t *self, const char *executor, cons
         json_object_set_new (request, "timeout_ms", json_integer (timeout_ms));
     if (auto_dispose)
         json_object_set_new (request, "auto_dispose", json_true ());
-    json_object_set_new (request, "req", json_integer (--self->next_sync_req));
-    json_t *reply = s_exchange_retrying (self, request, s_wait_for (self, request));
-    json_decref (request);
+    json_t *reply = s_request_any (self, request);
     if (!reply)
         return -1;
     //  The id comes with failures too (TASK_FAILED, TIMEOUT): the task exists.
