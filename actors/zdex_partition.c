@@ -75,8 +75,8 @@ typedef struct {
     char fields[S_FIELDS_MAX]; //  in every answer: "" or the task_id (submit_and_retrieve)
     bool and_dispose;
     size_t position; //  in the deadline heap
-    char key[S_KEY_MAX];
-    void *handle; //  in its list of waiters
+    void *handle;    //  in its list of waiters
+    char key[];      //  sized to the key: a fixed S_KEY_MAX made each a 1 kB calloc
 } s_waiter_t;
 
 struct _zdex_partition_t {
@@ -363,7 +363,9 @@ s_reply_error_fields (zdex_partition_t *self, zmsg_t **envelope_p, const char *r
 static void
 s_task_id_fields (uint64_t task_id, char *fields)
 {
-    snprintf (fields, S_FIELDS_MAX, ",\"task_id\":%" PRIu64, task_id);
+    static const char name[] = ",\"task_id\":";
+    memcpy (fields, name, sizeof name - 1);
+    zdex_u64_text (task_id, fields + sizeof name - 1);
 }
 
 //  Answer and free every retrieve parked on key, from the slot's current state.
@@ -515,16 +517,20 @@ s_answer (zdex_partition_t *self, const char *executor, uint64_t task_id, zmsg_t
         s_reply_error (self, envelope_p, *req_text_p, ZDEX_REJECTED,
                        "too many parked requests on this member; retry later");
     else {
-        s_waiter_t *waiter = (s_waiter_t *) zmalloc (sizeof (s_waiter_t));
+        size_t key_size = strlen (key) + 1;
+        s_waiter_t *waiter = (s_waiter_t *) malloc (sizeof (s_waiter_t) + key_size);
         assert (waiter);
         waiter->envelope = *envelope_p;
         *envelope_p = NULL;
         waiter->req_text = *req_text_p;
         *req_text_p = NULL;
-        snprintf (waiter->fields, sizeof waiter->fields, "%s", fields);
+        size_t fields_size = strlen (fields) + 1;
+        assert (fields_size <= sizeof waiter->fields);
+        memcpy (waiter->fields, fields, fields_size);
         waiter->and_dispose = and_dispose;
         waiter->position = ZDEX_DEADLINE_NONE;
-        snprintf (waiter->key, sizeof waiter->key, "%s", key);
+        waiter->handle = NULL;
+        memcpy (waiter->key, key, key_size);
         zlistx_t *list = (zlistx_t *) zhashx_lookup (self->waiters, waiter->key);
         if (!list) {
             list = zlistx_new ();

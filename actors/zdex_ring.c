@@ -68,9 +68,11 @@ struct _zdex_ring_t {
 
 #define S_SEED_SIZE sizeof (uint64_t)
 
-#ifndef NDEBUG
-//  Scanning every slot after every change is O(capacity); beyond this size the
-//  check would make debug builds crawl, and small rings cover the logic.
+#ifdef ZDEX_SLOW_CHECKS
+//  Scanning every slot after every change is O(capacity): on in the sanitizer
+//  build the suite runs, off elsewhere (it was 2 % of a member's instructions);
+//  beyond this size it would make even that build crawl, and small rings cover
+//  the logic.
 #define S_CHECK_MAX_CAPACITY 1024
 
 static void

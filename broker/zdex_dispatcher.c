@@ -362,10 +362,21 @@ s_remove_worker (zdex_dispatcher_t *self, s_worker_t *worker, const char *why)
     s_worker_destroy (&worker);
 }
 
-static char *
-s_identity_key (zframe_t *identity)
+//  A ROUTER identity is at most 255 bytes: its hex key fits on the stack.
+#define S_IDENTITY_KEY_MAX (2 * 255 + 1)
+
+//  The workers map key of an identity (hex, as zframe_strhex), without a malloc:
+//  this runs for every message a worker sends.
+static void
+s_identity_key (const byte *data, size_t size, char *key)
 {
-    return zframe_strhex (identity);
+    static const char hex[] = "0123456789ABCDEF";
+    assert (size <= 255);
+    for (size_t index = 0; index < size; index++) {
+        key[2 * index] = hex[data[index] >> 4];
+        key[2 * index + 1] = hex[data[index] & 15];
+    }
+    key[2 * size] = '\0';
 }
 
 static void
@@ -453,58 +464,81 @@ s_on_result (zdex_dispatcher_t *self, s_worker_t *worker, zdex_wmsg_t *msg)
     self->deliver (job, self->deliver_arg);
 }
 
+//  One message from a worker: its identity and one body frame (anything else is
+//  dropped).  Read as zmq messages, not a zmsg: this is every worker.result.
 static void
-s_handle (zdex_dispatcher_t *self, zmsg_t *msg)
+s_handle (zdex_dispatcher_t *self, zmq_msg_t *identity_msg, zmq_msg_t *body)
 {
-    zframe_t *identity = zmsg_pop (msg);
-    zframe_t *body = zmsg_pop (msg);
-    if (!identity || !body || zmsg_size (msg) != 0) {
-        zframe_destroy (&identity);
-        zframe_destroy (&body);
-        return;
-    }
-    char *key = s_identity_key (identity);
+    char key[S_IDENTITY_KEY_MAX];
+    s_identity_key ((const byte *) zmq_msg_data (identity_msg), zmq_msg_size (identity_msg), key);
     s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, key);
     if (worker)
         worker->last_recv = zclock_mono ();
     zdex_error_t error = {0};
     zdex_wmsg_t *wmsg =
-        zdex_wmsg_parse (zframe_data (body), zframe_size (body), &self->limits, &error);
+        zdex_wmsg_parse (zmq_msg_data (body), zmq_msg_size (body), &self->limits, &error);
     if (!wmsg) {
         zsys_warning ("dispatcher: bad message from worker %s: %s: %s", key,
                       zdex_code_str (error.code), error.message);
         zdex_error_reset (&error);
     } else if (wmsg->kind == ZDEX_WMSG_READY) {
+        zframe_t *identity = zframe_new (zmq_msg_data (identity_msg), zmq_msg_size (identity_msg));
+        assert (identity);
         s_on_ready (self, &identity, key, wmsg);
+        zframe_destroy (&identity); //  kept by a new worker, else ours
         worker = (s_worker_t *) zhashx_lookup (self->workers, key);
         worker->last_recv = zclock_mono ();
     } else if (!worker) {
         //  A worker we do not know (we restarted, or declared it dead): tell it to
         //  register again.
-        if (wmsg->kind != ZDEX_WMSG_BYE)
+        if (wmsg->kind != ZDEX_WMSG_BYE) {
+            zframe_t *identity =
+                zframe_new (zmq_msg_data (identity_msg), zmq_msg_size (identity_msg));
+            assert (identity);
             s_send_to_identity (self, identity, self->bye);
+            zframe_destroy (&identity);
+        }
     } else if (wmsg->kind == ZDEX_WMSG_RESULT)
         s_on_result (self, worker, wmsg);
     else if (wmsg->kind == ZDEX_WMSG_BYE)
         s_remove_worker (self, worker, "said bye");
     zdex_wmsg_destroy (&wmsg);
-    zframe_destroy (&identity);
-    zframe_destroy (&body);
-    zstr_free (&key);
+}
+
+//  Receive one part into msg; false when there is none (or on error).
+static bool
+s_recv_part (void *handle, zmq_msg_t *msg)
+{
+    return zmq_msg_recv (msg, handle, ZMQ_DONTWAIT) != -1;
 }
 
 void
 zdex_dispatcher_recv (zdex_dispatcher_t *self)
 {
     assert (self);
+    void *handle = zsock_resolve (self->router);
+    zmq_msg_t parts[3];
+    for (int index = 0; index < 3; index++)
+        zmq_msg_init (&parts[index]);
     //  Drain what is waiting, bounded so client traffic is not starved.
     for (int count = 0; count < 1000; count++) {
-        zmsg_t *msg = zmsg_recv (self->router); //  receive timeout 0: NULL when empty
-        if (!msg)
-            break;
-        s_handle (self, msg);
-        zmsg_destroy (&msg);
+        if (!s_recv_part (handle, &parts[0]))
+            break; //  receive timeout 0: nothing waiting
+        //  Identity, body, and nothing more; a message of another shape is read to
+        //  its end and dropped.
+        size_t received = 1;
+        bool more = zmq_msg_more (&parts[0]);
+        while (more && received < 3 && s_recv_part (handle, &parts[received])) {
+            more = zmq_msg_more (&parts[received]);
+            received++;
+        }
+        while (more && s_recv_part (handle, &parts[2]))
+            more = zmq_msg_more (&parts[2]);
+        if (received == 2)
+            s_handle (self, &parts[0], &parts[1]);
     }
+    for (int index = 0; index < 3; index++)
+        zmq_msg_close (&parts[index]);
     s_pump (self);
 }
 

@@ -1959,6 +1959,32 @@ zdex_wmsg_destroy (zdex_wmsg_t **self_p)
     *self_p = NULL;
 }
 
+size_t
+zdex_u64_text (uint64_t value, char *text)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    char digits[ZDEX_U64_TEXT_MAX];
+    char *cursor = digits + sizeof digits;
+    while (value >= 100) {
+        const char *pair = pairs + 2 * (value % 100);
+        value /= 100;
+        *--cursor = pair[1];
+        *--cursor = pair[0];
+    }
+    if (value >= 10) {
+        *--cursor = pairs[2 * value + 1];
+        *--cursor = pairs[2 * value];
+    } else
+        *--cursor = (char) ('0' + value);
+    size_t count = (size_t) (digits + sizeof digits - cursor);
+    memcpy (text, cursor, count);
+    text[count] = '\0';
+    return count;
+}
+
 zframe_t *
 zdex_wmsg_task (const char *executor, uint64_t task_id, uint32_t attempt, const char *type,
                 const char *payload_text)
@@ -1971,9 +1997,9 @@ zdex_wmsg_task (const char *executor, uint64_t task_id, uint32_t attempt, const 
     assert (type);
     if (!payload_text)
         payload_text = "null";
-    char task_id_text[24], attempt_text[16];
-    int task_id_size = snprintf (task_id_text, sizeof (task_id_text), ",%" PRIu64, task_id);
-    int attempt_size = snprintf (attempt_text, sizeof (attempt_text), "%" PRIu32, attempt);
+    char task_id_text[ZDEX_U64_TEXT_MAX + 1] = ",", attempt_text[ZDEX_U64_TEXT_MAX];
+    size_t task_id_size = 1 + zdex_u64_text (task_id, task_id_text + 1);
+    size_t attempt_size = zdex_u64_text (attempt, attempt_text);
     s_quoted_t executor_quoted, type_quoted;
     if (s_quoted_init (&executor_quoted, executor))
         return NULL;
@@ -1982,17 +2008,17 @@ zdex_wmsg_task (const char *executor, uint64_t task_id, uint32_t attempt, const 
         return NULL;
     }
     size_t payload_size = strlen (payload_text);
-    size_t size = sizeof (ref_open) - 1 + executor_quoted.size + (size_t) task_id_size +
-                  sizeof (attempt_open) - 1 + (size_t) attempt_size + sizeof (type_open) - 1 +
+    size_t size = sizeof (ref_open) - 1 + executor_quoted.size + task_id_size +
+                  sizeof (attempt_open) - 1 + attempt_size + sizeof (type_open) - 1 +
                   type_quoted.size + sizeof (payload_open) - 1 + payload_size + 1;
     zframe_t *frame = zframe_new (NULL, size);
     if (frame) {
         char *cursor = (char *) zframe_data (frame);
         cursor = S_PUT_LITERAL (cursor, ref_open);
         cursor = s_quoted_write (&executor_quoted, cursor);
-        cursor = s_put (cursor, task_id_text, (size_t) task_id_size);
+        cursor = s_put (cursor, task_id_text, task_id_size);
         cursor = S_PUT_LITERAL (cursor, attempt_open);
-        cursor = s_put (cursor, attempt_text, (size_t) attempt_size);
+        cursor = s_put (cursor, attempt_text, attempt_size);
         cursor = S_PUT_LITERAL (cursor, type_open);
         cursor = s_quoted_write (&type_quoted, cursor);
         cursor = S_PUT_LITERAL (cursor, payload_open);
@@ -2018,9 +2044,9 @@ zdex_wmsg_scheduled_task (const char *urn, uint64_t run, uint32_t attempt, const
     assert (type);
     if (!payload_text)
         payload_text = "null";
-    char run_text[24], attempt_text[16];
-    int run_size = snprintf (run_text, sizeof (run_text), ",%" PRIu64, run);
-    int attempt_size = snprintf (attempt_text, sizeof (attempt_text), "%" PRIu32, attempt);
+    char run_text[ZDEX_U64_TEXT_MAX + 1] = ",", attempt_text[ZDEX_U64_TEXT_MAX];
+    size_t run_size = 1 + zdex_u64_text (run, run_text + 1);
+    size_t attempt_size = zdex_u64_text (attempt, attempt_text);
     s_quoted_t urn_quoted, type_quoted;
     if (s_quoted_init (&urn_quoted, urn))
         return NULL;
@@ -2030,18 +2056,17 @@ zdex_wmsg_scheduled_task (const char *urn, uint64_t run, uint32_t attempt, const
     }
     size_t payload_size = strlen (payload_text);
     size_t state_size = state_text ? strlen (state_text) : 0;
-    size_t size = sizeof (ref_open) - 1 + urn_quoted.size + (size_t) run_size +
-                  sizeof (attempt_open) - 1 + (size_t) attempt_size + sizeof (type_open) - 1 +
-                  type_quoted.size + sizeof (payload_open) - 1 + payload_size +
-                  (state_text ? sizeof (state_open) - 1 + state_size : 0) + 1;
+    size_t size = sizeof (ref_open) - 1 + urn_quoted.size + run_size + sizeof (attempt_open) - 1 +
+                  attempt_size + sizeof (type_open) - 1 + type_quoted.size + sizeof (payload_open) -
+                  1 + payload_size + (state_text ? sizeof (state_open) - 1 + state_size : 0) + 1;
     zframe_t *frame = zframe_new (NULL, size);
     if (frame) {
         char *cursor = (char *) zframe_data (frame);
         cursor = S_PUT_LITERAL (cursor, ref_open);
         cursor = s_quoted_write (&urn_quoted, cursor);
-        cursor = s_put (cursor, run_text, (size_t) run_size);
+        cursor = s_put (cursor, run_text, run_size);
         cursor = S_PUT_LITERAL (cursor, attempt_open);
-        cursor = s_put (cursor, attempt_text, (size_t) attempt_size);
+        cursor = s_put (cursor, attempt_text, attempt_size);
         cursor = S_PUT_LITERAL (cursor, type_open);
         cursor = s_quoted_write (&type_quoted, cursor);
         cursor = S_PUT_LITERAL (cursor, payload_open);

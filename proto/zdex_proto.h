@@ -287,6 +287,12 @@ zdex_wmsg_t *zdex_wmsg_parse (const void *data, size_t size, const zdex_limits_t
 //  Destroy a worker message and null the pointer.
 void zdex_wmsg_destroy (zdex_wmsg_t **self_p);
 
+//  Write value in decimal and a NUL to text, which holds ZDEX_U64_TEXT_MAX bytes;
+//  returns the digits written.  The hot path formats task ids and keys for every
+//  task: snprintf cost about a thousand instructions a call.
+#define ZDEX_U64_TEXT_MAX 21
+size_t zdex_u64_text (uint64_t value, char *text);
+
 //  Build a worker.task frame; payload_text is serialized JSON.  Caller owns.
 zframe_t *zdex_wmsg_task (const char *executor, uint64_t task_id, uint32_t attempt,
                           const char *type, const char *payload_text);

@@ -1794,10 +1794,32 @@ test_wmsg_simple (void **state)
     zframe_destroy (&frame);
 }
 
+//  zdex_u64_text writes what printf's PRIu64 does, at each digit count's edges.
+static void
+test_u64_text (void **state)
+{
+    (void) state;
+    const uint64_t values[] = {
+        0,         1,           9,           10,           11,
+        99,        100,         101,         999,          1000,
+        12345,     4294967295u, 4294967296u, 73014444032u, 10000000000000000000u,
+        UINT64_MAX};
+    for (size_t index = 0; index < sizeof values / sizeof values[0]; index++) {
+        char expected[32], text[ZDEX_U64_TEXT_MAX];
+        int size = snprintf (expected, sizeof expected, "%" PRIu64, values[index]);
+        memset (text, 'x', sizeof text);
+        assert_int_equal (zdex_u64_text (values[index], text), (size_t) size);
+        assert_string_equal (text, expected);
+    }
+    char text[ZDEX_U64_TEXT_MAX];
+    assert_int_equal (zdex_u64_text (UINT64_MAX, text), ZDEX_U64_TEXT_MAX - 1);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_u64_text),
         cmocka_unit_test (test_submit_defaults),
         cmocka_unit_test (test_submit_all_fields),
         cmocka_unit_test (test_execute),
