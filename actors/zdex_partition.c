@@ -205,6 +205,7 @@ zdex_partition_new (const zdex_partition_args_t *args)
     zdex_replicator_set_drop_every (self->replicator, args->drop_every);
     zdex_scheduled_args_t scheduled_args = {
         .output = self->output,
+        .sink = args->sink,
         .replicator = self->replicator,
         .member_id = args->member_id,
         .max_parked = args->max_parked,
@@ -300,6 +301,10 @@ s_ring (zdex_partition_t *self, const char *name, uint32_t partition, uint32_t c
 static void
 s_dispatch (zdex_partition_t *self, zdex_job_t *job)
 {
+    if (self->args.sink.dispatch) {
+        self->args.sink.dispatch (self->args.sink.arg, &job);
+        return;
+    }
     int rc = zdex_pointer_send (zsock_resolve (self->output), "DISPATCH", job);
     assert (rc == 0); //  no high-water mark: only a terminated context fails
 }
@@ -308,9 +313,13 @@ s_dispatch (zdex_partition_t *self, zdex_job_t *job)
 static void
 s_reply (zdex_partition_t *self, zmsg_t **envelope_p, zframe_t *frame)
 {
+    assert (*envelope_p && frame);
+    if (self->args.sink.reply) {
+        self->args.sink.reply (self->args.sink.arg, envelope_p, &frame);
+        return;
+    }
     zmsg_t *msg = *envelope_p;
     *envelope_p = NULL;
-    assert (msg && frame);
     zmsg_pushstr (msg, "REPLY");
     zmsg_append (msg, &frame);
     zmsg_send (&msg, self->output);

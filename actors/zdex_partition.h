@@ -21,8 +21,11 @@
 //  Scheduled ops come as "CALL" too (see zdex_scheduled.h); the member bin lives
 //  in actor 0.
 //
-//  Output (partition → broker), in both modes on a PUSH socket connected to the
-//  broker's collector:
+//  Output (partition → broker) on a PUSH socket connected to the broker's
+//  collector; with partition_threads 0, REPLY and DISPATCH, the two sent for every
+//  task, go instead to the broker's sink functions (zdex_partition_sink_t), called
+//  in place: the collector would cost each an inproc message and a wake-up of the
+//  thread that sent it.
 //      "COUNT"  + scheduler + signed decimal: the scheduled tasks this member holds
 //               for it changed by that much (per-member capacity)
 //      "REPLY"  + the client's envelope frames + one reply frame
@@ -64,6 +67,18 @@ zdex_call_t *zdex_call_new (zmsg_t **envelope_p, zdex_request_t **request_p, uin
 //  Destroy and null.
 void zdex_call_destroy (zdex_call_t **self_p);
 
+//  Where replies and jobs go when the broker's own thread drives the partitions.
+//  reply takes the client's envelope and the reply frame; dispatch takes a job
+//  (QUEUED) for the dispatcher.  Neither may call back into the partitions.
+typedef void (zdex_partition_reply_fn) (void *arg, zmsg_t **envelope_p, zframe_t **frame_p);
+typedef void (zdex_partition_dispatch_fn) (void *arg, zdex_job_t **job_p);
+
+typedef struct {
+    zdex_partition_reply_fn *reply;       //  NULL: REPLY on the output socket
+    zdex_partition_dispatch_fn *dispatch; //  NULL: DISPATCH on the output socket
+    void *arg;
+} zdex_partition_sink_t;
+
 //  What a partition actor is started with (copied by the actor).
 typedef struct {
     int index; //  this actor's number
@@ -75,6 +90,7 @@ typedef struct {
     const char *bind_host;       //  where replication sockets bind, e.g. "tcp://127.0.0.1"
     int drop_every;              //  test hook: drop every n-th replication message (0: none)
     bool verbose;
+    zdex_partition_sink_t sink; //  partition_threads 0 only: an actor has no sink
 } zdex_partition_args_t;
 
 typedef struct _zdex_partition_t zdex_partition_t;

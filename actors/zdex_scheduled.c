@@ -69,9 +69,13 @@ zdex_scheduled_new (const zdex_scheduled_args_t *args)
 static void
 s_reply (zdex_scheduled_t *self, zmsg_t **envelope_p, zframe_t *frame)
 {
+    assert (*envelope_p && frame);
+    if (self->args.sink.reply) {
+        self->args.sink.reply (self->args.sink.arg, envelope_p, &frame);
+        return;
+    }
     zmsg_t *msg = *envelope_p;
     *envelope_p = NULL;
-    assert (msg && frame);
     zmsg_pushstr (msg, "REPLY");
     zmsg_append (msg, &frame);
     zmsg_send (&msg, self->args.output);
@@ -476,7 +480,10 @@ s_start_run (zdex_scheduled_t *self, zdex_sched_task_t *task)
                                      task->state);
     assert (rc == 0);
     (void) rc;
-    zsock_send (self->args.output, "sp", "DISPATCH", job);
+    if (self->args.sink.dispatch)
+        self->args.sink.dispatch (self->args.sink.arg, &job);
+    else
+        zsock_send (self->args.output, "sp", "DISPATCH", job);
     free (urn);
 }
 

@@ -4,7 +4,8 @@
 //  primary (and, in actor 0, the member bin of member-owned tasks), the gets parked
 //  on them, and their timers.  It runs in the actor's thread and talks to the rest
 //  of the member only through the actor's output socket (replies, jobs for the
-//  dispatcher, per-member task counts) and the actor's replicator (every change
+//  dispatcher, per-member task counts; replies and jobs through the broker's sink
+//  instead when it has one) and the actor's replicator (every change
 //  of a partition-owned task is published on its partition's stream as the task's
 //  whole replicated form; the reply or the wake-up that reports it is held until
 //  the backups acknowledged it, through the hold callback).
@@ -43,6 +44,7 @@ typedef void (zdex_scheduled_hold_fn) (void *arg, uint32_t partition, uint64_t s
 
 typedef struct {
     zsock_t *output;               //  borrowed: the actor's PUSH to the broker
+    zdex_partition_sink_t sink;    //  replies and jobs, when set (see zdex_partition.h)
     zdex_replicator_t *replicator; //  borrowed
     const char *member_id;         //  copied
     size_t max_parked;             //  parked gets this actor may hold

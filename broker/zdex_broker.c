@@ -16,8 +16,10 @@
 //    cancels.  Unbounded, so an actor never blocks on the broker; the pipes into
 //    the actors are bounded, so a flood of client requests backs up into TCP.
 //    With partition_threads 0 (the default) this thread drives the partitions
-//    itself (zdex_partition_call/_job, their replication sockets in our poll) and
-//    drains what they pushed in the same pass.
+//    itself (zdex_partition_call/_job, their replication sockets in our poll):
+//    their replies and jobs come through a sink of direct calls instead (a reply
+//    is sent at once, a job is handed on once the partition call returns), the
+//    rest through the collector, drained in the same pass.
 //
 //  State machine: STARTING (bind, start actors, start membership) → FORMING (no
 //  partition table yet: partition ops answer UNAVAILABLE) → SERVING → $TERM →
@@ -83,6 +85,11 @@ typedef struct {
     int actor_count;
     zdex_partition_t *partitions; //  partition_threads 0: driven by this thread
     int partitions_timeout;       //  its zdex_partition_work timeout
+    //  Jobs the partitions dispatched, handed to the dispatcher once the call that
+    //  made them returns (the dispatcher may be the caller: a result delivered).
+    zdex_job_t **dispatches;
+    size_t dispatch_count;
+    size_t dispatch_max;
     zdex_registry_t *registry;
     zdex_dispatcher_t *dispatcher;
     zdex_protection_t *protection; //  split-brain protection rules against our view
@@ -148,6 +155,46 @@ s_partition_job (s_self_t *self, int64_t partition, zdex_job_t *job, bool drop)
         zdex_partition_job (self->partitions, job, drop);
     else
         s_to_actor (self, partition, drop ? "DROP" : "RESULT", job);
+}
+
+//  The partitions' sink (partition_threads 0): a reply goes out on the client
+//  ROUTER at once; a job waits in dispatches for s_flush_dispatches.
+static void s_send_reply (s_self_t *self, zmsg_t **envelope_p, zframe_t *frame);
+
+static void
+s_sink_reply (void *arg, zmsg_t **envelope_p, zframe_t **frame_p)
+{
+    zframe_t *frame = *frame_p;
+    *frame_p = NULL;
+    s_send_reply ((s_self_t *) arg, envelope_p, frame);
+}
+
+static void
+s_sink_dispatch (void *arg, zdex_job_t **job_p)
+{
+    s_self_t *self = (s_self_t *) arg;
+    if (self->dispatch_count == self->dispatch_max) {
+        //  Bounded by what the partitions hold: each job is a stored task.
+        size_t max = self->dispatch_max ? self->dispatch_max * 2 : 256;
+        zdex_job_t **grown =
+            (zdex_job_t **) realloc (self->dispatches, max * sizeof (zdex_job_t *));
+        assert (grown);
+        self->dispatches = grown;
+        self->dispatch_max = max;
+    }
+    self->dispatches[self->dispatch_count++] = *job_p;
+    *job_p = NULL;
+}
+
+static void s_on_dispatch (s_self_t *self, zdex_job_t *job);
+
+static void
+s_flush_dispatches (s_self_t *self)
+{
+    //  s_on_dispatch never calls the partitions, so nothing is added meanwhile.
+    for (size_t index = 0; index < self->dispatch_count; index++)
+        s_on_dispatch (self, self->dispatches[index]);
+    self->dispatch_count = 0;
 }
 
 static void
@@ -263,6 +310,9 @@ s_start (s_self_t *self)
             .drop_every = drop ? atoi (drop) : 0,
             .verbose = member->log_level >= ZDEX_LOG_INFO,
         };
+        if (self->actor_count == 0)
+            args.sink = (zdex_partition_sink_t){
+                .reply = s_sink_reply, .dispatch = s_sink_dispatch, .arg = self};
         char *endpoint = NULL;
         if (self->actor_count == 0) {
             self->partitions = zdex_partition_new (&args);
@@ -1042,6 +1092,8 @@ s_stop (s_self_t *self)
     free (self->actors);
     zdex_partition_destroy (&self->partitions);
     self->terminated = true;
+    s_flush_dispatches (self); //  terminated: the jobs are destroyed
+    free (self->dispatches);
     if (self->collector)
         while (s_on_collector (self))
             ;
@@ -1079,6 +1131,7 @@ s_actor (zsock_t *pipe, void *arg)
     zsock_set_rcvtimeo (pipe, 0);
     int watch_timeout = -1;
     while (!self->terminated) {
+        s_flush_dispatches (self); //  from the ticks at the end of the last pass
         int timeout = s_min_timeout (zdex_dispatcher_timeout (self->dispatcher), watch_timeout);
         timeout = s_min_timeout (timeout, zdex_cluster_timeout (self->cluster));
         if (self->partitions)
@@ -1086,6 +1139,7 @@ s_actor (zsock_t *pipe, void *arg)
         s_wait (self, timeout);
         s_drain (self, s_on_pipe);
         s_drain (self, s_on_collector);
+        s_flush_dispatches (self);
         if (!self->terminated)
             zdex_dispatcher_recv (self->dispatcher);
         if (!self->terminated)
@@ -1096,6 +1150,7 @@ s_actor (zsock_t *pipe, void *arg)
             //  in the collector already: hand it on in this pass, not the next.
             self->partitions_timeout = zdex_partition_work (self->partitions);
             s_drain (self, s_on_collector);
+            s_flush_dispatches (self);
         }
         if (!self->terminated && zdex_dispatcher_timeout (self->dispatcher) == 0)
             zdex_dispatcher_tick (self->dispatcher);

@@ -3,7 +3,7 @@
 //  czmq's default string hash is public and unkeyed: a client that sends names
 //  which all collide makes a zhashx grow its table until the process runs out of
 //  memory.  Every table keyed by something from the network (executor names, task
-//  keys, worker identities, task types) is made here instead, with SipHash-2-4
+//  keys, worker identities, task types) is made here instead, with SipHash-1-3
 //  under a random key chosen once per process.
 
 #ifndef ZDEX_HASH_TABLE_H_INCLUDED
