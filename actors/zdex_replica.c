@@ -672,12 +672,13 @@ zdex_replica_decode (zmsg_t *msg, zdex_replica_msg_t *out)
 }
 
 int
-zdex_replica_decode_packed (zframe_t *topic, zframe_t *packed, zdex_replica_msg_t *out)
+zdex_replica_decode_packed (const byte *topic, size_t topic_size, const byte *packed,
+                            size_t packed_size, zdex_replica_msg_t *out)
 {
-    assert (topic && packed && out);
+    assert ((topic || !topic_size) && (packed || !packed_size) && out);
     memset (out, 0, sizeof (*out));
-    const byte *data = zframe_data (packed);
-    size_t size = zframe_size (packed);
+    const byte *data = packed;
+    size_t size = packed_size;
     //  Count the frames, and refuse a packing that does not add up.
     size_t frames = 1, offset = 0;
     while (offset < size) {
@@ -689,8 +690,7 @@ zdex_replica_decode_packed (zframe_t *topic, zframe_t *packed, zdex_replica_msg_
     if (frames < 2 || s_get_u32 (data) != S_HEADER_SIZE)
         return -1;
     s_reader_t reader = {.packed = data, .packed_size = size, .offset = 4 + S_HEADER_SIZE};
-    return s_decode (zframe_data (topic), zframe_size (topic), data + 4, S_HEADER_SIZE, &reader,
-                     frames, out);
+    return s_decode (topic, topic_size, data + 4, S_HEADER_SIZE, &reader, frames, out);
 }
 
 const char *
@@ -1310,6 +1310,18 @@ zdex_replica_log_append (zdex_replica_log_t *self, zdex_replica_msg_t *msg, bool
         s_log_drop_oldest (self);
     *kept_p = true;
     return encoded;
+}
+
+void
+zdex_replica_log_skip (zdex_replica_log_t *self, zdex_replica_msg_t *msg)
+{
+    assert (self);
+    assert (msg);
+    msg->partition = self->partition;
+    msg->epoch = self->epoch;
+    msg->seq = ++self->last;
+    while (self->count)
+        s_log_drop_oldest (self);
 }
 
 //  The multi-frame message a packed entry stands for.

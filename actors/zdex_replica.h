@@ -160,7 +160,9 @@ zframe_t *zdex_replica_encode_packed (const zdex_replica_msg_t *msg);
 
 //  Decode a message in its PUB form, the topic and the packed frame, with the
 //  same rules as zdex_replica_decode; the strings in *out point into packed.
-int zdex_replica_decode_packed (zframe_t *topic, zframe_t *packed, zdex_replica_msg_t *out);
+//  Takes the bytes, so that a backup decodes the frames where zmq received them.
+int zdex_replica_decode_packed (const byte *topic, size_t topic_size, const byte *packed,
+                                size_t packed_size, zdex_replica_msg_t *out);
 
 //  Several ACKs of one backup in one frame (CLUSTER.md 6.1): 'A', the member id
 //  and a NUL, then per partition u32 partition, u64 epoch, u64 seq.
@@ -300,6 +302,12 @@ zmsg_t *zdex_replica_log_record (zdex_replica_log_t *self, zdex_replica_msg_t *m
 //  log's own frame, which the caller may send with ZFRAME_REUSE before anything
 //  else touches the log, and must not destroy; else the caller owns it.
 zframe_t *zdex_replica_log_append (zdex_replica_log_t *self, zdex_replica_msg_t *msg, bool *kept_p);
+
+//  Stamp msg (partition, epoch, next seq) as append does, without encoding or
+//  keeping it: for a partition nobody backs up, whose log is empty (every entry
+//  is trimmed as soon as it is published) and whose next backup starts from a
+//  snapshot.  Drops what the log still holds.
+void zdex_replica_log_skip (zdex_replica_log_t *self, zdex_replica_msg_t *msg);
 
 //  A HEAD message for the last seq.  Caller owns.
 zmsg_t *zdex_replica_log_head (zdex_replica_log_t *self);

@@ -604,21 +604,23 @@ zdex_replicator_publish (zdex_replicator_t *self, uint32_t partition, zdex_repli
     s_part_t *part = &self->parts[partition];
     if (part->role != S_PRIMARY)
         return 0;
+    if (part->backups == 0) {
+        //  Nobody applies it and a later backup starts from a snapshot: a single
+        //  member spent 7 % of its work encoding records only to drop them.
+        zdex_replica_log_skip (part->log, msg);
+        self->published++;
+        return msg->seq;
+    }
     bool kept;
     zframe_t *encoded = zdex_replica_log_append (part->log, msg, &kept);
     if (!encoded)
         return 0;
     self->published++;
-    //  Without a backup in our table nobody applies it: a backup that comes later
-    //  starts from a snapshot.  The drop is a test hook: lost on the way,
-    //  repaired by FETCH.
-    if (part->backups > 0 &&
-        (self->drop_every == 0 || self->published % (uint64_t) self->drop_every != 0))
+    //  The drop is a test hook: lost on the way, repaired by FETCH.
+    if (self->drop_every == 0 || self->published % (uint64_t) self->drop_every != 0)
         s_publish (self, partition, &encoded, kept);
     if (!kept)
         zframe_destroy (&encoded);
-    if (part->backups == 0)
-        s_trim (part); //  no backup to FETCH it: keep nothing
     return msg->seq;
 }
 
@@ -676,13 +678,45 @@ s_on_stream (zdex_replicator_t *self, zmsg_t *encoded)
         s_on_decoded (self, &msg);
 }
 
-static void
-s_on_published (zdex_replicator_t *self, zmsg_t *received)
+//  Stream messages on the SUB, read as zmq messages (topic, packed) and decoded
+//  where they lie: a zmsg for each was a tenth of a backup's work.  Returns false
+//  when none is waiting.
+static bool
+s_recv_published (zdex_replicator_t *self)
 {
+    void *handle = zsock_resolve (self->sub);
+    zmq_msg_t parts[2];
+    zmq_msg_init (&parts[0]);
+    if (zmq_msg_recv (&parts[0], handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&parts[0]);
+        return false;
+    }
+    size_t count = 1;
+    bool more = zmq_msg_more (&parts[0]);
+    if (more) {
+        zmq_msg_init (&parts[1]);
+        if (zmq_msg_recv (&parts[1], handle, 0) == -1)
+            more = false;
+        else {
+            count = 2;
+            more = zmq_msg_more (&parts[1]);
+        }
+    }
+    bool shaped = count == 2 && !more;
+    while (more) {
+        zmq_msg_t rest; //  not the PUB form: read to its end, dropped
+        zmq_msg_init (&rest);
+        more = zmq_msg_recv (&rest, handle, 0) != -1 && zmq_msg_more (&rest);
+        zmq_msg_close (&rest);
+    }
     zdex_replica_msg_t msg;
-    if (zmsg_size (received) == 2 &&
-        zdex_replica_decode_packed (zmsg_first (received), zmsg_last (received), &msg) == 0)
+    if (shaped && zdex_replica_decode_packed (
+                      (const byte *) zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]),
+                      (const byte *) zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]), &msg) == 0)
         s_on_decoded (self, &msg);
+    for (size_t index = 0; index < count; index++)
+        zmq_msg_close (&parts[index]);
+    return true;
 }
 
 static void
@@ -894,10 +928,8 @@ zdex_replicator_recv (zdex_replicator_t *self)
         s_on_control (self, msg);
         zmsg_destroy (&msg);
     }
-    for (int count = 0; count < S_BATCH_MAX && (msg = zmsg_recv (self->sub)); count++) {
-        s_on_published (self, msg);
-        zmsg_destroy (&msg);
-    }
+    for (int count = 0; count < S_BATCH_MAX && s_recv_published (self); count++)
+        ;
     zsock_t *dealer = (zsock_t *) zhashx_first (self->dealers);
     while (dealer) {
         for (int count = 0; count < S_BATCH_MAX && (msg = zmsg_recv (dealer)); count++) {

@@ -856,19 +856,49 @@ s_scheduled_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
 static bool
 s_on_client (s_self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->client);
-    if (!msg)
+    //  Read as zmq messages: the envelope (identity, and REQ's empty frame)
+    //  becomes the zmsg a reply goes back on; the body is parsed where it lies.
+    void *handle = zsock_resolve (self->client);
+    zmq_msg_t parts[3];
+    zmq_msg_init (&parts[0]);
+    if (zmq_msg_recv (&parts[0], handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&parts[0]);
         return false;
-    zframe_t *body = zmsg_last (msg);
-    if (zmsg_size (msg) < 2 || zmsg_size (msg) > 3) {
-        zmsg_destroy (&msg); //  not a DEALER or REQ envelope: nothing to answer
-        return true;
     }
-    zmsg_remove (msg, body);
+    size_t count = 1;
+    bool more = zmq_msg_more (&parts[0]);
+    while (more && count < 3) {
+        zmq_msg_init (&parts[count]);
+        if (zmq_msg_recv (&parts[count], handle, 0) == -1) {
+            zmq_msg_close (&parts[count]);
+            break;
+        }
+        more = zmq_msg_more (&parts[count++]);
+    }
+    bool shaped = !more && count >= 2;
+    while (more) {
+        //  Not a DEALER or REQ envelope: read to its end, nothing to answer.
+        zmq_msg_t rest;
+        zmq_msg_init (&rest);
+        more = zmq_msg_recv (&rest, handle, 0) != -1 && zmq_msg_more (&rest);
+        zmq_msg_close (&rest);
+    }
+    zmsg_t *msg = NULL;
+    if (shaped) {
+        msg = zmsg_new ();
+        assert (msg);
+        for (size_t index = 0; index + 1 < count; index++)
+            zmsg_addmem (msg, zmq_msg_data (&parts[index]), zmq_msg_size (&parts[index]));
+    }
+    zmq_msg_t *body = &parts[count - 1];
     zdex_error_t error = {0};
-    zdex_request_t *request =
-        zdex_request_parse (zframe_data (body), zframe_size (body), &self->limits, &error);
-    zframe_destroy (&body);
+    zdex_request_t *request = shaped ? zdex_request_parse (zmq_msg_data (body), zmq_msg_size (body),
+                                                           &self->limits, &error)
+                                     : NULL;
+    for (size_t index = 0; index < count; index++)
+        zmq_msg_close (&parts[index]);
+    if (!shaped)
+        return true;
     if (!request) {
         s_reply_error (self, &msg, error.req_text, error.code, error.message);
         zdex_error_reset (&error);

@@ -250,6 +250,37 @@ test_log_trim (void **state)
     zdex_replica_log_destroy (&log);
 }
 
+//  Skip stamps the next seq of the log's partition and epoch without keeping
+//  anything, and empties the log: FETCH of any range then needs a snapshot.
+static void
+test_log_skip (void **state)
+{
+    (void) state;
+    zdex_replica_log_t *log = zdex_replica_log_new (3, 100, 0);
+    zdex_replica_log_reset (log, 2, 0);
+    for (int index = 0; index < 3; index++) {
+        zdex_replica_msg_t msg = {.op = ZDEX_REPLICA_DISPOSE, .executor = "e"};
+        zmsg_t *copy = zdex_replica_log_record (log, &msg);
+        assert_non_null (copy);
+        zmsg_destroy (&copy);
+    }
+    assert_int_equal (zdex_replica_log_size (log), 3);
+    zdex_replica_msg_t msg = {.op = ZDEX_REPLICA_DISPOSE, .executor = "e"};
+    zdex_replica_log_skip (log, &msg);
+    assert_int_equal (msg.partition, 3);
+    assert_int_equal (msg.epoch, 2);
+    assert_int_equal (msg.seq, 4);
+    assert_int_equal (zdex_replica_log_last (log), 4);
+    assert_int_equal (zdex_replica_log_size (log), 0);
+    assert_null (zdex_replica_log_fetch (log, 2, 1, 10));
+    //  The next record follows on.
+    zmsg_t *copy = zdex_replica_log_record (log, &msg);
+    assert_non_null (copy);
+    zmsg_destroy (&copy);
+    assert_int_equal (msg.seq, 5);
+    zdex_replica_log_destroy (&log);
+}
+
 //  Scheduled tasks' forms: applied in stream order, replaced, deleted, carried by
 //  snapshots, kept during a resync, and handed over on promotion.
 static void
@@ -1766,12 +1797,19 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_topic),          cmocka_unit_test (test_roundtrip),
-        cmocka_unit_test (test_encode_refuses), cmocka_unit_test (test_sched_records),
-        cmocka_unit_test (test_log_trim),       cmocka_unit_test (test_decode_rejects),
-        cmocka_unit_test (test_decode_fuzz),    cmocka_unit_test (test_log),
-        cmocka_unit_test (test_acks),           cmocka_unit_test (test_snapshot_of_emptied_ring),
-        cmocka_unit_test (test_replica_states), cmocka_unit_test (test_promoted_while_resyncing),
+        cmocka_unit_test (test_topic),
+        cmocka_unit_test (test_roundtrip),
+        cmocka_unit_test (test_encode_refuses),
+        cmocka_unit_test (test_sched_records),
+        cmocka_unit_test (test_log_trim),
+        cmocka_unit_test (test_log_skip),
+        cmocka_unit_test (test_decode_rejects),
+        cmocka_unit_test (test_decode_fuzz),
+        cmocka_unit_test (test_log),
+        cmocka_unit_test (test_acks),
+        cmocka_unit_test (test_snapshot_of_emptied_ring),
+        cmocka_unit_test (test_replica_states),
+        cmocka_unit_test (test_promoted_while_resyncing),
         cmocka_unit_test (test_model),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
