@@ -425,8 +425,17 @@ s_plain_run (const unsigned char *at, const unsigned char *end)
         uint64_t quote = word ^ (ones * '"'), slash = word ^ (ones * '\\');
         uint64_t special = ((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
                            ((slash - ones) & ~slash) | word;
-        if (special & highs)
+        special &= highs;
+        if (special) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            //  The lowest flagged byte is the first special one (a borrow only
+            //  flags bytes above a special one): no byte loop for the rest.
+            at += __builtin_ctzll (special) / 8;
+            return (size_t) (at - start);
+#else
             break;
+#endif
+        }
         at += 8;
     }
     while (at < end && *at >= 0x20 && *at < 0x80 && *at != '"' && *at != '\\')
