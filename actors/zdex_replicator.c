@@ -27,6 +27,7 @@
 
 #include "zdex_replicator.h"
 #include "zdex_hash_table.h"
+#include "zdex_proto.h"
 
 #include <inttypes.h>
 
@@ -684,35 +685,16 @@ s_on_stream (zdex_replicator_t *self, zmsg_t *encoded)
 static bool
 s_recv_published (zdex_replicator_t *self)
 {
-    void *handle = zsock_resolve (self->sub);
     zmq_msg_t parts[2];
-    zmq_msg_init (&parts[0]);
-    if (zmq_msg_recv (&parts[0], handle, ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close (&parts[0]);
+    bool whole;
+    size_t count = zdex_msg_recv_parts (zsock_resolve (self->sub), parts, 2, &whole);
+    if (count == 0)
         return false;
-    }
-    size_t count = 1;
-    bool more = zmq_msg_more (&parts[0]);
-    if (more) {
-        zmq_msg_init (&parts[1]);
-        if (zmq_msg_recv (&parts[1], handle, 0) == -1)
-            more = false;
-        else {
-            count = 2;
-            more = zmq_msg_more (&parts[1]);
-        }
-    }
-    bool shaped = count == 2 && !more;
-    while (more) {
-        zmq_msg_t rest; //  not the PUB form: read to its end, dropped
-        zmq_msg_init (&rest);
-        more = zmq_msg_recv (&rest, handle, 0) != -1 && zmq_msg_more (&rest);
-        zmq_msg_close (&rest);
-    }
     zdex_replica_msg_t msg;
-    if (shaped && zdex_replica_decode_packed (
-                      (const byte *) zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]),
-                      (const byte *) zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]), &msg) == 0)
+    if (count == 2 && whole &&
+        zdex_replica_decode_packed (
+            (const byte *) zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]),
+            (const byte *) zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]), &msg) == 0)
         s_on_decoded (self, &msg);
     for (size_t index = 0; index < count; index++)
         zmq_msg_close (&parts[index]);

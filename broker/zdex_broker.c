@@ -858,31 +858,14 @@ s_on_client (s_self_t *self)
 {
     //  Read as zmq messages: the envelope (identity, and REQ's empty frame)
     //  becomes the zmsg a reply goes back on; the body is parsed where it lies.
-    void *handle = zsock_resolve (self->client);
     zmq_msg_t parts[3];
-    zmq_msg_init (&parts[0]);
-    if (zmq_msg_recv (&parts[0], handle, ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close (&parts[0]);
+    bool whole;
+    size_t count = zdex_msg_recv_parts (zsock_resolve (self->client), parts, 3, &whole);
+    if (count == 0)
         return false;
-    }
-    size_t count = 1;
-    bool more = zmq_msg_more (&parts[0]);
-    while (more && count < 3) {
-        zmq_msg_init (&parts[count]);
-        if (zmq_msg_recv (&parts[count], handle, 0) == -1) {
-            zmq_msg_close (&parts[count]);
-            break;
-        }
-        more = zmq_msg_more (&parts[count++]);
-    }
-    bool shaped = !more && count >= 2;
-    while (more) {
-        //  Not a DEALER or REQ envelope: read to its end, nothing to answer.
-        zmq_msg_t rest;
-        zmq_msg_init (&rest);
-        more = zmq_msg_recv (&rest, handle, 0) != -1 && zmq_msg_more (&rest);
-        zmq_msg_close (&rest);
-    }
+    //  A DEALER's identity and body, or a REQ's identity, empty frame and body;
+    //  anything else has no envelope to answer on.
+    bool shaped = whole && count >= 2;
     zmsg_t *msg = NULL;
     if (shaped) {
         msg = zmsg_new ();

@@ -505,40 +505,23 @@ s_handle (zdex_dispatcher_t *self, zmq_msg_t *identity_msg, zmq_msg_t *body)
     zdex_wmsg_destroy (&wmsg);
 }
 
-//  Receive one part into msg; false when there is none (or on error).
-static bool
-s_recv_part (void *handle, zmq_msg_t *msg)
-{
-    return zmq_msg_recv (msg, handle, ZMQ_DONTWAIT) != -1;
-}
-
 void
 zdex_dispatcher_recv (zdex_dispatcher_t *self)
 {
     assert (self);
     void *handle = zsock_resolve (self->router);
-    zmq_msg_t parts[3];
-    for (int index = 0; index < 3; index++)
-        zmq_msg_init (&parts[index]);
     //  Drain what is waiting, bounded so client traffic is not starved.
     for (int count = 0; count < 1000; count++) {
-        if (!s_recv_part (handle, &parts[0]))
-            break; //  receive timeout 0: nothing waiting
-        //  Identity, body, and nothing more; a message of another shape is read to
-        //  its end and dropped.
-        size_t received = 1;
-        bool more = zmq_msg_more (&parts[0]);
-        while (more && received < 3 && s_recv_part (handle, &parts[received])) {
-            more = zmq_msg_more (&parts[received]);
-            received++;
-        }
-        while (more && s_recv_part (handle, &parts[2]))
-            more = zmq_msg_more (&parts[2]);
-        if (received == 2)
+        zmq_msg_t parts[2];
+        bool whole;
+        size_t received = zdex_msg_recv_parts (handle, parts, 2, &whole);
+        if (received == 0)
+            break;                  //  nothing waiting
+        if (received == 2 && whole) //  identity and body, or dropped
             s_handle (self, &parts[0], &parts[1]);
+        for (size_t index = 0; index < received; index++)
+            zmq_msg_close (&parts[index]);
     }
-    for (int index = 0; index < 3; index++)
-        zmq_msg_close (&parts[index]);
     s_pump (self);
 }
 

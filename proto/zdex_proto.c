@@ -2163,6 +2163,37 @@ zdex_sockets_wait (void **sockets, size_t count, int timeout_ms)
     return rc > 0 ? 1 : rc;
 }
 
+size_t
+zdex_msg_recv_parts (void *handle, zmq_msg_t *parts, size_t max, bool *whole)
+{
+    assert (handle && parts && max > 0 && whole);
+    *whole = true;
+    zmq_msg_init (&parts[0]);
+    if (zmq_msg_recv (&parts[0], handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&parts[0]);
+        return 0;
+    }
+    size_t count = 1;
+    bool more = zmq_msg_more (&parts[0]);
+    while (more && count < max) {
+        zmq_msg_init (&parts[count]);
+        if (zmq_msg_recv (&parts[count], handle, 0) == -1) {
+            zmq_msg_close (&parts[count]);
+            *whole = false;
+            return count;
+        }
+        more = zmq_msg_more (&parts[count++]);
+    }
+    while (more) {
+        *whole = false;
+        zmq_msg_t rest;
+        zmq_msg_init (&rest);
+        more = zmq_msg_recv (&rest, handle, 0) != -1 && zmq_msg_more (&rest);
+        zmq_msg_close (&rest);
+    }
+    return count;
+}
+
 zmsg_t *
 zdex_msg_rest (zmq_msg_t *first, zsock_t *sock)
 {

@@ -208,6 +208,13 @@ int zdex_json_depth (const json_t *value, int limit);
 //  sock.  For the slow commands that follow such fast paths.
 zmsg_t *zdex_msg_rest (zmq_msg_t *first, zsock_t *sock);
 
+//  One message from handle (a libzmq socket) into parts, without a zmsg: the hot
+//  sockets' messages are parsed where zmq received them.  Does not wait for the
+//  first part.  Keeps up to max parts (each initialized here; the caller closes
+//  the ones returned) and reads any further parts and drops them.  Returns the
+//  parts kept, 0 when nothing is waiting; *whole is false when parts were dropped.
+size_t zdex_msg_recv_parts (void *handle, zmq_msg_t *parts, size_t max, bool *whole);
+
 //  The hand-off of an object between a member's threads: a command frame, then a
 //  frame holding a pointer whose ownership passes with it (the two frames
 //  zsock_send (sock, "sp", ...) would send, without building a zmsg).  handle is
