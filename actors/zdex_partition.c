@@ -297,32 +297,45 @@ s_ring (zdex_partition_t *self, const char *name, uint32_t partition, uint32_t c
     return executor->rings[partition];
 }
 
-//  DISPATCH and a job pointer to the broker.
-static void
-s_dispatch (zdex_partition_t *self, zdex_job_t *job)
+void
+zdex_partition_output_dispatch (const zdex_partition_sink_t *sink, zsock_t *output, zdex_job_t *job)
 {
-    if (self->args.sink.dispatch) {
-        self->args.sink.dispatch (self->args.sink.arg, &job);
+    assert (sink && output && job);
+    if (sink->dispatch) {
+        sink->dispatch (sink->arg, &job);
         return;
     }
-    int rc = zdex_pointer_send (zsock_resolve (self->output), "DISPATCH", job);
+    int rc = zdex_pointer_send (zsock_resolve (output), "DISPATCH", job);
     assert (rc == 0); //  no high-water mark: only a terminated context fails
 }
 
-//  Send a reply frame back through the broker to the client named by envelope.
-static void
-s_reply (zdex_partition_t *self, zmsg_t **envelope_p, zframe_t *frame)
+void
+zdex_partition_output_reply (const zdex_partition_sink_t *sink, zsock_t *output,
+                             zmsg_t **envelope_p, zframe_t *frame)
 {
-    assert (*envelope_p && frame);
-    if (self->args.sink.reply) {
-        self->args.sink.reply (self->args.sink.arg, envelope_p, &frame);
+    assert (sink && output && envelope_p && *envelope_p && frame);
+    if (sink->reply) {
+        sink->reply (sink->arg, envelope_p, &frame);
         return;
     }
     zmsg_t *msg = *envelope_p;
     *envelope_p = NULL;
     zmsg_pushstr (msg, "REPLY");
     zmsg_append (msg, &frame);
-    zmsg_send (&msg, self->output);
+    zmsg_send (&msg, output);
+}
+
+static void
+s_dispatch (zdex_partition_t *self, zdex_job_t *job)
+{
+    zdex_partition_output_dispatch (&self->args.sink, self->output, job);
+}
+
+//  Send a reply frame back through the broker to the client named by envelope.
+static void
+s_reply (zdex_partition_t *self, zmsg_t **envelope_p, zframe_t *frame)
+{
+    zdex_partition_output_reply (&self->args.sink, self->output, envelope_p, frame);
 }
 
 static void
@@ -332,19 +345,13 @@ s_reply_error (zdex_partition_t *self, zmsg_t **envelope_p, const char *req_text
     s_reply (self, envelope_p, zdex_reply_error (req_text, code, message, NULL));
 }
 
-//  The reply frame for what a completed or disposed slot holds.
 //  The reply frame for what a completed or disposed slot holds; fields ("" or
 //  more members) go first.
 static zframe_t *
 s_slot_frame (const char *req_text, const char *fields, const zdex_ring_slot_t *slot)
 {
-    if (slot->state == ZDEX_RING_DONE_OK) {
-        char *members = zsys_sprintf ("%s,\"result\":%s", fields, slot->data);
-        assert (members);
-        zframe_t *frame = zdex_reply_ok (req_text, members);
-        zstr_free (&members);
-        return frame;
-    }
+    if (slot->state == ZDEX_RING_DONE_OK)
+        return zdex_reply_result (req_text, fields, slot->data);
     if (slot->state == ZDEX_RING_FAILED)
         return zdex_reply_error_fields (req_text, fields, ZDEX_TASK_FAILED, "task failed",
                                         slot->data);

@@ -79,6 +79,17 @@ typedef struct {
     void *arg;
 } zdex_partition_sink_t;
 
+//  Output a reply (the client's envelope and the reply frame, both taken) to the
+//  broker: through the sink's reply function when it has one, else as REPLY on
+//  output.  Shared by the partitions and their scheduled store.
+void zdex_partition_output_reply (const zdex_partition_sink_t *sink, zsock_t *output,
+                                  zmsg_t **envelope_p, zframe_t *frame);
+
+//  Output a job (taken) for the dispatcher: through the sink's dispatch function
+//  when it has one, else as DISPATCH on output.
+void zdex_partition_output_dispatch (const zdex_partition_sink_t *sink, zsock_t *output,
+                                     zdex_job_t *job);
+
 //  What a partition actor is started with (copied by the actor).
 typedef struct {
     int index; //  this actor's number

@@ -1320,8 +1320,7 @@ zdex_replica_log_skip (zdex_replica_log_t *self, zdex_replica_msg_t *msg)
     msg->partition = self->partition;
     msg->epoch = self->epoch;
     msg->seq = ++self->last;
-    while (self->count)
-        s_log_drop_oldest (self);
+    zdex_replica_log_trim (self, self->last);
 }
 
 //  The multi-frame message a packed entry stands for.

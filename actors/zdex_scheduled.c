@@ -69,16 +69,7 @@ zdex_scheduled_new (const zdex_scheduled_args_t *args)
 static void
 s_reply (zdex_scheduled_t *self, zmsg_t **envelope_p, zframe_t *frame)
 {
-    assert (*envelope_p && frame);
-    if (self->args.sink.reply) {
-        self->args.sink.reply (self->args.sink.arg, envelope_p, &frame);
-        return;
-    }
-    zmsg_t *msg = *envelope_p;
-    *envelope_p = NULL;
-    zmsg_pushstr (msg, "REPLY");
-    zmsg_append (msg, &frame);
-    zmsg_send (&msg, self->args.output);
+    zdex_partition_output_reply (&self->args.sink, self->args.output, envelope_p, frame);
 }
 
 static void
@@ -92,13 +83,8 @@ s_reply_error (zdex_scheduled_t *self, zmsg_t **envelope_p, const char *req_text
 static zframe_t *
 s_outcome_frame (const char *req_text, const zdex_sched_task_t *task)
 {
-    if (task->outcome == ZDEX_SCHED_VALUE) {
-        char *fields = zsys_sprintf (",\"result\":%s", task->outcome_data);
-        assert (fields);
-        zframe_t *frame = zdex_reply_ok (req_text, fields);
-        zstr_free (&fields);
-        return frame;
-    }
+    if (task->outcome == ZDEX_SCHED_VALUE)
+        return zdex_reply_result (req_text, NULL, task->outcome_data);
     if (task->outcome == ZDEX_SCHED_FAILED)
         return zdex_reply_error (req_text, ZDEX_TASK_FAILED, "task failed", task->outcome_data);
     return zdex_reply_error (req_text, ZDEX_CANCELLED, "task was cancelled", NULL);
@@ -480,10 +466,7 @@ s_start_run (zdex_scheduled_t *self, zdex_sched_task_t *task)
                                      task->state);
     assert (rc == 0);
     (void) rc;
-    if (self->args.sink.dispatch)
-        self->args.sink.dispatch (self->args.sink.arg, &job);
-    else
-        zsock_send (self->args.output, "sp", "DISPATCH", job);
+    zdex_partition_output_dispatch (&self->args.sink, self->args.output, job);
     free (urn);
 }
 

@@ -657,16 +657,16 @@ s_forward_member_output (bench_t *self)
     }
 }
 
-//  Polls `count` sockets and every member's stdout for up to timeout_ms, passing
-//  member output on.  Returns 1 when a socket is readable, 0 when none is, -1 when
-//  the poll failed.
+//  Polls `socket` (may be NULL) and every member's stdout for up to timeout_ms,
+//  passing member output on.  Returns 1 when the socket is readable, 0 when not,
+//  -1 when the poll failed.
 static int
-s_wait_any (bench_t *self, void **sockets, int socket_count, long timeout_ms)
+s_wait_io (bench_t *self, void *socket, long timeout_ms)
 {
-    zmq_pollitem_t items[2 * BENCH_MAX_MEMBERS + 1];
+    zmq_pollitem_t items[1 + BENCH_MAX_MEMBERS];
     int count = 0;
-    for (int index = 0; index < socket_count; index++)
-        items[count++] = (zmq_pollitem_t){sockets[index], 0, ZMQ_POLLIN, 0};
+    if (socket)
+        items[count++] = (zmq_pollitem_t){socket, 0, ZMQ_POLLIN, 0};
     for (long index = 0; index < self->members; index++)
         if (self->member[index].out >= 0)
             items[count++] = (zmq_pollitem_t){NULL, self->member[index].out, ZMQ_POLLIN, 0};
@@ -681,34 +681,13 @@ s_wait_any (bench_t *self, void **sockets, int socket_count, long timeout_ms)
         fprintf (stderr, "zdex-bench: poll: %s\n", zmq_strerror (errno));
         return -1;
     }
-    bool readable = false;
-    for (int index = 0; index < socket_count; index++)
-        readable |= (items[index].revents & ZMQ_POLLIN) != 0;
-    for (int index = socket_count; index < count; index++)
+    bool readable = socket && (items[0].revents & ZMQ_POLLIN);
+    for (int index = socket ? 1 : 0; index < count; index++)
         if (items[index].revents) {
             s_forward_member_output (self);
             break;
         }
     return readable ? 1 : 0;
-}
-
-//  As s_wait_any, for one socket (may be NULL).
-static int
-s_wait_io (bench_t *self, void *socket, long timeout_ms)
-{
-    return s_wait_any (self, &socket, socket ? 1 : 0, timeout_ms);
-}
-
-//  As s_wait_any, for the task stream: the shared DEALER and the direct ones.
-static int
-s_wait_replies (bench_t *self, long timeout_ms)
-{
-    void *sockets[1 + BENCH_MAX_MEMBERS];
-    int count = 0;
-    sockets[count++] = self->handle;
-    for (long index = 0; index < self->direct_count; index++)
-        sockets[count++] = self->direct_handle[index];
-    return s_wait_any (self, sockets, count, timeout_ms);
 }
 
 //  Stops every process we started, by pid: SIGTERM, then SIGKILL for any still
@@ -1710,14 +1689,14 @@ s_failover (bench_t *self, long repeat, long *retry_queue)
         int64_t wake = s_min64 (limit, s_min64 (next_check, now + 100000));
         if (retry_head < retry_tail)
             wake = s_min64 (wake, self->sent_at[retry_queue[retry_head % self->tasks]]);
-        int rc = s_wait_replies (self, (long) ((wake - now + 999) / 1000));
+        //  Failover mode has no direct DEALERs: everything comes on the shared one
+        int rc = s_wait_io (self, self->handle, (long) ((wake - now + 999) / 1000));
         if (rc < 0) {
             self->fatal = true;
             break;
         }
         zmq_msg_t msg;
         zmq_msg_init (&msg);
-        //  Failover mode has no direct DEALERs: everything comes on the shared one
         while (rc > 0 && s_recv_last_frame (self->handle, &msg) == 0) {
             int64_t at = zclock_usecs ();
             long before = self->completed;

@@ -17,9 +17,9 @@
 //    the actors are bounded, so a flood of client requests backs up into TCP.
 //    With partition_threads 0 (the default) this thread drives the partitions
 //    itself (zdex_partition_call/_job, their replication sockets in our poll):
-//    their replies and jobs come through a sink of direct calls instead (a reply
-//    is sent at once, a job is handed on once the partition call returns), the
-//    rest through the collector, drained in the same pass.
+//    their replies and jobs come through a sink of direct calls instead (sent to
+//    the client, handed to the dispatcher, at once), the rest through the
+//    collector, drained in the same pass.
 //
 //  State machine: STARTING (bind, start actors, start membership) → FORMING (no
 //  partition table yet: partition ops answer UNAVAILABLE) → SERVING → $TERM →
@@ -85,11 +85,6 @@ typedef struct {
     int actor_count;
     zdex_partition_t *partitions; //  partition_threads 0: driven by this thread
     int partitions_timeout;       //  its zdex_partition_work timeout
-    //  Jobs the partitions dispatched, handed to the dispatcher once the call that
-    //  made them returns (the dispatcher may be the caller: a result delivered).
-    zdex_job_t **dispatches;
-    size_t dispatch_count;
-    size_t dispatch_max;
     zdex_registry_t *registry;
     zdex_dispatcher_t *dispatcher;
     zdex_protection_t *protection; //  split-brain protection rules against our view
@@ -136,8 +131,8 @@ s_to_actor (s_self_t *self, int64_t partition, const char *command, void *pointe
 }
 
 //  A request for a partition (-1: the member bin), taken over.  When this thread
-//  drives the partitions, a direct call; what they output is read from the
-//  collector either way.
+//  drives the partitions, a direct call (their replies and jobs come back through
+//  the sink below, the rest through the collector); else a hand-off to the actor.
 static void
 s_partition_call (s_self_t *self, int64_t partition, zdex_call_t *call)
 {
@@ -158,8 +153,10 @@ s_partition_job (s_self_t *self, int64_t partition, zdex_job_t *job, bool drop)
 }
 
 //  The partitions' sink (partition_threads 0): a reply goes out on the client
-//  ROUTER at once; a job waits in dispatches for s_flush_dispatches.
+//  ROUTER, a job to the dispatcher, at once (deliver may submit, see
+//  zdex_dispatcher.h).
 static void s_send_reply (s_self_t *self, zmsg_t **envelope_p, zframe_t *frame);
+static void s_on_dispatch (s_self_t *self, zdex_job_t *job);
 
 static void
 s_sink_reply (void *arg, zmsg_t **envelope_p, zframe_t **frame_p)
@@ -172,29 +169,9 @@ s_sink_reply (void *arg, zmsg_t **envelope_p, zframe_t **frame_p)
 static void
 s_sink_dispatch (void *arg, zdex_job_t **job_p)
 {
-    s_self_t *self = (s_self_t *) arg;
-    if (self->dispatch_count == self->dispatch_max) {
-        //  Bounded by what the partitions hold: each job is a stored task.
-        size_t max = self->dispatch_max ? self->dispatch_max * 2 : 256;
-        zdex_job_t **grown =
-            (zdex_job_t **) realloc (self->dispatches, max * sizeof (zdex_job_t *));
-        assert (grown);
-        self->dispatches = grown;
-        self->dispatch_max = max;
-    }
-    self->dispatches[self->dispatch_count++] = *job_p;
+    zdex_job_t *job = *job_p;
     *job_p = NULL;
-}
-
-static void s_on_dispatch (s_self_t *self, zdex_job_t *job);
-
-static void
-s_flush_dispatches (s_self_t *self)
-{
-    //  s_on_dispatch never calls the partitions, so nothing is added meanwhile.
-    for (size_t index = 0; index < self->dispatch_count; index++)
-        s_on_dispatch (self, self->dispatches[index]);
-    self->dispatch_count = 0;
+    s_on_dispatch ((s_self_t *) arg, job);
 }
 
 static void
@@ -310,11 +287,10 @@ s_start (s_self_t *self)
             .drop_every = drop ? atoi (drop) : 0,
             .verbose = member->log_level >= ZDEX_LOG_INFO,
         };
-        if (self->actor_count == 0)
-            args.sink = (zdex_partition_sink_t){
-                .reply = s_sink_reply, .dispatch = s_sink_dispatch, .arg = self};
         char *endpoint = NULL;
         if (self->actor_count == 0) {
+            args.sink = (zdex_partition_sink_t){
+                .reply = s_sink_reply, .dispatch = s_sink_dispatch, .arg = self};
             self->partitions = zdex_partition_new (&args);
             assert (self->partitions);
             endpoint = strdup (zdex_partition_endpoint (self->partitions));
@@ -1105,8 +1081,6 @@ s_stop (s_self_t *self)
     free (self->actors);
     zdex_partition_destroy (&self->partitions);
     self->terminated = true;
-    s_flush_dispatches (self); //  terminated: the jobs are destroyed
-    free (self->dispatches);
     if (self->collector)
         while (s_on_collector (self))
             ;
@@ -1144,7 +1118,6 @@ s_actor (zsock_t *pipe, void *arg)
     zsock_set_rcvtimeo (pipe, 0);
     int watch_timeout = -1;
     while (!self->terminated) {
-        s_flush_dispatches (self); //  from the ticks at the end of the last pass
         int timeout = s_min_timeout (zdex_dispatcher_timeout (self->dispatcher), watch_timeout);
         timeout = s_min_timeout (timeout, zdex_cluster_timeout (self->cluster));
         if (self->partitions)
@@ -1152,18 +1125,17 @@ s_actor (zsock_t *pipe, void *arg)
         s_wait (self, timeout);
         s_drain (self, s_on_pipe);
         s_drain (self, s_on_collector);
-        s_flush_dispatches (self);
         if (!self->terminated)
             zdex_dispatcher_recv (self->dispatcher);
         if (!self->terminated)
             zdex_cluster_recv (self->cluster);
         s_drain (self, s_on_client);
         if (!self->terminated && self->partitions) {
-            //  What the requests and results above made the partitions output is
-            //  in the collector already: hand it on in this pass, not the next.
+            //  What the requests and results above made the partitions push to
+            //  the collector (not replies and jobs: those went out at once) is
+            //  handed on in this pass, not the next.
             self->partitions_timeout = zdex_partition_work (self->partitions);
             s_drain (self, s_on_collector);
-            s_flush_dispatches (self);
         }
         if (!self->terminated && zdex_dispatcher_timeout (self->dispatcher) == 0)
             zdex_dispatcher_tick (self->dispatcher);

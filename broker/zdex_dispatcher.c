@@ -461,6 +461,7 @@ s_on_result (zdex_dispatcher_t *self, s_worker_t *worker, zdex_wmsg_t *msg)
     job->state_text = job->ref && msg->state ? zdex_json_text (msg->state) : NULL;
     free (job->payload); //  the stored copy lives in the ring
     job->payload = NULL;
+    //  Last: deliver may submit (zdex_dispatcher_deliver_fn).
     self->deliver (job, self->deliver_arg);
 }
 

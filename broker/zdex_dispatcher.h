@@ -33,7 +33,10 @@ extern "C" {
 
 typedef struct _zdex_dispatcher_t zdex_dispatcher_t;
 
-//  Receives a finished job (state DONE, ok and result set); takes ownership.
+//  Receives a finished job (state DONE, ok and result set); takes ownership.  It is
+//  called last in the handling of a result (the job's slot is free again), so it
+//  may call zdex_dispatcher_submit: the partitions on the broker's thread dispatch
+//  from inside it.
 typedef void (zdex_dispatcher_deliver_fn) (zdex_job_t *job, void *arg);
 
 //  Create a dispatcher on router (borrowed: the worker endpoint).  Caller owns.

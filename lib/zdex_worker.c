@@ -46,8 +46,9 @@
 //  loop sends worker.heartbeat after heartbeat_ms without sending and recreates the
 //  socket after timeout_ms of silence.  Members learnt from worker.members come and
 //  go with the cluster: one that a later list leaves out and that is silent for
-//  timeout_ms is dropped (its socket closed for good) until a list names it again.  Polls last at
-//  most S_POLL_SLICE_MS so a stop request (an atomic flag, or zsys_interrupted) is seen promptly.
+//  timeout_ms is dropped (its socket closed for good) until a list names it again.
+//  Polls last at most S_POLL_SLICE_MS so a stop request (an atomic flag, or
+//  zsys_interrupted) is seen promptly.
 
 #include "zdex_worker.h"
 #include "zdex_proto.h"

@@ -1609,14 +1609,22 @@ zdex_reply_object (const char *req_text, const json_t *object)
 zframe_t *
 zdex_reply_ok (const char *req_text, const char *fields)
 {
+    return zdex_reply_result (req_text, fields, NULL);
+}
+
+zframe_t *
+zdex_reply_result (const char *req_text, const char *fields, const char *result_text)
+{
     static const char req_open[] = "{\"req\":";
     static const char ok_first[] = "{\"ok\":true";
     static const char ok_next[] = ",\"ok\":true";
+    static const char result_open[] = ",\"result\":";
     size_t req_size = req_text ? strlen (req_text) : 0;
     size_t fields_size = fields ? strlen (fields) : 0;
+    size_t result_size = result_text ? strlen (result_text) : 0;
     size_t size = (req_text ? sizeof (req_open) - 1 + req_size + sizeof (ok_next) - 1
                             : sizeof (ok_first) - 1) +
-                  fields_size + 1;
+                  fields_size + (result_text ? sizeof (result_open) - 1 + result_size : 0) + 1;
     zframe_t *frame = zframe_new (NULL, size);
     if (!frame)
         return NULL;
@@ -1628,6 +1636,10 @@ zdex_reply_ok (const char *req_text, const char *fields)
     } else
         cursor = S_PUT_LITERAL (cursor, ok_first);
     cursor = s_put (cursor, fields, fields_size);
+    if (result_text) {
+        cursor = S_PUT_LITERAL (cursor, result_open);
+        cursor = s_put (cursor, result_text, result_size);
+    }
     *cursor++ = '}';
     assert (cursor == (char *) zframe_data (frame) + size);
     return frame;

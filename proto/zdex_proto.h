@@ -237,6 +237,10 @@ int zdex_sockets_wait (void **sockets, size_t count, int timeout_ms);
 //  comma, e.g. ",\"task_id\":4294967296".  Caller owns the frame.
 zframe_t *zdex_reply_ok (const char *req_text, const char *fields);
 
+//  As zdex_reply_ok, then "result" with result_text (serialized JSON) as its value:
+//  the answer of every retrieve, composed without an intermediate string.
+zframe_t *zdex_reply_result (const char *req_text, const char *fields, const char *result_text);
+
 //  Build a success reply frame carrying the members of object (borrowed; a JSON
 //  object) after "ok":true.  Caller owns.
 zframe_t *zdex_reply_object (const char *req_text, const json_t *object);

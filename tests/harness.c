@@ -60,6 +60,14 @@ s_kill_children (void)
         }
 }
 
+int
+harness_teardown (void **state)
+{
+    (void) state;
+    harness_kill_all ();
+    return 0;
+}
+
 void
 harness_kill_all (void)
 {

@@ -44,6 +44,10 @@ int harness_wait_members (const char *client_endpoint, int count, int timeout_ms
 //  teardown, so that a failed test leaves nothing behind for the next one).
 void harness_kill_all (void);
 
+//  A cmocka teardown that only does harness_kill_all: whatever a failed test left
+//  running must not reach the next test's members through a reused port.
+int harness_teardown (void **state);
+
 //  A scratch directory for this test run (created on first use, under TMPDIR).
 const char *harness_tmpdir (void);
 

@@ -144,6 +144,17 @@ s_keyed_tasks (zdex_client_t *client, const char *prefix)
     assert_int_equal (zdex_client_outstanding (client), 0);
 }
 
+//  Keyed submits until the client has its table and its direct connections.
+static void
+s_warm_up (zdex_client_t *client)
+{
+    for (int index = 0; index < WARMUP; index++) {
+        char key[32];
+        snprintf (key, sizeof key, "warm-%d", index);
+        assert_int_equal (zdex_client_submit (client, NULL, "echo", NULL, key, NULL, NULL), 0);
+    }
+}
+
 //  A client of every member sends nothing that needs forwarding once it knows
 //  the table; a client of one member (the old way) has about two thirds of the
 //  same requests forwarded.
@@ -164,11 +175,7 @@ test_requests_reach_owners (void **state)
     json_decref (table);
 
     zdex_client_t *client = s_client_of_all (&cluster);
-    for (int index = 0; index < WARMUP; index++) {
-        char key[32];
-        snprintf (key, sizeof key, "warm-%d", index);
-        assert_int_equal (zdex_client_submit (client, NULL, "echo", NULL, key, NULL, NULL), 0);
-    }
+    s_warm_up (client);
     int64_t before = s_forwarded (&cluster);
     s_keyed_tasks (client, "direct");
     int64_t direct = s_forwarded (&cluster) - before;
@@ -204,11 +211,7 @@ test_partial_endpoints (void **state)
     zdex_client_t *client = zdex_client_new (endpoints);
     assert_non_null (client);
     zdex_client_set_timeout (client, 20000);
-    for (int index = 0; index < WARMUP; index++) {
-        char key[32];
-        snprintf (key, sizeof key, "warm-%d", index);
-        assert_int_equal (zdex_client_submit (client, NULL, "echo", NULL, key, NULL, NULL), 0);
-    }
+    s_warm_up (client);
     int64_t before = s_forwarded (&cluster);
     s_keyed_tasks (client, "partial");
     int64_t forwarded = s_forwarded (&cluster) - before;
@@ -221,22 +224,14 @@ test_partial_endpoints (void **state)
     s_cluster_stop (&cluster);
 }
 
-static int
-s_teardown (void **state)
-{
-    (void) state;
-    harness_kill_all ();
-    return 0;
-}
-
 int
 main (void)
 {
     zsys_init ();
     zsys_handler_set (NULL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown (test_requests_reach_owners, s_teardown),
-        cmocka_unit_test_teardown (test_partial_endpoints, s_teardown),
+        cmocka_unit_test_teardown (test_requests_reach_owners, harness_teardown),
+        cmocka_unit_test_teardown (test_partial_endpoints, harness_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

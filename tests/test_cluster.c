@@ -229,6 +229,35 @@ test_kill_member_under_submits (void **state)
     s_cluster_stop (&cluster);
 }
 
+//  by_req maps each pipelined request's req to its task index + 1.
+static void
+s_note_req (zhashx_t *by_req, int64_t req, int index)
+{
+    assert_true (req > 0);
+    char key[32];
+    snprintf (key, sizeof key, "%lld", (long long) req);
+    zhashx_insert (by_req, key, (void *) (intptr_t) (index + 1));
+}
+
+//  The task index of a reply, by its req (which must be one we sent).
+static int
+s_index_of (zhashx_t *by_req, json_t *reply, int count)
+{
+    char key[32];
+    snprintf (key, sizeof key, "%lld",
+              (long long) json_integer_value (json_object_get (reply, "req")));
+    intptr_t index = (intptr_t) zhashx_lookup (by_req, key) - 1;
+    assert_true (index >= 0 && index < count);
+    return (int) index;
+}
+
+//  A reply's error code, or NULL.
+static const char *
+s_code_of (json_t *reply)
+{
+    return json_string_value (json_object_get (json_object_get (reply, "error"), "code"));
+}
+
 //  200 retrieves parked on 2-second tasks at the owner; the owner is killed; every
 //  retrieve is answered within failover + task time + 2 s.
 static void
@@ -256,16 +285,13 @@ test_parked_retrieves_survive_owner_kill (void **state)
     json_decref (members);
     //  Park the retrieves through a member that survives.
     zdex_client_t *waiter = zdex_client_new (cluster.members[1].client);
-    zhashx_t *by_req = zhashx_new (); //  req → task index + 1
-    char key[32];
-    for (int index = 0; index < COUNT; index++) {
-        int64_t req = zdex_client_send (waiter, json_pack ("{s:s, s:s, s:I}", "op",
-                                                           "durable.retrieve", "executor", "parked",
-                                                           "task_id", (json_int_t) ids[index]));
-        assert_true (req > 0);
-        snprintf (key, sizeof key, "%lld", (long long) req);
-        zhashx_insert (by_req, key, (void *) (intptr_t) (index + 1));
-    }
+    zhashx_t *by_req = zhashx_new ();
+    for (int index = 0; index < COUNT; index++)
+        s_note_req (by_req,
+                    zdex_client_send (waiter, json_pack ("{s:s, s:s, s:I}", "op",
+                                                         "durable.retrieve", "executor", "parked",
+                                                         "task_id", (json_int_t) ids[index])),
+                    index);
     s_kill (&cluster, 0);
     int64_t killed_at = zclock_mono ();
     //  Pipelined requests are not retried by the library: a pipelining client sends
@@ -276,19 +302,16 @@ test_parked_retrieves_survive_owner_kill (void **state)
         json_t *reply = zdex_client_recv (waiter, 1000);
         if (!reply)
             continue;
-        snprintf (key, sizeof key, "%lld",
-                  (long long) json_integer_value (json_object_get (reply, "req")));
-        intptr_t index = (intptr_t) zhashx_lookup (by_req, key) - 1;
-        assert_true (index >= 0 && index < COUNT);
-        const char *code =
-            json_string_value (json_object_get (json_object_get (reply, "error"), "code"));
-        if (code && streq (code, "UNAVAILABLE")) {
-            int64_t req = zdex_client_send (
-                waiter, json_pack ("{s:s, s:s, s:I}", "op", "durable.retrieve", "executor",
-                                   "parked", "task_id", (json_int_t) ids[index]));
-            snprintf (key, sizeof key, "%lld", (long long) req);
-            zhashx_insert (by_req, key, (void *) (index + 1));
-        } else {
+        int index = s_index_of (by_req, reply, COUNT);
+        const char *code = s_code_of (reply);
+        if (code && streq (code, "UNAVAILABLE"))
+            s_note_req (
+                by_req,
+                zdex_client_send (waiter, json_pack ("{s:s, s:s, s:I}", "op", "durable.retrieve",
+                                                     "executor", "parked", "task_id",
+                                                     (json_int_t) ids[index])),
+                index);
+        else {
             assert_true (json_is_true (json_object_get (reply, "ok")));
             assert_int_equal (
                 json_integer_value (json_object_get (json_object_get (reply, "result"), "ms")),
@@ -319,10 +342,7 @@ s_send_sar (zdex_client_t *client, const char *key, const char *once, json_t *pa
         client, json_pack ("{s:s, s:s, s:s, s:s, s:{s:s, s:O}}", "op",
                            "durable.submit_and_retrieve", "executor", "parked", "key", key,
                            "idempotency_key", once, "task", "type", "sleep", "payload", payload));
-    assert_true (req > 0);
-    char req_key[32];
-    snprintf (req_key, sizeof req_key, "%lld", (long long) req);
-    zhashx_insert (by_req, req_key, (void *) (intptr_t) (index + 1));
+    s_note_req (by_req, req, index);
 }
 
 //  durable.submit_and_retrieve through a member that survives, to partitions whose
@@ -355,8 +375,7 @@ test_submit_and_retrieve_survives_owner_kill (void **state)
     }
     json_decref (members);
     json_t *payload = json_pack ("{s:i}", "ms", 1500);
-    zhashx_t *by_req = zhashx_new (); //  req → index + 1
-    char req_key[32];
+    zhashx_t *by_req = zhashx_new ();
     for (int round = 0; round < 2; round++)
         for (int index = 0; index < COUNT; index++) {
             if (round == 1) {
@@ -376,18 +395,14 @@ test_submit_and_retrieve_survives_owner_kill (void **state)
         json_t *reply = zdex_client_recv (client, 1000);
         if (!reply)
             continue;
-        snprintf (req_key, sizeof req_key, "%lld",
-                  (long long) json_integer_value (json_object_get (reply, "req")));
-        intptr_t index = (intptr_t) zhashx_lookup (by_req, req_key) - 1;
-        assert_true (index >= 0 && index < COUNT);
-        const char *code =
-            json_string_value (json_object_get (json_object_get (reply, "error"), "code"));
+        int index = s_index_of (by_req, reply, COUNT);
+        const char *code = s_code_of (reply);
         if (code && streq (code, "UNAVAILABLE")) {
-            s_send_sar (client, keys[index], once[index], payload, by_req, (int) index);
+            s_send_sar (client, keys[index], once[index], payload, by_req, index);
             retried++;
         } else {
             if (!json_is_true (json_object_get (reply, "ok")))
-                fail_msg ("task %d: %s", (int) index, code ? code : "malformed reply");
+                fail_msg ("task %d: %s", index, code ? code : "malformed reply");
             assert_int_equal (json_integer_value (json_object_get (reply, "task_id")),
                               (json_int_t) ids[index]);
             assert_true (json_equal (json_object_get (reply, "result"), payload));
@@ -758,16 +773,6 @@ test_worker_discovers_members (void **state)
     s_cluster_stop (&cluster);
 }
 
-//  Whatever a test leaves running (it failed half way) must not reach the next
-//  test's members through a reused port.
-static int
-s_teardown (void **state)
-{
-    (void) state;
-    harness_kill_all ();
-    return 0;
-}
-
 int
 main (void)
 {
@@ -777,16 +782,16 @@ main (void)
     if (getenv ("ZDEX_TEST_FILTER"))
         cmocka_set_test_filter (getenv ("ZDEX_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown (test_new_client_and_repaired_gaps, s_teardown),
-        cmocka_unit_test_teardown (test_kill_member_under_submits, s_teardown),
-        cmocka_unit_test_teardown (test_parked_retrieves_survive_owner_kill, s_teardown),
-        cmocka_unit_test_teardown (test_submit_and_retrieve_survives_owner_kill, s_teardown),
-        cmocka_unit_test_teardown (test_durability_two_survives_two_kills, s_teardown),
-        cmocka_unit_test_teardown (test_join_and_graceful_leave, s_teardown),
-        cmocka_unit_test_teardown (test_graceful_leave_without_backups, s_teardown),
-        cmocka_unit_test_teardown (test_whole_cluster_stops_at_once, s_teardown),
-        cmocka_unit_test_teardown (test_paused_owner_acknowledges_nothing, s_teardown),
-        cmocka_unit_test_teardown (test_worker_discovers_members, s_teardown),
+        cmocka_unit_test_teardown (test_new_client_and_repaired_gaps, harness_teardown),
+        cmocka_unit_test_teardown (test_kill_member_under_submits, harness_teardown),
+        cmocka_unit_test_teardown (test_parked_retrieves_survive_owner_kill, harness_teardown),
+        cmocka_unit_test_teardown (test_submit_and_retrieve_survives_owner_kill, harness_teardown),
+        cmocka_unit_test_teardown (test_durability_two_survives_two_kills, harness_teardown),
+        cmocka_unit_test_teardown (test_join_and_graceful_leave, harness_teardown),
+        cmocka_unit_test_teardown (test_graceful_leave_without_backups, harness_teardown),
+        cmocka_unit_test_teardown (test_whole_cluster_stops_at_once, harness_teardown),
+        cmocka_unit_test_teardown (test_paused_owner_acknowledges_nothing, harness_teardown),
+        cmocka_unit_test_teardown (test_worker_discovers_members, harness_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

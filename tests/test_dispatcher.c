@@ -15,13 +15,20 @@ typedef struct {
     zdex_dispatcher_t *dispatcher;
     zlist_t *delivered; //  zdex_job_t *
     zdex_limits_t limits;
-    char endpoint[64]; //  inproc names are not reusable at once: one per fixture
+    bool submit_on_deliver; //  deliver submits task_id + 100 (a partition dispatching)
+    char endpoint[64];      //  inproc names are not reusable at once: one per fixture
 } fixture_t;
 
 static void
 s_deliver (zdex_job_t *job, void *arg)
 {
-    zlist_append (((fixture_t *) arg)->delivered, job);
+    fixture_t *fixture = (fixture_t *) arg;
+    if (fixture->submit_on_deliver && job->task_id < 100) {
+        zdex_job_t *next =
+            zdex_job_new (job->executor, job->task_id + 100, 1, job->type, strdup ("{\"n\":2}"));
+        zdex_dispatcher_submit (fixture->dispatcher, &next);
+    }
+    zlist_append (fixture->delivered, job);
 }
 
 static int
@@ -154,6 +161,29 @@ test_dispatch_and_result (void **state)
     job = (zdex_job_t *) zlist_last (fixture->delivered);
     assert_false (job->ok);
     assert_string_equal (job->result, "\"bad \\\"thing\\\"\"");
+    json_decref (task);
+    zsock_destroy (&worker);
+}
+
+//  deliver may submit (the broker's partitions dispatch from inside it): the new
+//  job goes to the slot the delivered one freed.
+static void
+test_deliver_may_submit (void **state)
+{
+    fixture_t *fixture = (fixture_t *) *state;
+    fixture->submit_on_deliver = true;
+    zsock_t *worker = s_worker (fixture, "[\"echo\"]", 1);
+    s_submit (fixture, "default", 7, "echo");
+    json_t *task = s_worker_recv (worker, 1000);
+    assert_non_null (task);
+    s_result (fixture, worker, task, true);
+    json_decref (task);
+    assert_int_equal (zlist_size (fixture->delivered), 1);
+    task = s_worker_recv (worker, 1000);
+    assert_non_null (task);
+    assert_int_equal (json_integer_value (json_array_get (json_object_get (task, "ref"), 2)), 107);
+    assert_int_equal (json_integer_value (json_object_get (json_object_get (task, "payload"), "n")),
+                      2);
     json_decref (task);
     zsock_destroy (&worker);
 }
@@ -294,6 +324,7 @@ main (void)
     zsys_init ();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_dispatch_and_result, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_deliver_may_submit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_slots_pool_and_types, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_unknown_worker_gets_bye, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_dead_worker_redispatch, s_setup, s_teardown),

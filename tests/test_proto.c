@@ -1319,6 +1319,18 @@ test_reply_ok (void **state)
     assert_true (json_is_null (json_object_get (root, "result")));
     assert_true (json_is_true (json_object_get (root, "disposed")));
     json_decref (root);
+
+    //  A result after the fields, with and without req and fields.
+    frame = zdex_reply_result ("7", ",\"task_id\":5", "{\"w\":[1]}");
+    text = s_frame_text (frame);
+    assert_string_equal (text, "{\"req\":7,\"ok\":true,\"task_id\":5,\"result\":{\"w\":[1]}}");
+    free (text);
+    zframe_destroy (&frame);
+    frame = zdex_reply_result (NULL, NULL, "null");
+    text = s_frame_text (frame);
+    assert_string_equal (text, "{\"ok\":true,\"result\":null}");
+    free (text);
+    zframe_destroy (&frame);
 }
 
 static void

@@ -312,22 +312,14 @@ test_member_lost_then_replaced (void **state)
     s_cluster_stop (&cluster);
 }
 
-static int
-s_teardown (void **state)
-{
-    (void) state;
-    harness_kill_all ();
-    return 0;
-}
-
 int
 main (void)
 {
     zsys_init ();
     zsys_handler_set (NULL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown (test_refused_until_size_first_reached, s_teardown),
-        cmocka_unit_test_teardown (test_member_lost_then_replaced, s_teardown),
+        cmocka_unit_test_teardown (test_refused_until_size_first_reached, harness_teardown),
+        cmocka_unit_test_teardown (test_member_lost_then_replaced, harness_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
