@@ -38,6 +38,7 @@
 
 #include "zdex_job.h"
 #include "zdex_proto.h"
+#include "zdex_waitset.h"
 
 #include <czmq.h>
 
@@ -102,6 +103,9 @@ typedef struct {
     int drop_every;              //  test hook: drop every n-th replication message (0: none)
     bool verbose;
     zdex_partition_sink_t sink; //  partition_threads 0 only: an actor has no sink
+    //  partition_threads 0 only: the broker's waitset, which polls our replication
+    //  sockets (borrowed; see zdex_waitset.h).  An actor uses none.
+    zdex_waitset_t *waitset;
 } zdex_partition_args_t;
 
 typedef struct _zdex_partition_t zdex_partition_t;

@@ -84,8 +84,9 @@ struct _zdex_replicator_t {
     zsock_t *pub;
     zsock_t *control;
     zsock_t *sub;
-    zhashx_t *dealers; //  control endpoint → DEALER
-    zhashx_t *pubs;    //  PUB endpoints the SUB is connected to (value unused)
+    zdex_waitset_t *waitset; //  the driving loop's, or NULL (zdex_replicator_set_waitset)
+    zhashx_t *dealers;       //  control endpoint → DEALER
+    zhashx_t *pubs;          //  PUB endpoints the SUB is connected to (value unused)
     char endpoint[2 * S_ENDPOINT_MAX + 2];
     s_part_t *parts; //  partition_count entries; ours are p mod count == index
     zdex_partition_table_t *table;
@@ -287,6 +288,7 @@ s_send_control (zdex_replicator_t *self, s_part_t *part, zdex_replica_msg_t *msg
     if (!dealer)
         return;
     zmsg_t *encoded = zdex_replica_encode (msg);
+    zdex_waitset_touch (self->waitset, dealer);
     if (encoded && zmsg_send (&encoded, dealer) != 0)
         zmsg_destroy (&encoded);
 }
@@ -549,8 +551,10 @@ zdex_replicator_update (zdex_replicator_t *self, const char *table_json, const c
             if (bar)
                 *bar = '\0';
             if (*item && !zhashx_lookup (self->pubs, item) &&
-                zsock_connect (self->sub, "%s", item) == 0)
+                zsock_connect (self->sub, "%s", item) == 0) {
                 zhashx_insert (self->pubs, item, (void *) 1);
+                zdex_waitset_touch (self->waitset, self->sub); //  connect takes in commands
+            }
         }
         free (copy);
     }
@@ -829,6 +833,7 @@ s_send_acks (zdex_replicator_t *self)
     }
     for (size_t index = 0; index < count; index++) {
         zframe_t *frame = zdex_replica_acks_encode (self->member_id, batches[index], sizes[index]);
+        zdex_waitset_touch (self->waitset, dealers[index]);
         if (frame && zframe_send (&frame, dealers[index], 0) != 0)
             zframe_destroy (&frame);
     }
@@ -872,6 +877,7 @@ s_on_control_one (zdex_replicator_t *self, zframe_t *identity, zmsg_t *encoded)
                 if (zmsg_send (&reply, self->control) != 0)
                     zmsg_destroy (&reply);
             }
+            zdex_waitset_touch (self->waitset, self->control);
             zlistx_destroy (&answer);
         }
     }
@@ -906,21 +912,42 @@ zdex_replicator_recv (zdex_replicator_t *self)
 {
     assert (self);
     zmsg_t *msg;
-    for (int count = 0; count < S_BATCH_MAX && (msg = zmsg_recv (self->control)); count++) {
+    int limit = zdex_waitset_ready (self->waitset, self->control) ? S_BATCH_MAX : 0;
+    for (int count = 0; count < limit; count++) {
+        if (!(msg = zmsg_recv (self->control))) {
+            zdex_waitset_drained (self->waitset, self->control);
+            break;
+        }
         s_on_control (self, msg);
         zmsg_destroy (&msg);
     }
-    for (int count = 0; count < S_BATCH_MAX && s_recv_published (self); count++)
-        ;
+    limit = zdex_waitset_ready (self->waitset, self->sub) ? S_BATCH_MAX : 0;
+    for (int count = 0; count < limit; count++)
+        if (!s_recv_published (self)) {
+            zdex_waitset_drained (self->waitset, self->sub);
+            break;
+        }
     zsock_t *dealer = (zsock_t *) zhashx_first (self->dealers);
     while (dealer) {
-        for (int count = 0; count < S_BATCH_MAX && (msg = zmsg_recv (dealer)); count++) {
+        limit = zdex_waitset_ready (self->waitset, dealer) ? S_BATCH_MAX : 0;
+        for (int count = 0; count < limit; count++) {
+            if (!(msg = zmsg_recv (dealer))) {
+                zdex_waitset_drained (self->waitset, dealer);
+                break;
+            }
             s_on_stream (self, msg);
             zmsg_destroy (&msg);
         }
         dealer = (zsock_t *) zhashx_next (self->dealers);
     }
     s_send_acks (self);
+}
+
+void
+zdex_replicator_set_waitset (zdex_replicator_t *self, zdex_waitset_t *waitset)
+{
+    assert (self);
+    self->waitset = waitset;
 }
 
 int

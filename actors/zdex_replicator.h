@@ -30,6 +30,7 @@
 #include "zdex_partition_table.h"
 #include "zdex_replica.h"
 #include "zdex_ring.h"
+#include "zdex_waitset.h"
 
 #include <czmq.h>
 #include <jansson.h>
@@ -109,8 +110,13 @@ void zdex_replicator_hold (zdex_replicator_t *self, uint32_t partition, uint64_t
 //  Sockets to poll (up to max); returns the count.
 size_t zdex_replicator_sockets (zdex_replicator_t *self, void **sockets, size_t max);
 
-//  Handle what is waiting on the sockets.
+//  Handle what is waiting on the sockets (those the waitset names ready, when
+//  there is one).
 void zdex_replicator_recv (zdex_replicator_t *self);
+
+//  The waitset of the loop that polls our sockets (borrowed; NULL: none): they
+//  are read only when it names them ready, and touched on each send or connect.
+void zdex_replicator_set_waitset (zdex_replicator_t *self, zdex_waitset_t *waitset);
 
 //  Milliseconds until zdex_replicator_tick is due.
 int zdex_replicator_timeout (zdex_replicator_t *self);

@@ -49,6 +49,7 @@
 #include "zdex_protection.h"
 #include "zdex_proto.h"
 #include "zdex_registry.h"
+#include "zdex_waitset.h"
 
 #include <inttypes.h>
 #include <unistd.h>
@@ -77,6 +78,7 @@ typedef struct {
     zsock_t *worker;
     zdex_cluster_t *cluster;
     zsock_t *collector;
+    zdex_waitset_t *waitset; //  what this thread polls: see s_wait
     char client_endpoint[S_ENDPOINT_MAX];
     char worker_endpoint[S_ENDPOINT_MAX];
     char cluster_endpoint[S_ENDPOINT_MAX];
@@ -240,6 +242,8 @@ static int
 s_start (s_self_t *self)
 {
     const zdex_member_config_t *member = self->member;
+    self->waitset = zdex_waitset_new ();
+    assert (self->waitset);
     self->client = s_bind (self, member->client_endpoint, self->client_endpoint, "client");
     if (self->client)
         self->worker = s_bind (self, member->worker_endpoint, self->worker_endpoint, "worker");
@@ -261,6 +265,7 @@ s_start (s_self_t *self)
     self->dispatcher = zdex_dispatcher_new (self->worker, self->registry, &self->limits,
                                             member->worker_heartbeat_ms, member->worker_timeout_ms,
                                             s_deliver, self);
+    zdex_dispatcher_set_waitset (self->dispatcher, self->waitset);
     //  Replication sockets bind on the cluster endpoint's host, on ephemeral ports
     //  that the view advertises.
     char bind_host[S_ENDPOINT_MAX];
@@ -291,6 +296,7 @@ s_start (s_self_t *self)
         if (self->actor_count == 0) {
             args.sink = (zdex_partition_sink_t){
                 .reply = s_sink_reply, .dispatch = s_sink_dispatch, .arg = self};
+            args.waitset = self->waitset;
             self->partitions = zdex_partition_new (&args);
             assert (self->partitions);
             endpoint = strdup (zdex_partition_endpoint (self->partitions));
@@ -321,6 +327,7 @@ s_start (s_self_t *self)
         .max_backups = (size_t) zdex_config_max_durability (self->config),
         .max_pending = member->max_parked,
         .client = self->client,
+        .waitset = self->waitset,
         .verbose = member->log_level >= ZDEX_LOG_INFO,
     };
     self->cluster =
@@ -350,6 +357,7 @@ s_send_reply (s_self_t *self, zmsg_t **envelope_p, zframe_t *frame)
     zmsg_append (msg, &frame);
     //  A client that went away loses its reply; the ROUTER drops it.
     zmsg_send (&msg, self->client);
+    zdex_waitset_touch (self->waitset, self->client);
 }
 
 static void
@@ -940,6 +948,7 @@ s_on_collector (s_self_t *self)
             if (zmq_msg_send (&part, client, more ? ZMQ_SNDMORE : 0) == -1)
                 zmq_msg_close (&part);
         }
+        zdex_waitset_touch (self->waitset, self->client);
         return true;
     }
     if (more && size == 8 && memcmp (data, "DISPATCH", 8) == 0) {
@@ -1020,20 +1029,26 @@ s_on_pipe (s_self_t *self)
         else
             zstr_sendx (self->pipe, "ERROR", self->error, NULL);
     }
+    zdex_waitset_touch (self->waitset, self->pipe);
     zstr_free (&command);
     zmsg_destroy (&msg);
     return true;
 }
 
-//  Handle up to S_BATCH_MAX messages from one socket.  Sockets have a zero receive
-//  timeout, so a receive on an empty socket returns at once: asking ZMQ_EVENTS
-//  before each receive would cost a system call per message.
+//  Handle up to S_BATCH_MAX messages from socket, if the last wait named it ready.
+//  Sockets have a zero receive timeout, so a receive on an empty socket returns
+//  at once: asking ZMQ_EVENTS before each receive would cost a system call per
+//  message.
 static void
-s_drain (s_self_t *self, bool (*handler) (s_self_t *))
+s_drain (s_self_t *self, zsock_t *socket, bool (*handler) (s_self_t *))
 {
+    if (!zdex_waitset_ready (self->waitset, socket))
+        return;
     for (int count = 0; count < S_BATCH_MAX && !self->terminated; count++)
-        if (!handler (self))
+        if (!handler (self)) {
+            zdex_waitset_drained (self->waitset, socket);
             break;
+        }
 }
 
 //  The smaller of two poll timeouts, where -1 means none.
@@ -1047,19 +1062,21 @@ s_min_timeout (int first, int second)
     return first < second ? first : second;
 }
 
-//  Wait until a socket is readable or timeout_ms passes.  The set of sockets
-//  changes as members come and go, so the poll list is built on each call.
+//  Wait until a socket may be readable or timeout_ms passes.  The set of sockets
+//  changes as members come and go, so the list is built on each call.  Each
+//  module reads only the sockets the waitset names ready, and touches the ones
+//  it sends on, so a pass costs system calls for the sockets that had traffic,
+//  not for all of them (zdex_waitset.h).
 static void
 s_wait (s_self_t *self, int timeout_ms)
 {
-    void *sockets[64] = {self->pipe, self->collector, self->worker, self->client};
+    void *sockets[ZDEX_WAITSET_MAX] = {self->pipe, self->collector, self->worker, self->client};
     size_t count = 4;
-    count += zdex_cluster_sockets (self->cluster, sockets + count, 64 - count);
+    count += zdex_cluster_sockets (self->cluster, sockets + count, ZDEX_WAITSET_MAX - count);
     if (self->partitions)
-        count += zdex_partition_sockets (self->partitions, sockets + count, 64 - count);
-    for (size_t index = 0; index < count; index++)
-        sockets[index] = zsock_resolve (sockets[index]);
-    zdex_sockets_wait (sockets, count, timeout_ms);
+        count +=
+            zdex_partition_sockets (self->partitions, sockets + count, ZDEX_WAITSET_MAX - count);
+    zdex_waitset_wait (self->waitset, sockets, count, timeout_ms);
 }
 
 static void
@@ -1091,6 +1108,7 @@ s_stop (s_self_t *self)
     zsock_destroy (&self->collector);
     zsock_destroy (&self->client);
     zsock_destroy (&self->worker);
+    zdex_waitset_destroy (&self->waitset);
 }
 
 static void
@@ -1123,19 +1141,19 @@ s_actor (zsock_t *pipe, void *arg)
         if (self->partitions)
             timeout = s_min_timeout (timeout, self->partitions_timeout);
         s_wait (self, timeout);
-        s_drain (self, s_on_pipe);
-        s_drain (self, s_on_collector);
+        s_drain (self, self->pipe, s_on_pipe);
+        s_drain (self, self->collector, s_on_collector);
         if (!self->terminated)
             zdex_dispatcher_recv (self->dispatcher);
         if (!self->terminated)
             zdex_cluster_recv (self->cluster);
-        s_drain (self, s_on_client);
+        s_drain (self, self->client, s_on_client);
         if (!self->terminated && self->partitions) {
             //  What the requests and results above made the partitions push to
             //  the collector (not replies and jobs: those went out at once) is
             //  handed on in this pass, not the next.
             self->partitions_timeout = zdex_partition_work (self->partitions);
-            s_drain (self, s_on_collector);
+            s_drain (self, self->collector, s_on_collector);
         }
         if (!self->terminated && zdex_dispatcher_timeout (self->dispatcher) == 0)
             zdex_dispatcher_tick (self->dispatcher);
@@ -1143,6 +1161,7 @@ s_actor (zsock_t *pipe, void *arg)
             zdex_cluster_tick (self->cluster);
         if (self->leaving && zdex_cluster_drained (self->cluster)) {
             zstr_send (self->pipe, "LEFT");
+            zdex_waitset_touch (self->waitset, self->pipe);
             self->leaving = false;
         }
         watch_timeout = s_watchers_check (self);

@@ -51,6 +51,7 @@ struct _zdex_cluster_t {
     char endpoint[S_ID_MAX];
     size_t max_pending;
     zsock_t *client;
+    zdex_waitset_t *waitset; //  the broker's (may be NULL)
     zactor_t *membership;
     zdex_partition_table_t *table;
     char *table_text;
@@ -122,6 +123,7 @@ s_reply (zdex_cluster_t *self, zmsg_t **envelope_p, zframe_t *frame)
     *envelope_p = NULL;
     zmsg_append (msg, &frame);
     zmsg_send (&msg, self->client);
+    zdex_waitset_touch (self->waitset, self->client);
 }
 
 //  Reply {"req":..,"ok":true, <members of object>}; object is borrowed.
@@ -244,6 +246,7 @@ zdex_cluster_new (const zdex_cluster_args_t *args, zdex_cluster_table_fn *on_tab
     assert (self);
     snprintf (self->member_id, sizeof self->member_id, "%s", args->member_id);
     self->client = args->client;
+    self->waitset = args->waitset;
     self->max_pending = args->max_pending;
     self->on_table = on_table;
     self->on_table_arg = arg;
@@ -387,6 +390,7 @@ s_send_to_peer (zdex_cluster_t *self, const char *peer_id, zdex_request_t *reque
     uint64_t id = ++self->next_id;
     json_object_set_new (request->root, "req", json_integer ((json_int_t) id));
     char *text = zdex_json_text (request->root);
+    zdex_waitset_touch (self->waitset, peer->dealer);
     if (!text || zstr_send (peer->dealer, text) != 0) {
         free (text);
         return NULL;
@@ -582,14 +586,20 @@ void
 zdex_cluster_recv (zdex_cluster_t *self)
 {
     assert (self);
-    for (int count = 0; count < 256; count++)
-        if (!s_on_membership (self))
+    int limit = zdex_waitset_ready (self->waitset, self->membership) ? 256 : 0;
+    for (int count = 0; count < limit; count++)
+        if (!s_on_membership (self)) {
+            zdex_waitset_drained (self->waitset, self->membership);
             break;
+        }
     s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers);
     while (peer) {
-        for (int count = 0; count < 256; count++)
-            if (!s_on_peer (self, peer))
+        limit = zdex_waitset_ready (self->waitset, peer->dealer) ? 256 : 0;
+        for (int count = 0; count < limit; count++)
+            if (!s_on_peer (self, peer)) {
+                zdex_waitset_drained (self->waitset, peer->dealer);
                 break;
+            }
         peer = (s_peer_t *) zhashx_next (self->peers);
     }
 }
@@ -725,6 +735,7 @@ zdex_cluster_leave (zdex_cluster_t *self)
 {
     assert (self);
     zstr_send (self->membership, "LEAVE");
+    zdex_waitset_touch (self->waitset, self->membership);
 }
 
 size_t
@@ -746,8 +757,10 @@ zdex_cluster_move_ready (zdex_cluster_t *self, const char *partition, const char
                          const char *target)
 {
     assert (self);
-    if (partition && epoch && target)
+    if (partition && epoch && target) {
         zstr_sendx (self->membership, "READY", partition, epoch, target, NULL);
+        zdex_waitset_touch (self->waitset, self->membership);
+    }
 }
 
 void
@@ -755,6 +768,7 @@ zdex_cluster_drain (zdex_cluster_t *self)
 {
     assert (self);
     zstr_send (self->membership, "DRAIN");
+    zdex_waitset_touch (self->waitset, self->membership);
 }
 
 bool

@@ -16,6 +16,7 @@
 
 #include "zdex_partition_table.h"
 #include "zdex_proto.h"
+#include "zdex_waitset.h"
 
 #include <czmq.h>
 #include <jansson.h>
@@ -43,6 +44,9 @@ typedef struct {
     size_t max_backups;
     size_t max_pending; //  forwarded requests waiting for an answer
     zsock_t *client;    //  the broker's client ROUTER (borrowed)
+    //  The broker's waitset (borrowed; NULL: none): our sockets are read only when
+    //  it names them ready, and they and the client are touched on each send.
+    zdex_waitset_t *waitset;
     bool verbose;
 } zdex_cluster_args_t;
 

@@ -44,6 +44,7 @@ typedef struct {
 
 struct _zdex_dispatcher_t {
     zsock_t *router;
+    zdex_waitset_t *waitset; //  the owner's, or NULL (see zdex_dispatcher_set_waitset)
     zdex_registry_t *registry;
     zdex_limits_t limits;
     int heartbeat_ms;
@@ -169,6 +170,7 @@ static int
 s_send (zdex_dispatcher_t *self, s_worker_t *worker, zframe_t **frame_p, bool reuse)
 {
     zframe_t *identity = zframe_dup (worker->identity);
+    zdex_waitset_touch (self->waitset, self->router);
     if (zframe_send (&identity, self->router, ZFRAME_MORE) != 0 ||
         zframe_send (frame_p, self->router, reuse ? ZFRAME_REUSE : 0) != 0) {
         zframe_destroy (&identity);
@@ -188,6 +190,7 @@ static void
 s_send_to_identity (zdex_dispatcher_t *self, zframe_t *identity, zframe_t *frame)
 {
     zframe_t *copy = zframe_dup (identity);
+    zdex_waitset_touch (self->waitset, self->router);
     if (zframe_send (&copy, self->router, ZFRAME_MORE) == 0)
         zframe_send (&frame, self->router, ZFRAME_REUSE);
     else
@@ -512,18 +515,28 @@ zdex_dispatcher_recv (zdex_dispatcher_t *self)
     assert (self);
     void *handle = zsock_resolve (self->router);
     //  Drain what is waiting, bounded so client traffic is not starved.
-    for (int count = 0; count < 1000; count++) {
+    int limit = zdex_waitset_ready (self->waitset, handle) ? 1000 : 0;
+    for (int count = 0; count < limit; count++) {
         zmq_msg_t parts[2];
         bool whole;
         size_t received = zdex_msg_recv_parts (handle, parts, 2, &whole);
-        if (received == 0)
-            break;                  //  nothing waiting
+        if (received == 0) {
+            zdex_waitset_drained (self->waitset, handle);
+            break; //  nothing waiting
+        }
         if (received == 2 && whole) //  identity and body, or dropped
             s_handle (self, &parts[0], &parts[1]);
         for (size_t index = 0; index < received; index++)
             zmq_msg_close (&parts[index]);
     }
     s_pump (self);
+}
+
+void
+zdex_dispatcher_set_waitset (zdex_dispatcher_t *self, zdex_waitset_t *waitset)
+{
+    assert (self);
+    self->waitset = waitset;
 }
 
 void

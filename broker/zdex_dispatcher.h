@@ -23,6 +23,7 @@
 #include "zdex_job.h"
 #include "zdex_proto.h"
 #include "zdex_registry.h"
+#include "zdex_waitset.h"
 
 #include <czmq.h>
 #include <jansson.h>
@@ -48,8 +49,14 @@ zdex_dispatcher_t *zdex_dispatcher_new (zsock_t *router, zdex_registry_t *regist
 //  Destroy and null; frees every job it still owns.
 void zdex_dispatcher_destroy (zdex_dispatcher_t **self_p);
 
-//  Handle every message waiting on the worker endpoint (non-blocking).
+//  Handle every message waiting on the worker endpoint (non-blocking), if the
+//  waitset (when there is one) names it ready.
 void zdex_dispatcher_recv (zdex_dispatcher_t *self);
+
+//  The waitset of the loop that drives this dispatcher (borrowed; NULL: none):
+//  the worker endpoint is read only when it names it ready, and touched on each
+//  send (see zdex_waitset.h).
+void zdex_dispatcher_set_waitset (zdex_dispatcher_t *self, zdex_waitset_t *waitset);
 
 //  Take a job to run (state QUEUED); takes ownership and nulls *job_p.  The job's
 //  executor must exist in the registry.
