@@ -52,6 +52,7 @@
 
 #include "zdex_worker.h"
 #include "zdex_proto.h"
+#include "zdex_waitset.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -120,6 +121,7 @@ typedef struct {
     zsock_t *dealer;     //  NULL if recreating it failed (retried at timeout) or gone
     uint64_t generation; //  bumped each time dealer is recreated or dropped
     int64_t last_sent;   //  monotonic ms
+    bool sent;           //  sent on dealer since the last wait (the waitset is told)
     int64_t last_recv;
     bool listed; //  in the latest worker.members (true until a list says otherwise)
     bool gone;   //  dropped: left the cluster; its entry may be reused
@@ -154,10 +156,12 @@ struct _zdex_worker_t {
     s_job_t *queue_head;
     s_job_t *queue_tail;
     char *ready_frame;
-    bool any_inline;   //  some handler runs inline
-    s_runner_t runner; //  runs the inline handlers
-    zmq_pollitem_t *items;
-    size_t *item_member; //  poll item index -> member index
+    bool any_inline;         //  some handler runs inline
+    s_runner_t runner;       //  runs the inline handlers
+    zdex_waitset_t *waitset; //  the run loop's: the executors' ROUTER, then the DEALERs
+    bool executors_sent;     //  sent on the ROUTER since the last wait
+    void **sockets;          //  the wait's set
+    size_t *item_member;     //  index in sockets -> member index
 };
 
 static void
@@ -195,6 +199,7 @@ s_member_send_msg (s_member_t *member, zmq_msg_t *msg, int64_t now)
 {
     //  Counts as sent even when dropped, so the heartbeat timer does not spin.
     member->last_sent = now;
+    member->sent = true;
     if (member->dealer) {
         void *handle = zsock_resolve (member->dealer);
         while (zmq_msg_send (msg, handle, ZMQ_DONTWAIT) < 0) {
@@ -286,6 +291,7 @@ s_executor_send (zdex_worker_t *self, size_t slot, s_job_t *job)
 {
     unsigned char id[S_EXECUTOR_ID_SIZE];
     s_executor_id (slot, id);
+    self->executors_sent = true;
     while (zmq_send (self->executors, id, sizeof id, ZMQ_SNDMORE) < 0)
         if (errno != EINTR)
             return -1;
@@ -736,16 +742,16 @@ s_member_add (zdex_worker_t *self, const char *endpoint, int64_t now)
             self->members, sizeof (s_member_t *) * (self->member_count + 1));
         if (members)
             self->members = members;
-        zmq_pollitem_t *items = (zmq_pollitem_t *) realloc (
-            self->items, sizeof (zmq_pollitem_t) * (self->member_count + 2));
-        if (items)
-            self->items = items;
+        void **sockets =
+            (void **) realloc (self->sockets, sizeof (void *) * (self->member_count + 2));
+        if (sockets)
+            self->sockets = sockets;
         size_t *item_member =
             (size_t *) realloc (self->item_member, sizeof (size_t) * (self->member_count + 2));
         if (item_member)
             self->item_member = item_member;
         s_member_t *member = (s_member_t *) zmalloc (sizeof (s_member_t));
-        if (!member || !members || !items || !item_member) {
+        if (!member || !members || !sockets || !item_member) {
             free (member);
             return -1;
         }
@@ -811,6 +817,7 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
         zmq_msg_init (&msg);
         if (zmq_msg_recv (&msg, handle, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close (&msg);
+            zdex_waitset_drained (self->waitset, handle);
             break;
         }
         bool more = zmq_msg_more (&msg);
@@ -993,7 +1000,8 @@ s_setup (zdex_worker_t *self)
     self->ready_frame = s_ready_frame (self);
     self->threads = (pthread_t *) zmalloc (sizeof (pthread_t) * (size_t) self->slots);
     self->idle = (size_t *) zmalloc (sizeof (size_t) * (size_t) self->slots);
-    self->items = (zmq_pollitem_t *) zmalloc (sizeof (zmq_pollitem_t) * (1 + self->member_count));
+    self->sockets = (void **) zmalloc (sizeof (void *) * (1 + self->member_count));
+    self->waitset = zdex_waitset_new ();
     self->item_member = (size_t *) zmalloc (sizeof (size_t) * (1 + self->member_count));
     if (!self->ready_frame)
         return -1;
@@ -1070,8 +1078,9 @@ s_teardown (zdex_worker_t *self)
     free (self->idle);
     self->idle = NULL;
     self->idle_count = 0;
-    free (self->items);
-    self->items = NULL;
+    free (self->sockets);
+    self->sockets = NULL;
+    zdex_waitset_destroy (&self->waitset);
     free (self->item_member);
     self->item_member = NULL;
     free (self->ready_frame);
@@ -1262,27 +1271,32 @@ zdex_worker_run (zdex_worker_t *self)
     while (!s_stopping (self)) {
         now = zclock_mono ();
         long timeout = s_timers (self, now);
-        self->items[0] = (zmq_pollitem_t){self->executors, 0, ZMQ_POLLIN, 0};
+        //  The waitset asks libzmq only about sockets that had traffic since the
+        //  last wait (zdex_waitset.h); the sends are told to it here.
+        self->sockets[0] = self->executors;
+        if (self->executors_sent)
+            zdex_waitset_touch (self->waitset, self->executors);
+        self->executors_sent = false;
         size_t item_count = 1;
         for (size_t index = 0; index < self->member_count; index++) {
-            zsock_t *dealer = self->members[index]->dealer;
-            if (dealer) {
-                self->items[item_count] =
-                    (zmq_pollitem_t){zsock_resolve (dealer), 0, ZMQ_POLLIN, 0};
+            s_member_t *member = self->members[index];
+            if (member->dealer) {
+                if (member->sent)
+                    zdex_waitset_touch (self->waitset, member->dealer);
+                self->sockets[item_count] = member->dealer;
                 self->item_member[item_count++] = index;
             }
+            member->sent = false;
         }
-        if (zmq_poll (self->items, (int) item_count, timeout) < 0) {
-            if (errno == EINTR)
-                continue;
+        if (zdex_waitset_wait (self->waitset, self->sockets, item_count, (int) timeout) < 0) {
             zsys_error ("zdex_worker: poll failed: %s", zmq_strerror (errno));
             break;
         }
         now = zclock_mono ();
-        if (self->items[0].revents & ZMQ_POLLIN)
+        if (zdex_waitset_ready (self->waitset, self->executors))
             s_results_take (self, now);
         for (size_t item = 1; item < item_count; item++)
-            if (self->items[item].revents & ZMQ_POLLIN)
+            if (zdex_waitset_ready (self->waitset, self->sockets[item]))
                 s_member_recv (self, self->item_member[item], now);
     }
 
