@@ -490,13 +490,14 @@ test_submit_and_retrieve (void **state)
 
     //  A failure names the task and its cause.
     json_t *failing = json_pack ("{s:s}", "message", "no such image");
-    id = 0;
+    //  Task id 0 is a real id (partition 0, sequence 0): "none" is UINT64_MAX.
+    id = UINT64_MAX;
     assert_int_equal (zdex_client_submit_and_retrieve (client, NULL, "fail", failing, NULL, NULL,
                                                        -1, false, &id, NULL),
                       -1);
     assert_string_equal (zdex_client_error_code (client), "TASK_FAILED");
     assert_string_equal (json_string_value (zdex_client_error_cause (client)), "no such image");
-    assert_true (id > 0);
+    assert_true (id != UINT64_MAX);
     assert_int_equal (zdex_client_retrieve (client, NULL, id, 0, NULL, NULL), -1);
     assert_string_equal (zdex_client_error_code (client), "TASK_FAILED");
     json_decref (failing);
@@ -505,12 +506,12 @@ test_submit_and_retrieve (void **state)
     //  timeout_ms 0 it is answered as soon as the task is stored.
     json_t *slow = json_pack ("{s:i}", "ms", 300);
     for (int64_t timeout_ms = 0; timeout_ms <= 50; timeout_ms += 50) {
-        id = 0;
+        id = UINT64_MAX;
         assert_int_equal (zdex_client_submit_and_retrieve (client, NULL, "sleep", slow, NULL, NULL,
                                                            timeout_ms, false, &id, NULL),
                           -1);
         assert_string_equal (zdex_client_error_code (client), "TIMEOUT");
-        assert_true (id > 0);
+        assert_true (id != UINT64_MAX);
         assert_int_equal (zdex_client_retrieve (client, NULL, id, 10000, &result, NULL), 0);
         assert_true (json_equal (result, slow));
         json_decref (result);
