@@ -1090,6 +1090,7 @@ zdex_partition_work (zdex_partition_t *self)
 
 typedef struct {
     zsock_t *pipe;
+    zdex_waitset_t *waitset; //  the pipe and the replicator's sockets
     zdex_partition_t *partition;
     bool terminated;
 } s_actor_t;
@@ -1106,6 +1107,7 @@ s_on_pipe (s_actor_t *actor)
     zmq_msg_init (&first);
     if (zmq_msg_recv (&first, handle, ZMQ_DONTWAIT) == -1) {
         zmq_msg_close (&first);
+        zdex_waitset_drained (actor->waitset, handle);
         return false;
     }
     const char *data = (const char *) zmq_msg_data (&first);
@@ -1127,6 +1129,7 @@ s_on_pipe (s_actor_t *actor)
     }
     zmsg_t *msg = zdex_msg_rest (&first, actor->pipe);
     char *command = zmsg_popstr (msg);
+    zdex_waitset_touch (actor->waitset, actor->pipe); //  the answers below
     if (streq (command, "ENDPOINT"))
         zstr_send (actor->pipe, zdex_partition_endpoint (self));
     else if (streq (command, "SCHED_SHUTDOWN") || streq (command, "SCHED_LIST")) {
@@ -1159,7 +1162,11 @@ s_on_pipe (s_actor_t *actor)
 static void
 s_actor (zsock_t *pipe, void *arg)
 {
-    s_actor_t actor = {pipe, zdex_partition_new ((const zdex_partition_args_t *) arg), false};
+    //  The actor's own waitset, as the broker's thread has one (zdex_waitset.h).
+    zdex_partition_args_t args = *(const zdex_partition_args_t *) arg;
+    args.waitset = zdex_waitset_new ();
+    assert (args.waitset);
+    s_actor_t actor = {pipe, args.waitset, zdex_partition_new (&args), false};
     zsock_signal (pipe, 0);
     //  A zero receive timeout lets the actor drain its pipe without asking
     //  ZMQ_EVENTS (a system call) before every message.
@@ -1167,18 +1174,19 @@ s_actor (zsock_t *pipe, void *arg)
     int timeout = 0;
     while (!actor.terminated) {
         //  The replicator's sockets change as members come and go.
-        void *sockets[64] = {pipe};
-        size_t count = 1 + zdex_partition_sockets (actor.partition, sockets + 1, 63);
-        for (size_t index = 0; index < count; index++)
-            sockets[index] = zsock_resolve (sockets[index]);
-        zdex_sockets_wait (sockets, count, timeout);
-        for (int batch = 0; batch < S_BATCH_MAX && !actor.terminated; batch++)
+        void *sockets[ZDEX_WAITSET_MAX] = {pipe};
+        size_t count =
+            1 + zdex_partition_sockets (actor.partition, sockets + 1, ZDEX_WAITSET_MAX - 1);
+        zdex_waitset_wait (actor.waitset, sockets, count, timeout);
+        int limit = zdex_waitset_ready (actor.waitset, pipe) ? S_BATCH_MAX : 0;
+        for (int batch = 0; batch < limit && !actor.terminated; batch++)
             if (!s_on_pipe (&actor))
                 break;
         if (!actor.terminated)
             timeout = zdex_partition_work (actor.partition);
     }
     zdex_partition_destroy (&actor.partition);
+    zdex_waitset_destroy (&actor.waitset);
 }
 
 zactor_t *

@@ -103,8 +103,8 @@ typedef struct {
     int drop_every;              //  test hook: drop every n-th replication message (0: none)
     bool verbose;
     zdex_partition_sink_t sink; //  partition_threads 0 only: an actor has no sink
-    //  partition_threads 0 only: the broker's waitset, which polls our replication
-    //  sockets (borrowed; see zdex_waitset.h).  An actor uses none.
+    //  The waitset that polls our replication sockets (borrowed; see
+    //  zdex_waitset.h): the broker's with partition_threads 0; an actor makes its own.
     zdex_waitset_t *waitset;
 } zdex_partition_args_t;
 

@@ -19,7 +19,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +40,6 @@
 //  Longest piece of a client-supplied name (unknown field, unknown op) quoted in
 //  an error message.
 #define S_SNIPPET_BYTES 64
-#define S_WAIT_MAX      64 //  sockets zdex_sockets_wait takes
 
 #define S_WORKER_MAX_TYPES 256
 #define S_WORKER_MAX_SLOTS 65536
@@ -2146,33 +2144,6 @@ zdex_pointer_recv (void *handle)
     memcpy (&pointer, zmq_msg_data (&frame), sizeof pointer);
     zmq_msg_close (&frame);
     return pointer;
-}
-
-int
-zdex_sockets_wait (void **sockets, size_t count, int timeout_ms)
-{
-    assert (sockets || count == 0);
-    struct pollfd fds[S_WAIT_MAX];
-    assert (count <= S_WAIT_MAX);
-    for (size_t index = 0; index < count; index++) {
-        uint32_t events = 0;
-        size_t size = sizeof events;
-        if (zmq_getsockopt (sockets[index], ZMQ_EVENTS, &events, &size) == -1)
-            return -1;
-        if (events & ZMQ_POLLIN)
-            return 1;
-        int fd = -1;
-        size = sizeof fd;
-        if (zmq_getsockopt (sockets[index], ZMQ_FD, &fd, &size) == -1)
-            return -1;
-        fds[index] = (struct pollfd){fd, POLLIN, 0};
-    }
-    if (timeout_ms == 0)
-        return 0;
-    int rc = poll (fds, (nfds_t) count, timeout_ms);
-    if (rc == -1 && errno == EINTR)
-        return 0; //  a signal: the caller looks at its flags
-    return rc > 0 ? 1 : rc;
 }
 
 size_t

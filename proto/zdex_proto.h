@@ -224,14 +224,6 @@ size_t zdex_msg_recv_parts (void *handle, zmq_msg_t *parts, size_t max, bool *wh
 int zdex_pointer_send (void *handle, const char *command, void *pointer);
 void *zdex_pointer_recv (void *handle);
 
-//  Wait until one of count libzmq sockets (void * handles) may have input, or
-//  timeout_ms passes (-1: no limit).  As zmq_poll, but with half its system
-//  calls: each socket's ZMQ_EVENTS is asked once, before waiting (which also takes
-//  in its pending commands, so its ZMQ_FD then fires on anything new), and not
-//  again after; the caller reads every socket anyway.  Returns 1 when a socket
-//  has input or a descriptor fired, 0 on timeout, -1 on error (errno set).
-int zdex_sockets_wait (void **sockets, size_t count, int timeout_ms);
-
 //  Build a success reply frame: {"req":<req_text>,"ok":true<fields>}.  req_text may
 //  be NULL (no "req" key).  fields is NULL or a fragment of members starting with a
 //  comma, e.g. ",\"task_id\":4294967296".  Caller owns the frame.
