@@ -121,7 +121,6 @@ typedef struct {
     zsock_t *dealer;     //  NULL if recreating it failed (retried at timeout) or gone
     uint64_t generation; //  bumped each time dealer is recreated or dropped
     int64_t last_sent;   //  monotonic ms
-    bool sent;           //  sent on dealer since the last wait (the waitset is told)
     int64_t last_recv;
     bool listed; //  in the latest worker.members (true until a list says otherwise)
     bool gone;   //  dropped: left the cluster; its entry may be reused
@@ -159,7 +158,6 @@ struct _zdex_worker_t {
     bool any_inline;         //  some handler runs inline
     s_runner_t runner;       //  runs the inline handlers
     zdex_waitset_t *waitset; //  the run loop's: the executors' ROUTER, then the DEALERs
-    bool executors_sent;     //  sent on the ROUTER since the last wait
     void **sockets;          //  the wait's set
     size_t *item_member;     //  index in sockets -> member index
 };
@@ -195,13 +193,13 @@ s_dealer_new (const char *endpoint)
 //  a frame that finds the queue full is dropped (the member times the connection out
 //  and re-dispatches its tasks).
 static void
-s_member_send_msg (s_member_t *member, zmq_msg_t *msg, int64_t now)
+s_member_send_msg (zdex_worker_t *self, s_member_t *member, zmq_msg_t *msg, int64_t now)
 {
     //  Counts as sent even when dropped, so the heartbeat timer does not spin.
     member->last_sent = now;
-    member->sent = true;
     if (member->dealer) {
         void *handle = zsock_resolve (member->dealer);
+        zdex_waitset_touch (self->waitset, handle);
         while (zmq_msg_send (msg, handle, ZMQ_DONTWAIT) < 0) {
             if (errno != EINTR) {
                 zsys_warning ("zdex_worker: dropped a frame to %s: %s", member->endpoint,
@@ -214,13 +212,13 @@ s_member_send_msg (s_member_t *member, zmq_msg_t *msg, int64_t now)
 }
 
 static void
-s_member_send (s_member_t *member, const char *frame, size_t size, int64_t now)
+s_member_send (zdex_worker_t *self, s_member_t *member, const char *frame, size_t size, int64_t now)
 {
     zmq_msg_t msg;
     int rc = zmq_msg_init_size (&msg, size);
     assert (rc == 0);
     memcpy (zmq_msg_data (&msg), frame, size);
-    s_member_send_msg (member, &msg, now);
+    s_member_send_msg (self, member, &msg, now);
 }
 
 //  ---------------------------------------------------------------------------------
@@ -291,7 +289,7 @@ s_executor_send (zdex_worker_t *self, size_t slot, s_job_t *job)
 {
     unsigned char id[S_EXECUTOR_ID_SIZE];
     s_executor_id (slot, id);
-    self->executors_sent = true;
+    zdex_waitset_touch (self->waitset, self->executors);
     while (zmq_send (self->executors, id, sizeof id, ZMQ_SNDMORE) < 0)
         if (errno != EINTR)
             return -1;
@@ -597,7 +595,7 @@ static void
 s_member_ready (zdex_worker_t *self, s_member_t *member, int64_t now)
 {
     member->last_recv = now;
-    s_member_send (member, self->ready_frame, strlen (self->ready_frame), now);
+    s_member_send (self, member, self->ready_frame, strlen (self->ready_frame), now);
 }
 
 //  Replace the member's socket: a new connection is a new worker to the member.
@@ -645,7 +643,7 @@ s_job_deliver (zdex_worker_t *self, s_job_t *job, int64_t now)
     if (job->malformed)
         zsys_warning ("zdex_worker: malformed worker.task from %s", member->endpoint);
     if (job->has_result && job->generation == member->generation) {
-        s_member_send_msg (member, &job->result, now);
+        s_member_send_msg (self, member, &job->result, now);
         job->has_result = false;
     }
 }
@@ -902,7 +900,7 @@ s_timers (zdex_worker_t *self, int64_t now)
             s_member_reset (self, index, now);
         }
         if (now - member->last_sent >= self->heartbeat_ms)
-            s_member_send (member, S_HEARTBEAT_FRAME, strlen (S_HEARTBEAT_FRAME), now);
+            s_member_send (self, member, S_HEARTBEAT_FRAME, strlen (S_HEARTBEAT_FRAME), now);
         int64_t heartbeat_due = member->last_sent + self->heartbeat_ms - now;
         int64_t timeout_due = member->last_recv + self->timeout_ms - now;
         if (heartbeat_due < wait)
@@ -1272,21 +1270,15 @@ zdex_worker_run (zdex_worker_t *self)
         now = zclock_mono ();
         long timeout = s_timers (self, now);
         //  The waitset asks libzmq only about sockets that had traffic since the
-        //  last wait (zdex_waitset.h); the sends are told to it here.
+        //  last wait (zdex_waitset.h): every send touches its socket.
         self->sockets[0] = self->executors;
-        if (self->executors_sent)
-            zdex_waitset_touch (self->waitset, self->executors);
-        self->executors_sent = false;
         size_t item_count = 1;
         for (size_t index = 0; index < self->member_count; index++) {
-            s_member_t *member = self->members[index];
-            if (member->dealer) {
-                if (member->sent)
-                    zdex_waitset_touch (self->waitset, member->dealer);
-                self->sockets[item_count] = member->dealer;
+            zsock_t *dealer = self->members[index]->dealer;
+            if (dealer) {
+                self->sockets[item_count] = dealer;
                 self->item_member[item_count++] = index;
             }
-            member->sent = false;
         }
         if (zdex_waitset_wait (self->waitset, self->sockets, item_count, (int) timeout) < 0) {
             zsys_error ("zdex_worker: poll failed: %s", zmq_strerror (errno));
@@ -1303,7 +1295,7 @@ zdex_worker_run (zdex_worker_t *self)
     //  Say goodbye first, so members re-dispatch our tasks while handlers finish.
     now = zclock_mono ();
     for (size_t index = 0; index < self->member_count; index++)
-        s_member_send (self->members[index], S_BYE_FRAME, strlen (S_BYE_FRAME), now);
+        s_member_send (self, self->members[index], S_BYE_FRAME, strlen (S_BYE_FRAME), now);
     s_teardown (self);
     self->running = false;
     return 0;

@@ -11,8 +11,9 @@
 //  anything new, and one poll() over all descriptors covers it.
 //
 //  The rule the owner keeps: read only the sockets zdex_waitset_ready names, and
-//  call zdex_waitset_touch after every send on a socket in the set (a send may take
-//  in the command that announced a message, and its descriptor then stays quiet).
+//  call zdex_waitset_touch for every send on a socket in the set, next to the send
+//  (a send may take in the command that announced a message, and its descriptor
+//  then stays quiet).
 //  A socket named ready counts as touched.  A NULL waitset means "every socket is
 //  ready", so code shared with loops that do not use one needs no second path.
 
