@@ -1157,6 +1157,9 @@ s_actor (zsock_t *pipe, void *arg)
         }
         if (!self->terminated && zdex_dispatcher_timeout (self->dispatcher) == 0)
             zdex_dispatcher_tick (self->dispatcher);
+        //  The tasks this pass handed each worker leave together.
+        if (!self->terminated)
+            zdex_dispatcher_flush (self->dispatcher);
         if (!self->terminated && zdex_cluster_timeout (self->cluster) == 0)
             zdex_cluster_tick (self->cluster);
         if (self->leaving && zdex_cluster_drained (self->cluster)) {

@@ -10,6 +10,13 @@
 //            requeued at the front of their queues with attempt + 1)
 //      (unknown) --anything but worker.ready--> answered with worker.bye
 //
+//  Batches: a job's worker.task frame waits in its worker's outbox until the
+//  pass ends (zdex_dispatcher_flush), so the tasks a pass hands one worker leave
+//  in as few messages as its worker.ready's "batch" allows: each message through
+//  libzmq costs a pipe flush and, often, a thread wake-up on both sides, and that
+//  (not zdex's code) is most of the CPU a task costs.  A worker's message may hold
+//  several frames too, each one complete message, handled in order.
+//
 //  Job state machine: QUEUED --free slot--> RUNNING --result--> DONE (delivered)
 //                     QUEUED --cancel--> (freed, counted cancelled)
 //                     RUNNING --cancel--> RUNNING, result dropped when it comes
@@ -32,8 +39,13 @@ typedef struct {
     zlistx_t *jobs; //  zdex_job_t * running here (not owned)
     int64_t last_recv;
     int64_t last_send;
-    bool broken;   //  a send failed: remove at the next tick
-    bool discover; //  sent worker.members whenever the member list changes
+    bool broken;       //  a send failed: remove at the next tick
+    bool discover;     //  sent worker.members whenever the member list changes
+    int batch;         //  worker.task frames it takes in one message (worker.ready)
+    zframe_t **outbox; //  worker.task frames for this pass's send (never more than slots)
+    size_t outbox_size;
+    size_t outbox_max;
+    void *dirty; //  handle in the dispatcher's dirty list while outbox_size > 0
 } s_worker_t;
 
 typedef struct {
@@ -60,6 +72,7 @@ struct _zdex_dispatcher_t {
     zframe_t *heartbeat;
     zframe_t *bye;
     zframe_t *members; //  worker.members for workers that discover; NULL until known
+    zlistx_t *dirty;   //  s_worker_t * with frames in their outbox (not owned)
 };
 
 static void s_pump (zdex_dispatcher_t *self);
@@ -72,6 +85,9 @@ s_worker_destroy (s_worker_t **self_p)
         zframe_destroy (&self->identity);
         zlistx_destroy (&self->types);
         zlistx_destroy (&self->jobs);
+        for (size_t index = 0; index < self->outbox_size; index++)
+            zframe_destroy (&self->outbox[index]);
+        free (self->outbox);
         free (self->key);
         free (self->name);
         free (self);
@@ -124,7 +140,8 @@ zdex_dispatcher_new (zsock_t *router, zdex_registry_t *registry, const zdex_limi
     self->by_type = zdex_hash_table_new ();
     self->jobs = zdex_hash_table_new ();
     self->queues = zlistx_new ();
-    assert (self->workers && self->by_type && self->jobs && self->queues);
+    self->dirty = zlistx_new ();
+    assert (self->workers && self->by_type && self->jobs && self->queues && self->dirty);
     zhashx_set_destructor (self->by_type, (zhashx_destructor_fn *) zlistx_destroy);
     zlistx_set_destructor (self->queues, s_queue_destroy);
     self->heartbeat = zdex_wmsg_simple ("worker.heartbeat");
@@ -156,6 +173,7 @@ zdex_dispatcher_destroy (zdex_dispatcher_t **self_p)
         zhashx_destroy (&self->by_type);
         zhashx_destroy (&self->jobs);
         zlistx_destroy (&self->queues);
+        zlistx_destroy (&self->dirty);
         zframe_destroy (&self->heartbeat);
         zframe_destroy (&self->bye);
         zframe_destroy (&self->members);
@@ -164,26 +182,86 @@ zdex_dispatcher_destroy (zdex_dispatcher_t **self_p)
     }
 }
 
-//  Send one frame to a worker; on failure the worker is marked broken and will be
-//  removed (with its jobs requeued) at the next tick.
+//  A failed send: the worker is removed (its jobs requeued) at the next tick.
+static void
+s_broken (s_worker_t *worker)
+{
+    if (!worker->broken)
+        zsys_warning ("dispatcher: send to worker %s failed (%s); dropping it",
+                      worker->name ? worker->name : worker->key, zmq_strerror (zmq_errno ()));
+    worker->broken = true;
+}
+
+//  Send the worker's outbox: up to batch frames per message after its identity.
+//  Frames that cannot leave are dropped with the worker.
+static void
+s_flush_worker (zdex_dispatcher_t *self, s_worker_t *worker)
+{
+    if (worker->outbox_size == 0)
+        return;
+    zlistx_delete (self->dirty, worker->dirty);
+    worker->dirty = NULL;
+    zdex_waitset_touch (self->waitset, self->router);
+    size_t sent = 0;
+    while (sent < worker->outbox_size && !worker->broken) {
+        size_t end = sent + (size_t) worker->batch;
+        if (end > worker->outbox_size)
+            end = worker->outbox_size;
+        zframe_t *identity = zframe_dup (worker->identity);
+        if (zframe_send (&identity, self->router, ZFRAME_MORE) != 0) {
+            zframe_destroy (&identity);
+            s_broken (worker);
+            break;
+        }
+        //  Once the identity is out the message is routed (libzmq checks the
+        //  high-water mark on the first frame only).
+        for (; sent < end; sent++)
+            if (zframe_send (&worker->outbox[sent], self->router, sent + 1 < end ? ZFRAME_MORE : 0))
+                zframe_destroy (&worker->outbox[sent]);
+    }
+    for (; sent < worker->outbox_size; sent++)
+        zframe_destroy (&worker->outbox[sent]);
+    worker->outbox_size = 0;
+    worker->last_send = zclock_mono ();
+}
+
+//  Send one frame to a worker now, after what its outbox holds.  Returns -1 and
+//  marks the worker broken when it cannot leave.
 static int
 s_send (zdex_dispatcher_t *self, s_worker_t *worker, zframe_t **frame_p, bool reuse)
 {
+    s_flush_worker (self, worker);
     zframe_t *identity = zframe_dup (worker->identity);
     zdex_waitset_touch (self->waitset, self->router);
-    if (zframe_send (&identity, self->router, ZFRAME_MORE) != 0 ||
+    if (worker->broken || zframe_send (&identity, self->router, ZFRAME_MORE) != 0 ||
         zframe_send (frame_p, self->router, reuse ? ZFRAME_REUSE : 0) != 0) {
         zframe_destroy (&identity);
         if (!reuse)
             zframe_destroy (frame_p);
-        if (!worker->broken)
-            zsys_warning ("dispatcher: send to worker %s failed (%s); dropping it",
-                          worker->name ? worker->name : worker->key, zmq_strerror (zmq_errno ()));
-        worker->broken = true;
+        s_broken (worker);
         return -1;
     }
     worker->last_send = zclock_mono ();
     return 0;
+}
+
+//  Queue a worker.task frame for the end of the pass (zdex_dispatcher_flush).
+static void
+s_post (zdex_dispatcher_t *self, s_worker_t *worker, zframe_t **frame_p)
+{
+    if (worker->outbox_size == worker->outbox_max) {
+        size_t max = worker->outbox_max ? 2 * worker->outbox_max : 16;
+        zframe_t **outbox = (zframe_t **) realloc (worker->outbox, max * sizeof (zframe_t *));
+        assert (outbox);
+        worker->outbox = outbox;
+        worker->outbox_max = max;
+    }
+    worker->outbox[worker->outbox_size++] = *frame_p;
+    *frame_p = NULL;
+    if (!worker->dirty)
+        worker->dirty = zlistx_add_end (self->dirty, worker);
+    if (worker->outbox_size >= (size_t) worker->batch * 16)
+        s_flush_worker (self, worker); //  a pass that hands out thousands: keep it moving
 }
 
 static void
@@ -262,7 +340,7 @@ s_pick_worker (zdex_dispatcher_t *self, const char *type)
     return best;
 }
 
-static int
+static void
 s_start (zdex_dispatcher_t *self, s_worker_t *worker, zdex_job_t *job)
 {
     zframe_t *frame = job->ref ? zdex_wmsg_scheduled_task (job->ref, job->task_id, job->attempt,
@@ -270,8 +348,7 @@ s_start (zdex_dispatcher_t *self, s_worker_t *worker, zdex_job_t *job)
                                : zdex_wmsg_task (job->executor, job->task_id, job->attempt,
                                                  job->type, job->payload);
     assert (frame);
-    if (s_send (self, worker, &frame, false) != 0)
-        return -1;
+    s_post (self, worker, &frame);
     zdex_executor_t *executor = zdex_registry_lookup (self->registry, job->executor);
     int64_t now = zclock_mono ();
     job->state = ZDEX_JOB_RUNNING;
@@ -283,7 +360,6 @@ s_start (zdex_dispatcher_t *self, s_worker_t *worker, zdex_job_t *job)
     executor->running++;
     executor->stats.started++;
     executor->stats.total_start_latency_ms += now - job->queued_at;
-    return 0;
 }
 
 static void
@@ -301,10 +377,7 @@ s_pump (zdex_dispatcher_t *self)
                 break;
             zdex_job_t *job = (zdex_job_t *) zlistx_first (queue->jobs);
             s_dequeue (self, job);
-            if (s_start (self, worker, job) != 0) {
-                s_enqueue (self, job, true);
-                continue; //  the broken worker is skipped by s_pick_worker
-            }
+            s_start (self, worker, job);
         }
         queue = (s_queue_t *) zlistx_next (self->queues);
     }
@@ -359,6 +432,8 @@ s_remove_worker (zdex_dispatcher_t *self, s_worker_t *worker, const char *why)
         job = (zdex_job_t *) zlistx_prev (worker->jobs);
     }
     self->free_slots -= worker->slots - worker->running;
+    if (worker->dirty)
+        zlistx_delete (self->dirty, worker->dirty);
     char *key = strdup (worker->key);
     zhashx_delete (self->workers, key); //  the map does not own; free the record
     free (key);
@@ -414,6 +489,7 @@ s_on_ready (zdex_dispatcher_t *self, zframe_t **identity_p, const char *key, zde
     }
     worker->slots = msg->slots;
     worker->discover = msg->discover;
+    worker->batch = msg->batch;
     self->free_slots += worker->slots - worker->running;
     s_index_worker (self, worker, true);
     if (worker->discover && self->members)
@@ -468,8 +544,8 @@ s_on_result (zdex_dispatcher_t *self, s_worker_t *worker, zdex_wmsg_t *msg)
     self->deliver (job, self->deliver_arg);
 }
 
-//  One message from a worker: its identity and one body frame (anything else is
-//  dropped).  Read as zmq messages, not a zmsg: this is every worker.result.
+//  One frame of a message from a worker (each frame is one complete message).
+//  Read as zmq messages, not a zmsg: this is every worker.result.
 static void
 s_handle (zdex_dispatcher_t *self, zmq_msg_t *identity_msg, zmq_msg_t *body)
 {
@@ -509,6 +585,38 @@ s_handle (zdex_dispatcher_t *self, zmq_msg_t *identity_msg, zmq_msg_t *body)
     zdex_wmsg_destroy (&wmsg);
 }
 
+//  Handle one message from a worker: its identity, then up to ZDEX_WMSG_BATCH_MAX
+//  frames, each one worker message (the rest of a longer one is dropped).
+//  Returns false when nothing was waiting.
+static bool
+s_recv_one (zdex_dispatcher_t *self, void *handle)
+{
+    zmq_msg_t identity, body;
+    zmq_msg_init (&identity);
+    if (zmq_msg_recv (&identity, handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&identity);
+        return false;
+    }
+    bool more = zmq_msg_more (&identity);
+    for (size_t count = 0; more; count++) {
+        zmq_msg_init (&body);
+        if (zmq_msg_recv (&body, handle, 0) == -1) {
+            zmq_msg_close (&body);
+            break;
+        }
+        more = zmq_msg_more (&body);
+        if (count < ZDEX_WMSG_BATCH_MAX)
+            s_handle (self, &identity, &body);
+        else if (count == ZDEX_WMSG_BATCH_MAX)
+            zsys_warning ("dispatcher: a worker message of more than %d frames; "
+                          "the rest is dropped",
+                          ZDEX_WMSG_BATCH_MAX);
+        zmq_msg_close (&body);
+    }
+    zmq_msg_close (&identity);
+    return true;
+}
+
 void
 zdex_dispatcher_recv (zdex_dispatcher_t *self)
 {
@@ -516,20 +624,21 @@ zdex_dispatcher_recv (zdex_dispatcher_t *self)
     void *handle = zsock_resolve (self->router);
     //  Drain what is waiting, bounded so client traffic is not starved.
     int limit = zdex_waitset_ready (self->waitset, handle) ? 1000 : 0;
-    for (int count = 0; count < limit; count++) {
-        zmq_msg_t parts[2];
-        bool whole;
-        size_t received = zdex_msg_recv_parts (handle, parts, 2, &whole);
-        if (received == 0) {
+    for (int count = 0; count < limit; count++)
+        if (!s_recv_one (self, handle)) {
             zdex_waitset_drained (self->waitset, handle);
             break; //  nothing waiting
         }
-        if (received == 2 && whole) //  identity and body, or dropped
-            s_handle (self, &parts[0], &parts[1]);
-        for (size_t index = 0; index < received; index++)
-            zmq_msg_close (&parts[index]);
-    }
     s_pump (self);
+}
+
+void
+zdex_dispatcher_flush (zdex_dispatcher_t *self)
+{
+    assert (self);
+    s_worker_t *worker;
+    while ((worker = (s_worker_t *) zlistx_first (self->dirty)))
+        s_flush_worker (self, worker);
 }
 
 void

@@ -53,6 +53,12 @@ void zdex_dispatcher_destroy (zdex_dispatcher_t **self_p);
 //  waitset (when there is one) names it ready.
 void zdex_dispatcher_recv (zdex_dispatcher_t *self);
 
+//  Send the worker.task frames that the calls since the last flush handed out:
+//  they wait for it so that one worker's tasks of a pass leave together, in
+//  messages of up to its worker.ready's "batch" frames.  Call once per pass of
+//  the loop, after everything that may submit or receive.
+void zdex_dispatcher_flush (zdex_dispatcher_t *self);
+
 //  The waitset of the loop that drives this dispatcher (borrowed; NULL: none):
 //  the worker endpoint is read only when it names it ready, and touched on each
 //  send (see zdex_waitset.h).

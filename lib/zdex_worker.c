@@ -67,6 +67,7 @@
 #define S_MAX_LEARNT_MEMBERS 256  //  members a worker serves at most
 #define S_LINGER_MS          1000 //  so that worker.bye leaves before the process ends
 #define S_RECV_BATCH         256  //  frames read from one member before polling again
+#define S_BATCH              256  //  frames per message either way (worker.ready's batch)
 #define S_HEARTBEAT_FRAME    "{\"op\":\"worker.heartbeat\"}"
 #define S_BYE_FRAME          "{\"op\":\"worker.bye\"}"
 #define S_EXECUTORS_ENDPOINT "inproc://executors" //  in the run's private context
@@ -122,8 +123,10 @@ typedef struct {
     uint64_t generation; //  bumped each time dealer is recreated or dropped
     int64_t last_sent;   //  monotonic ms
     int64_t last_recv;
-    bool listed; //  in the latest worker.members (true until a list says otherwise)
-    bool gone;   //  dropped: left the cluster; its entry may be reused
+    bool listed;       //  in the latest worker.members (true until a list says otherwise)
+    bool gone;         //  dropped: left the cluster; its entry may be reused
+    zmq_msg_t *outbox; //  results of this pass, sent as one message (S_BATCH, lazily)
+    size_t outbox_size;
 } s_member_t;
 
 struct _zdex_worker_t {
@@ -189,12 +192,71 @@ s_dealer_new (const char *endpoint)
     return dealer;
 }
 
-//  Send a frame to a member without blocking, taking msg (passed on without a copy);
-//  a frame that finds the queue full is dropped (the member times the connection out
-//  and re-dispatches its tasks).
+//  Drop the results waiting for a member whose socket is gone or replaced: they
+//  belong to the old connection.
+static void
+s_outbox_clear (s_member_t *member)
+{
+    for (size_t index = 0; index < member->outbox_size; index++)
+        zmq_msg_close (&member->outbox[index]);
+    member->outbox_size = 0;
+}
+
+//  Send the results a pass collected for a member as one message of one frame
+//  each (PROTOCOL.md 12.2), without blocking: a message that finds the queue full
+//  is dropped (the member times the connection out and re-dispatches its tasks).
+//  One message instead of one per result spares a pipe flush and, often, a thread
+//  wake-up on both sides for each.
+static void
+s_member_flush (zdex_worker_t *self, s_member_t *member, int64_t now)
+{
+    if (member->outbox_size == 0)
+        return;
+    //  Counts as sent even when dropped, so the heartbeat timer does not spin.
+    member->last_sent = now;
+    size_t size = member->outbox_size;
+    size_t index = 0;
+    if (member->dealer) {
+        void *handle = zsock_resolve (member->dealer);
+        zdex_waitset_touch (self->waitset, handle);
+        for (; index < size; index++) {
+            int flags = ZMQ_DONTWAIT | (index + 1 < size ? ZMQ_SNDMORE : 0);
+            int rc;
+            while ((rc = zmq_msg_send (&member->outbox[index], handle, flags)) < 0 &&
+                   errno == EINTR)
+                ;
+            if (rc < 0) {
+                zsys_warning ("zdex_worker: dropped %zu frame(s) to %s: %s", size - index,
+                              member->endpoint, zmq_strerror (errno));
+                break;
+            }
+        }
+    }
+    s_outbox_clear (member); //  what was sent is closed already; closing again is harmless
+}
+
+//  Queue a frame for a member's message at the end of the pass, taking msg.
+static void
+s_member_post (zdex_worker_t *self, s_member_t *member, zmq_msg_t *msg, int64_t now)
+{
+    if (!member->outbox) {
+        member->outbox = (zmq_msg_t *) malloc (S_BATCH * sizeof (zmq_msg_t));
+        assert (member->outbox);
+    }
+    if (member->outbox_size == S_BATCH)
+        s_member_flush (self, member, now);
+    zmq_msg_init (&member->outbox[member->outbox_size]);
+    zmq_msg_move (&member->outbox[member->outbox_size++], msg);
+    zmq_msg_close (msg);
+}
+
+//  Send a frame to a member now, after the results waiting for it, without
+//  blocking; takes msg (passed on without a copy).  A frame that finds the queue
+//  full is dropped.
 static void
 s_member_send_msg (zdex_worker_t *self, s_member_t *member, zmq_msg_t *msg, int64_t now)
 {
+    s_member_flush (self, member, now);
     //  Counts as sent even when dropped, so the heartbeat timer does not spin.
     member->last_sent = now;
     if (member->dealer) {
@@ -609,6 +671,7 @@ s_member_reset (zdex_worker_t *self, size_t index, int64_t now)
     }
     member->generation++;
     s_queue_purge (self, index);
+    s_outbox_clear (member);
     member->dealer = s_dealer_new (member->endpoint);
     if (!member->dealer)
         zsys_error ("zdex_worker: cannot recreate socket to %s", member->endpoint);
@@ -643,7 +706,7 @@ s_job_deliver (zdex_worker_t *self, s_job_t *job, int64_t now)
     if (job->malformed)
         zsys_warning ("zdex_worker: malformed worker.task from %s", member->endpoint);
     if (job->has_result && job->generation == member->generation) {
-        s_member_send_msg (self, member, &job->result, now);
+        s_member_post (self, member, &job->result, now);
         job->has_result = false;
     }
 }
@@ -721,6 +784,7 @@ s_member_drop (zdex_worker_t *self, size_t index)
     member->generation++;
     member->gone = true;
     s_queue_purge (self, index);
+    s_outbox_clear (member);
     atomic_fetch_sub (&self->serving, 1);
     zsys_info ("zdex_worker: dropped member %s (left the cluster)", member->endpoint);
 }
@@ -803,7 +867,8 @@ s_members_learnt (zdex_worker_t *self, size_t sender, json_t *endpoints, int64_t
     }
 }
 
-//  Read what a member sent.  Any frame counts as life.
+//  Read what a member sent.  Any frame counts as life.  Each frame is one message,
+//  whether it came alone or in a batch of several (PROTOCOL.md 12.2).
 static void
 s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
 {
@@ -818,8 +883,7 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
             zdex_waitset_drained (self->waitset, handle);
             break;
         }
-        bool more = zmq_msg_more (&msg);
-        if (!more && s_is_task_frame (&msg)) {
+        if (s_is_task_frame (&msg)) {
             s_task_frame (self, index, &msg, now);
             continue;
         }
@@ -827,13 +891,6 @@ s_member_recv (zdex_worker_t *self, size_t index, int64_t now)
         json_t *message =
             zdex_json_load ((const char *) zmq_msg_data (&msg), zmq_msg_size (&msg), &error);
         zmq_msg_close (&msg);
-        if (more) {
-            //  One JSON object per frame: a multi-frame message is not ours.
-            json_decref (message);
-            message = NULL;
-            while (more && zmq_recv (handle, NULL, 0, 0) >= 0)
-                more = zsock_rcvmore (member->dealer);
-        }
         const char *op = json_string_value (json_object_get (message, "op"));
         if (op && streq (op, "worker.task")) {
             s_task_arrived (self, index, message, now);
@@ -926,6 +983,8 @@ s_ready_frame (zdex_worker_t *self)
         json_object_set_new (ready, "name", json_string (self->name));
     //  Ask to be told the other members' worker endpoints (worker.members).
     json_object_set_new (ready, "discover", json_true ());
+    //  Take a pass's tasks in one message (each frame one worker.task).
+    json_object_set_new (ready, "batch", json_integer (S_BATCH));
     char *frame = json_dumps (ready, JSON_COMPACT);
     json_decref (ready);
     return frame;
@@ -1122,6 +1181,8 @@ zdex_worker_destroy (zdex_worker_t **self_p)
     for (size_t index = 0; index < self->member_count; index++) {
         s_member_t *member = self->members[index];
         zsock_destroy (&member->dealer);
+        s_outbox_clear (member);
+        free (member->outbox);
         free (member->endpoint);
         free (member);
     }
@@ -1290,6 +1351,9 @@ zdex_worker_run (zdex_worker_t *self)
         for (size_t item = 1; item < item_count; item++)
             if (zdex_waitset_ready (self->waitset, self->sockets[item]))
                 s_member_recv (self, self->item_member[item], now);
+        //  The results of this pass leave together, one message per member.
+        for (size_t index = 0; index < self->member_count; index++)
+            s_member_flush (self, self->members[index], now);
     }
 
     //  Say goodbye first, so members re-dispatch our tasks while handlers finish.

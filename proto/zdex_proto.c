@@ -1722,6 +1722,7 @@ s_wmsg_ready (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
     json_t *value;
     json_t *types = NULL;
     bool have_slots = false;
+    self->batch = 1;
     json_object_foreach (self->root, key, value) {
         if (strcmp (key, "op") == 0)
             continue;
@@ -1742,6 +1743,11 @@ s_wmsg_ready (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
                 return -1;
             }
             self->discover = json_is_true (value);
+        } else if (strcmp (key, "batch") == 0) {
+            int64_t batch;
+            if (s_integer (value, 1, ZDEX_WMSG_BATCH_MAX, "batch", &batch, error))
+                return -1;
+            self->batch = (int) batch;
         } else {
             s_unknown_field ("", key, op, error);
             return -1;

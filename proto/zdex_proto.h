@@ -31,6 +31,7 @@ extern "C" {
 #define ZDEX_MAX_MEMBERS      256  //  entries of scheduled.schedule's "members"
 #define ZDEX_MAX_DELAY_MS     INT64_C (315360000000) //  ten years: |delay_ms|, period_ms
 #define ZDEX_HANDLER_PREFIX   "urn:zdex:scheduled:"
+#define ZDEX_WMSG_BATCH_MAX   1024 //  frames in one worker-protocol message (PROTOCOL.md 12.2)
 
 //  Stable error codes; zdex_code_str gives the wire string.
 typedef enum {
@@ -269,6 +270,7 @@ typedef struct {
     int slots;        //  >= 1
     const char *name; //  NULL when absent
     bool discover;    //  READY: wants worker.members (the cluster's worker endpoints)
+    int batch;        //  READY: worker.task frames it takes in one message (default 1)
     //  RESULT
     bool scheduled;         //  the ref is a scheduled run's (else a durable task's)
     const char *executor;   //  durable ref; NULL for a scheduled one

@@ -81,6 +81,7 @@ s_worker (fixture_t *fixture, const char *types_json, int slots)
     assert_ptr_equal (zpoller_wait (poller, 1000), fixture->router);
     zpoller_destroy (&poller);
     zdex_dispatcher_recv (fixture->dispatcher);
+    zdex_dispatcher_flush (fixture->dispatcher);
     return worker;
 }
 
@@ -106,6 +107,7 @@ s_submit (fixture_t *fixture, const char *executor, uint64_t task_id, const char
     zdex_job_t *job = zdex_job_new (executor, task_id, 1, type, strdup ("{\"n\":1}"));
     zdex_dispatcher_submit (fixture->dispatcher, &job);
     assert_null (job);
+    zdex_dispatcher_flush (fixture->dispatcher);
 }
 
 static void
@@ -127,6 +129,7 @@ s_result (fixture_t *fixture, zsock_t *worker, json_t *task, bool ok)
     assert_ptr_equal (zpoller_wait (poller, 1000), fixture->router);
     zpoller_destroy (&poller);
     zdex_dispatcher_recv (fixture->dispatcher);
+    zdex_dispatcher_flush (fixture->dispatcher);
 }
 
 static void
@@ -267,6 +270,7 @@ test_dead_worker_redispatch (void **state)
             zstr_send (healthy, "{\"op\":\"worker.heartbeat\"}");
             zdex_dispatcher_recv (fixture->dispatcher);
             zdex_dispatcher_tick (fixture->dispatcher);
+            zdex_dispatcher_flush (fixture->dispatcher);
         }
     }
     assert_non_null (second);
@@ -318,6 +322,80 @@ test_cancel_and_drain (void **state)
     zsock_destroy (&worker);
 }
 
+//  A worker whose worker.ready has "batch" gets the tasks of a pass in one message
+//  of several frames, and may answer with one message of several results; one
+//  without it gets one task per message.
+static void
+test_batches (void **state)
+{
+    fixture_t *fixture = (fixture_t *) *state;
+    zsock_t *batcher = zsock_new_dealer (fixture->endpoint);
+    zstr_send (batcher, "{\"op\":\"worker.ready\",\"types\":[\"b\"],\"slots\":8,\"batch\":4}");
+    zpoller_t *poller = zpoller_new (fixture->router, NULL);
+    assert_ptr_equal (zpoller_wait (poller, 1000), fixture->router);
+    zdex_dispatcher_recv (fixture->dispatcher);
+    zsock_t *plain = s_worker (fixture, "[\"p\"]", 8);
+    zsock_set_rcvtimeo (batcher, 1000); //  a missing message fails, not hangs
+    zsock_set_rcvtimeo (plain, 1000);
+    assert_non_null (zdex_registry_require (fixture->registry, "default"));
+    for (uint64_t task_id = 1; task_id <= 6; task_id++) {
+        zdex_job_t *job = zdex_job_new ("default", task_id, 1, "b", strdup ("{}"));
+        zdex_dispatcher_submit (fixture->dispatcher, &job);
+        job = zdex_job_new ("default", 100 + task_id, 1, "p", strdup ("{}"));
+        zdex_dispatcher_submit (fixture->dispatcher, &job);
+    }
+    zdex_dispatcher_flush (fixture->dispatcher);
+
+    //  6 tasks, batch 4: a message of 4 frames, then one of 2, in order.
+    zmsg_t *tasks = zmsg_recv (batcher);
+    assert_non_null (tasks);
+    assert_int_equal (zmsg_size (tasks), 4);
+    zmsg_t *rest = zmsg_recv (batcher);
+    assert_non_null (rest);
+    assert_int_equal (zmsg_size (rest), 2);
+    zframe_t *frame;
+    while ((frame = zmsg_pop (rest)))
+        zmsg_append (tasks, &frame);
+    zmsg_destroy (&rest);
+    zmsg_t *results = zmsg_new ();
+    uint64_t expected = 1;
+    for (frame = zmsg_first (tasks); frame; frame = zmsg_next (tasks), expected++) {
+        json_t *task =
+            json_loadb ((const char *) zframe_data (frame), zframe_size (frame), 0, NULL);
+        assert_non_null (task);
+        json_t *ref = json_object_get (task, "ref");
+        assert_int_equal (json_integer_value (json_array_get (ref, 2)), expected);
+        char *ref_text = json_dumps (ref, JSON_COMPACT);
+        zmsg_addstrf (results, "{\"op\":\"worker.result\",\"ref\":%s,\"attempt\":1,\"ok\":true}",
+                      ref_text);
+        free (ref_text);
+        json_decref (task);
+    }
+    zmsg_destroy (&tasks);
+    //  Results and a heartbeat, all in one message.
+    zmsg_addstr (results, "{\"op\":\"worker.heartbeat\"}");
+    zmsg_send (&results, batcher);
+    assert_ptr_equal (zpoller_wait (poller, 1000), fixture->router);
+    zdex_dispatcher_recv (fixture->dispatcher);
+    assert_int_equal (zlist_size (fixture->delivered), 6);
+    zdex_job_t *job = (zdex_job_t *) zlist_first (fixture->delivered);
+    for (expected = 1; job; job = (zdex_job_t *) zlist_next (fixture->delivered), expected++) {
+        assert_int_equal (job->task_id, expected);
+        assert_true (job->ok);
+    }
+
+    //  The plain worker: one frame per message.
+    for (expected = 101; expected <= 106; expected++) {
+        zmsg_t *one = zmsg_recv (plain);
+        assert_non_null (one);
+        assert_int_equal (zmsg_size (one), 1);
+        zmsg_destroy (&one);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&batcher);
+    zsock_destroy (&plain);
+}
+
 int
 main (void)
 {
@@ -329,6 +407,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_unknown_worker_gets_bye, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_dead_worker_redispatch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cancel_and_drain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_batches, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

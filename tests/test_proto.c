@@ -1516,6 +1516,18 @@ test_wmsg_ready (void **state)
     zdex_wmsg_destroy (&msg);
     s_wmsg_expect ("{\"op\":\"worker.ready\",\"types\":[\"t\"],\"slots\":1,\"discover\":1}",
                    ZDEX_BAD_REQUEST, "'discover'");
+    msg = s_wmsg ("{\"op\":\"worker.ready\",\"types\":[\"t\"],\"slots\":1}");
+    assert_int_equal (msg->batch, 1);
+    zdex_wmsg_destroy (&msg);
+    msg = s_wmsg ("{\"op\":\"worker.ready\",\"types\":[\"t\"],\"slots\":1,\"batch\":1024}");
+    assert_int_equal (msg->batch, 1024);
+    zdex_wmsg_destroy (&msg);
+    s_wmsg_expect ("{\"op\":\"worker.ready\",\"types\":[\"t\"],\"slots\":1,\"batch\":0}",
+                   ZDEX_BAD_REQUEST, "'batch'");
+    s_wmsg_expect ("{\"op\":\"worker.ready\",\"types\":[\"t\"],\"slots\":1,\"batch\":1025}",
+                   ZDEX_BAD_REQUEST, "'batch'");
+    s_wmsg_expect ("{\"op\":\"worker.ready\",\"types\":[\"t\"],\"slots\":1,\"batch\":true}",
+                   ZDEX_BAD_REQUEST, "'batch'");
 
     s_wmsg_expect ("{\"op\":\"worker.ready\",\"types\":[],\"slots\":1}", ZDEX_BAD_REQUEST,
                    "'types'");

@@ -22,10 +22,11 @@
 typedef struct {
     zsock_t *router;
     char endpoint[64];
-    zframe_t *worker; //  routing id of the worker's latest connection
-    int readies;      //  worker.ready frames received
-    int frames;       //  frames of any kind received
-    zlist_t *results; //  worker.result frames received and not taken yet
+    zframe_t *worker;    //  routing id of the worker's latest connection
+    int readies;         //  worker.ready frames received
+    int frames;          //  frames of any kind received
+    zlist_t *results;    //  worker.result frames received and not taken yet
+    int result_messages; //  messages that held at least one worker.result
 } s_fake_t;
 
 static void
@@ -52,7 +53,8 @@ s_fake_fini (s_fake_t *fake)
     zsock_destroy (&fake->router);
 }
 
-//  Read what the worker sent the fake, without waiting.
+//  Read what the worker sent the fake, without waiting.  A message is the
+//  worker's routing id and one or more frames, each one worker message.
 static void
 s_fake_drain (s_fake_t *fake)
 {
@@ -60,20 +62,25 @@ s_fake_drain (s_fake_t *fake)
         zmsg_t *msg = zmsg_recv (fake->router);
         assert_non_null (msg);
         zframe_t *id = zmsg_pop (msg);
-        char *frame = zmsg_popstr (msg);
-        assert_non_null (frame);
-        fake->frames++;
-        if (strstr (frame, "\"worker.ready\"")) {
-            assert_non_null (strstr (frame, "\"discover\":true"));
-            fake->readies++;
-            zframe_destroy (&fake->worker);
-            fake->worker = id;
-            id = NULL;
-        } else if (strstr (frame, "\"op\":\"worker.result\"")) {
-            assert_int_equal (zlist_append (fake->results, frame), 0);
-            frame = NULL;
+        assert_true (zmsg_size (msg) >= 1);
+        char *frame;
+        bool has_result = false;
+        while ((frame = zmsg_popstr (msg))) {
+            fake->frames++;
+            if (strstr (frame, "\"worker.ready\"")) {
+                assert_non_null (strstr (frame, "\"discover\":true"));
+                assert_non_null (strstr (frame, "\"batch\":"));
+                fake->readies++;
+                zframe_destroy (&fake->worker);
+                fake->worker = zframe_dup (id);
+            } else if (strstr (frame, "\"op\":\"worker.result\"")) {
+                assert_int_equal (zlist_append (fake->results, frame), 0);
+                frame = NULL;
+                has_result = true;
+            }
+            zstr_free (&frame);
         }
-        zstr_free (&frame);
+        fake->result_messages += has_result;
         zframe_destroy (&id);
         zmsg_destroy (&msg);
     }
@@ -589,13 +596,64 @@ test_inline_needs_no_slot (void **state)
     s_probe_fini (&probe);
 }
 
+//  A member may send several tasks in one message, a frame each: the worker runs
+//  every one, and answers the inline ones it ran in one pass with one message.
+static void
+test_batch_in_and_out (void **state)
+{
+    (void) state;
+    s_fake_t a, b;
+    pthread_t thread;
+    s_probe_t probe;
+    zdex_worker_t *worker = s_start_probed (&probe, &a, &b, &thread);
+    size_t tasks = 10;
+    zmsg_t *batch = zmsg_new ();
+    zmsg_append (batch, &(zframe_t *){zframe_dup (a.worker)});
+    for (size_t index = 0; index < tasks; index++)
+        zmsg_addstrf (batch,
+                      "{\"op\":\"worker.task\",\"ref\":[\"i\",%zu],\"attempt\":1,"
+                      "\"type\":\"echo-inline\",\"payload\":%zu}",
+                      index, index);
+    int before = a.result_messages;
+    assert_int_equal (zmsg_send (&batch, a.router), 0);
+    assert_true (s_converse_with (worker, &a, &b, true, s_results_in, &tasks, S_WAIT_MS));
+    assert_int_equal (a.result_messages - before, 1);
+    for (size_t index = 0; index < tasks; index++) {
+        char *result = (char *) zlist_pop (a.results);
+        char expected[128];
+        snprintf (expected, sizeof expected,
+                  "{\"op\":\"worker.result\",\"ref\":[\"i\",%zu],\"attempt\":1,\"ok\":true,"
+                  "\"value\":%zu}",
+                  index, index);
+        assert_string_equal (result, expected);
+        zstr_free (&result);
+    }
+    //  Tasks for executors in one message, with a heartbeat among them.
+    batch = zmsg_new ();
+    zmsg_append (batch, &(zframe_t *){zframe_dup (a.worker)});
+    zmsg_addstr (batch, "{\"op\":\"worker.task\",\"ref\":1,\"type\":\"echo\",\"payload\":1}");
+    zmsg_addstr (batch, "{\"op\":\"worker.heartbeat\"}");
+    zmsg_addstr (batch, "{\"op\":\"worker.task\",\"ref\":2,\"type\":\"echo\",\"payload\":2}");
+    assert_int_equal (zmsg_send (&batch, a.router), 0);
+    size_t two = 2;
+    assert_true (s_converse_with (worker, &a, &b, true, s_results_in, &two, S_WAIT_MS));
+    char *first = (char *) zlist_pop (a.results);
+    char *second = (char *) zlist_pop (a.results);
+    assert_true (strstr (first, "\"ref\":1,") || strstr (second, "\"ref\":1,"));
+    assert_true (strstr (first, "\"ref\":2,") || strstr (second, "\"ref\":2,"));
+    zstr_free (&first);
+    zstr_free (&second);
+    assert_int_equal (zdex_worker_tasks_done (worker), tasks + 2);
+    s_stop (&worker, &a, &b, thread);
+    s_probe_fini (&probe);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_members_come_and_go),
-        cmocka_unit_test (test_bad_lists_ignored),
-        cmocka_unit_test (test_inline_same_results),
+        cmocka_unit_test (test_members_come_and_go),  cmocka_unit_test (test_bad_lists_ignored),
+        cmocka_unit_test (test_batch_in_and_out),     cmocka_unit_test (test_inline_same_results),
         cmocka_unit_test (test_inline_needs_no_slot),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
