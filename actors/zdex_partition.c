@@ -203,6 +203,8 @@ zdex_partition_new (const zdex_partition_args_t *args)
                                             args->actor_count, args->partition_count, &callbacks);
     assert (self->replicator); //  binding 127.0.0.1:* or the cluster host
     zdex_replicator_set_drop_every (self->replicator, args->drop_every);
+    if (args->head_ms > 0)
+        zdex_replicator_set_head_ms (self->replicator, args->head_ms);
     zdex_replicator_set_waitset (self->replicator, args->waitset);
     zdex_scheduled_args_t scheduled_args = {
         .output = self->output,

@@ -101,6 +101,7 @@ typedef struct {
     const char *member_id;       //  this member
     const char *bind_host;       //  where replication sockets bind, e.g. "tcp://127.0.0.1"
     int drop_every;              //  test hook: drop every n-th replication message (0: none)
+    int head_ms;                 //  test hook: HEAD period in ms (0: the default, 200)
     bool verbose;
     zdex_partition_sink_t sink; //  partition_threads 0 only: an actor has no sink
     //  The waitset that polls our replication sockets (borrowed; see

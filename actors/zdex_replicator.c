@@ -17,6 +17,12 @@
 //      is older than the table's; else apply: APPLIED → ack after the batch; GAP →
 //      FETCH the range; NEW_EPOCH / DIVERGED → FETCH from 0 (snapshot).
 //  EVERY 200 ms (primary): HEAD on each partition that has backups.
+//  EVERY 5 ms while items are held (primary): HEAD on each partition whose
+//      oldest held item waits since 10 ms or more and whose stream has been
+//      quiet as long: its last message, or the ACK of it, may be lost, and only
+//      a HEAD brings that to light (a busy stream shows a loss at the next
+//      message).  Again after 20, 40 .. 200 ms while nothing new is published.
+//      A backup answers a HEAD it is up to date with by a new ACK.
 //
 //  Moves (the table names a move target, backup 1, for a partition we own): from
 //  the moment we see it, nothing is released until the target acked it too, and
@@ -39,6 +45,7 @@
 #define S_ENDPOINT_MAX   256
 #define S_BATCH_MAX      512
 #define S_PAUSE_MS       2000 //  longest wait of a moving partition's new requests
+#define S_NUDGE_MS       10   //  a held item this old on a quiet stream: HEAD at once
 
 typedef enum { S_NONE = 0, S_PRIMARY, S_BACKUP } s_role_t;
 
@@ -65,6 +72,9 @@ typedef struct {
     uint64_t move_from;                //  last seq published when the move began
     int64_t ready_at;                  //  when move_ready was last reported (0: not yet)
     int64_t pause_at;                  //  new requests wait since then (0: not paused)
+    int64_t published_at;              //  when the last stream message left
+    int64_t nudged_at;                 //  when the last early HEAD left
+    int64_t nudge_gap;                 //  ms from it to the next (doubles; 0: S_NUDGE_MS)
     //  BACKUP
     zdex_replica_t *replica;
     bool ack_due;
@@ -92,6 +102,9 @@ struct _zdex_replicator_t {
     zdex_partition_table_t *table;
     json_t *view;
     int64_t next_head;
+    int head_ms; //  the HEAD period (S_HEAD_MS but in tests)
+    int64_t next_nudge;
+    size_t held_total; //  held items, all partitions
     int drop_every;
     uint64_t published;
     //  s_send_acks' batches, S_ACK_SOCKETS x partition_count entries, allocated
@@ -137,6 +150,7 @@ zdex_replicator_new (const char *member_id, const char *bind_host, int actor_ind
     self->actor_index = actor_index;
     self->actor_count = actor_count;
     self->partition_count = partition_count;
+    self->head_ms = S_HEAD_MS;
     self->callbacks = *callbacks;
     char pub[S_ENDPOINT_MAX], control[S_ENDPOINT_MAX];
     self->pub = s_bind (bind_host, ZMQ_PUB, pub);
@@ -180,6 +194,7 @@ s_release_all (zdex_replicator_t *self, s_part_t *part, bool ok)
     while ((held = (s_held_t *) zlistx_detach (part->held, NULL))) {
         self->callbacks.release (held->item, ok, self->callbacks.arg);
         free (held);
+        self->held_total--;
     }
 }
 
@@ -332,6 +347,7 @@ s_release (zdex_replicator_t *self, s_part_t *part)
         zlistx_detach (part->held, NULL);
         self->callbacks.release (held->item, true, self->callbacks.arg);
         free (held);
+        self->held_total--;
     }
 }
 
@@ -621,6 +637,8 @@ zdex_replicator_publish (zdex_replicator_t *self, uint32_t partition, zdex_repli
     if (!encoded)
         return 0;
     self->published++;
+    part->published_at = zclock_mono ();
+    part->nudge_gap = 0;
     //  The drop is a test hook: lost on the way, repaired by FETCH.
     if (self->drop_every == 0 || self->published % (uint64_t) self->drop_every != 0)
         s_publish (self, partition, &encoded, kept);
@@ -652,6 +670,7 @@ zdex_replicator_hold (zdex_replicator_t *self, uint32_t partition, uint64_t seq,
     held->item = item;
     held->since = zclock_mono ();
     zlistx_add_end (part->held, held);
+    self->held_total++;
     s_release (self, part);
 }
 
@@ -725,7 +744,7 @@ s_on_decoded (zdex_replicator_t *self, zdex_replica_msg_t *decoded)
         //  Up to date.  ACKs can be lost (or refused by a primary that has not yet
         //  installed the table naming us), so while the stream is idle the ack is
         //  repeated about once a second, on the primary's HEAD.
-        if (msg.op == ZDEX_REPLICA_HEAD && zclock_mono () - part->acked_at > 1000)
+        if (msg.op == ZDEX_REPLICA_HEAD && zclock_mono () - part->acked_at >= S_NUDGE_MS / 2)
             part->ack_due = true;
         break;
     case ZDEX_REPLICA_APPLIED:
@@ -954,8 +973,47 @@ int
 zdex_replicator_timeout (zdex_replicator_t *self)
 {
     assert (self);
-    int64_t left = self->next_head - zclock_mono ();
+    int64_t next = self->next_head;
+    if (self->held_total > 0 && self->next_nudge < next)
+        next = self->next_nudge;
+    int64_t left = next - zclock_mono ();
     return left < 0 ? 0 : (int) left;
+}
+
+//  A HEAD for partition: the backups learn how far the stream goes.
+static void
+s_head (zdex_replicator_t *self, s_part_t *part)
+{
+    zdex_replica_msg_t head = {.op = ZDEX_REPLICA_HEAD,
+                               .partition = part->partition,
+                               .epoch = zdex_replica_log_epoch (part->log),
+                               .seq = zdex_replica_log_last (part->log)};
+    zframe_t *packed = zdex_replica_encode_packed (&head);
+    if (packed)
+        s_publish (self, part->partition, &packed, false);
+}
+
+//  The early HEADs (see the top of the file): what a held item waits for was
+//  lost when nothing has followed it for S_NUDGE_MS, and the 200 ms HEAD would
+//  leave the client waiting that long.
+static void
+s_nudge (zdex_replicator_t *self, int64_t now)
+{
+    for (uint32_t partition = 0; partition < self->partition_count; partition++) {
+        s_part_t *part = &self->parts[partition];
+        if (part->role != S_PRIMARY || part->backups == 0 || zlistx_size (part->held) == 0)
+            continue;
+        s_held_t *oldest = (s_held_t *) zlistx_first (part->held);
+        int64_t gap = part->nudge_gap ? part->nudge_gap : S_NUDGE_MS;
+        if (now - oldest->since >= S_NUDGE_MS && now - part->published_at >= S_NUDGE_MS &&
+            now - part->nudged_at >= gap) {
+            //  A backup that is gone (until the table says so) is not nudged
+            //  100 times a second: the gap doubles up to the HEAD period.
+            part->nudged_at = now;
+            part->nudge_gap = gap * 2 < self->head_ms ? gap * 2 : self->head_ms;
+            s_head (self, part);
+        }
+    }
 }
 
 void
@@ -963,9 +1021,13 @@ zdex_replicator_tick (zdex_replicator_t *self)
 {
     assert (self);
     int64_t now = zclock_mono ();
+    if (self->held_total > 0 && now >= self->next_nudge) {
+        self->next_nudge = now + S_NUDGE_MS / 2;
+        s_nudge (self, now);
+    }
     if (now < self->next_head)
         return;
-    self->next_head = now + S_HEAD_MS;
+    self->next_head = now + self->head_ms;
     for (uint32_t partition = 0; partition < self->partition_count; partition++) {
         s_part_t *part = &self->parts[partition];
         s_held_t *oldest = part->held ? (s_held_t *) zlistx_first (part->held) : NULL;
@@ -989,16 +1051,17 @@ zdex_replicator_tick (zdex_replicator_t *self)
             part->backup_since = 0; //  once
         }
         s_check_move (self, part, now);
-        if (part->role == S_PRIMARY && part->backups > 0) {
-            zdex_replica_msg_t head = {.op = ZDEX_REPLICA_HEAD,
-                                       .partition = partition,
-                                       .epoch = zdex_replica_log_epoch (part->log),
-                                       .seq = zdex_replica_log_last (part->log)};
-            zframe_t *packed = zdex_replica_encode_packed (&head);
-            if (packed)
-                s_publish (self, partition, &packed, false);
-        }
+        if (part->role == S_PRIMARY && part->backups > 0)
+            s_head (self, part);
     }
+}
+
+void
+zdex_replicator_set_head_ms (zdex_replicator_t *self, int ms)
+{
+    assert (self);
+    assert (ms > 0);
+    self->head_ms = ms;
 }
 
 void

@@ -127,6 +127,10 @@ void zdex_replicator_tick (zdex_replicator_t *self);
 //  Test hook: drop every n-th stream message this actor publishes (0: none).
 void zdex_replicator_set_drop_every (zdex_replicator_t *self, int n);
 
+//  Test hook: publish the periodic HEAD every ms milliseconds (default 200), so a
+//  test can tell a repair by the early HEADs from one by the periodic HEAD.
+void zdex_replicator_set_head_ms (zdex_replicator_t *self, int ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -273,7 +273,8 @@ s_start (s_self_t *self)
     char *colon = strrchr (bind_host, ':');
     if (colon && colon > strstr (bind_host, "://") + 2)
         *colon = '\0';
-    const char *drop = getenv ("ZDEX_TEST_DROP_REPLICATION"); //  fault-test hook
+    const char *drop = getenv ("ZDEX_TEST_DROP_REPLICATION"); //  fault-test hooks
+    const char *head = getenv ("ZDEX_TEST_HEAD_MS");
     //  partition_threads 0: one zdex_partition_t for every partition, driven here.
     self->actor_count = member->partition_threads;
     int shares = self->actor_count > 0 ? self->actor_count : 1;
@@ -290,6 +291,7 @@ s_start (s_self_t *self)
             .member_id = member->member_id,
             .bind_host = bind_host,
             .drop_every = drop ? atoi (drop) : 0,
+            .head_ms = head ? atoi (head) : 0,
             .verbose = member->log_level >= ZDEX_LOG_INFO,
         };
         char *endpoint = NULL;

@@ -463,6 +463,41 @@ test_new_client_and_repaired_gaps (void **state)
     s_cluster_stop (&cluster);
 }
 
+//  A lost replication message that nothing follows on its partition is repaired
+//  at once, not at the next periodic HEAD: the primary sends an early HEAD for a
+//  partition whose oldest held reply waits on a quiet stream.  The periodic HEAD
+//  comes every 3 s here and every 3rd message is dropped, so one task at a time
+//  (each the last message on its partition) would wait up to 3 s for its
+//  backup's ACK without the early HEAD; each call here may take 1.5 s.
+static void
+test_lost_last_message_repaired_early (void **state)
+{
+    (void) state;
+    setenv ("ZDEX_TEST_DROP_REPLICATION", "3", 1);
+    setenv ("ZDEX_TEST_HEAD_MS", "3000", 1);
+    cluster_t cluster;
+    s_cluster_start (&cluster, 2, 1, 16);
+    unsetenv ("ZDEX_TEST_DROP_REPLICATION");
+    unsetenv ("ZDEX_TEST_HEAD_MS");
+    zdex_client_t *client = s_client (&cluster);
+    zdex_client_set_timeout (client, 1500);
+    enum { COUNT = 60 };
+    for (int index = 0; index < COUNT; index++) {
+        json_t *payload = json_pack ("{s:i}", "i", index);
+        json_t *result = NULL;
+        uint64_t id;
+        if (zdex_client_submit_and_retrieve (client, NULL, "echo", payload, NULL, NULL, -1, false,
+                                             &id, &result) != 0)
+            fail_msg ("task %d: %s: %s", index, zdex_client_error_code (client),
+                      zdex_client_error_message (client));
+        assert_int_equal (json_integer_value (json_object_get (result, "i")), index);
+        json_decref (result);
+        json_decref (payload);
+    }
+    zdex_client_destroy (&client);
+    s_cluster_stop (&cluster);
+}
+
 //  Durability 2 on 4 members survives two kills in sequence.
 static void
 test_durability_two_survives_two_kills (void **state)
@@ -783,6 +818,7 @@ main (void)
         cmocka_set_test_filter (getenv ("ZDEX_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown (test_new_client_and_repaired_gaps, harness_teardown),
+        cmocka_unit_test_teardown (test_lost_last_message_repaired_early, harness_teardown),
         cmocka_unit_test_teardown (test_kill_member_under_submits, harness_teardown),
         cmocka_unit_test_teardown (test_parked_retrieves_survive_owner_kill, harness_teardown),
         cmocka_unit_test_teardown (test_submit_and_retrieve_survives_owner_kill, harness_teardown),
