@@ -534,10 +534,19 @@ s_on_result (zdex_dispatcher_t *self, s_worker_t *worker, zdex_wmsg_t *msg)
     }
     job->state = ZDEX_JOB_DONE;
     job->ok = msg->ok;
-    job->result = msg->ok ? zdex_json_text (msg->value) : zdex_json_quote (msg->error);
+    //  The texts are taken, not copied: the ring keeps the very block.
+    if (msg->ok) {
+        job->result = msg->value_text;
+        msg->value_text = NULL;
+    } else
+        job->result = zdex_json_quote (msg->error);
     assert (job->result);
     free (job->state_text); //  from here on: the state the run returned, if any
-    job->state_text = job->ref && msg->state ? zdex_json_text (msg->state) : NULL;
+    job->state_text = NULL;
+    if (job->ref) {
+        job->state_text = msg->state_text;
+        msg->state_text = NULL;
+    }
     free (job->payload); //  the stored copy lives in the ring
     job->payload = NULL;
     //  Last: deliver may submit (zdex_dispatcher_deliver_fn).

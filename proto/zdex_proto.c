@@ -700,6 +700,167 @@ zdex_json_load (const char *data, size_t size, json_error_t *error)
     return json_loadb (data, size, JSON_REJECT_DUPLICATES, error);
 }
 
+//  Skimming: is the value at the reader exactly the text zdex_json_text would
+//  write for it?  Then the text itself can be kept, and no tree is built or
+//  written back: a worker's result, say, is stored as it came.  Anything the
+//  writer would write otherwise (spaces, "\/", "\u" escapes, reals, integers the
+//  fast reader leaves to jansson), a duplicate key, an escaped key (duplicates
+//  are judged on raw bytes), more than S_SKIM_KEYS keys in one object or more
+//  than S_SKIM_DEPTH levels: -1, and the caller builds the tree, which judges.
+
+#define S_SKIM_DEPTH 32
+#define S_SKIM_KEYS  32
+
+static int s_skim_value (s_reader_t *self, int depth);
+
+//  A string at self->at (past its opening quote), left as it is; *escaped tells
+//  whether it holds an escape.
+static int
+s_skim_string (s_reader_t *self, bool *escaped)
+{
+    const unsigned char *at = (const unsigned char *) self->at;
+    const unsigned char *end = (const unsigned char *) self->end;
+    *escaped = false;
+    while (true) {
+        at += s_plain_run (at, end);
+        if (at >= end)
+            return -1;
+        if (*at == '"')
+            break;
+        if (*at == '\\') {
+            if (end - at < 2 || !strchr ("\"\\bfnrt", at[1]) || at[1] == 0)
+                return -1;
+            *escaped = true;
+            at += 2;
+        } else if (*at < 0x80)
+            return -1; //  a control character
+        else {
+            size_t length = zdex_utf8_sequence (at, (size_t) (end - at));
+            if (length == 0)
+                return -1;
+            at += length;
+        }
+    }
+    self->at = (const char *) at + 1;
+    return 0;
+}
+
+static int
+s_skim_integer (s_reader_t *self)
+{
+    const char *at = self->at;
+    bool negative = at < self->end && *at == '-';
+    if (negative)
+        at++;
+    const char *digits = at;
+    while (at < self->end && *at >= '0' && *at <= '9' && at - digits < 18)
+        at++;
+    size_t count = (size_t) (at - digits);
+    //  The integers s_read_integer takes, and so the writer writes back alike.
+    if (count == 0 || (*digits == '0' && (count > 1 || negative)) ||
+        (at < self->end && ((*at >= '0' && *at <= '9') || *at == '.' || *at == 'e' || *at == 'E')))
+        return -1;
+    self->at = at;
+    return 0;
+}
+
+static int
+s_skim_object (s_reader_t *self, int depth)
+{
+    if (self->at < self->end && *self->at == '}') {
+        self->at++;
+        return 0;
+    }
+    const char *keys[S_SKIM_KEYS];
+    size_t sizes[S_SKIM_KEYS];
+    size_t count = 0;
+    while (true) {
+        bool escaped;
+        if (count == S_SKIM_KEYS || self->at >= self->end || *self->at++ != '"')
+            return -1;
+        const char *key = self->at;
+        if (s_skim_string (self, &escaped) || escaped)
+            return -1;
+        size_t size = (size_t) (self->at - 1 - key);
+        for (size_t index = 0; index < count; index++)
+            if (sizes[index] == size && memcmp (keys[index], key, size) == 0)
+                return -1;
+        keys[count] = key;
+        sizes[count++] = size;
+        if (self->at >= self->end || *self->at++ != ':' || s_skim_value (self, depth + 1))
+            return -1;
+        if (self->at >= self->end)
+            return -1;
+        char next = *self->at++;
+        if (next == '}')
+            return 0;
+        if (next != ',')
+            return -1;
+    }
+}
+
+static int
+s_skim_array (s_reader_t *self, int depth)
+{
+    if (self->at < self->end && *self->at == ']') {
+        self->at++;
+        return 0;
+    }
+    while (true) {
+        if (s_skim_value (self, depth + 1) || self->at >= self->end)
+            return -1;
+        char next = *self->at++;
+        if (next == ']')
+            return 0;
+        if (next != ',')
+            return -1;
+    }
+}
+
+static int
+s_skim_literal (s_reader_t *self, const char *word, size_t size)
+{
+    if ((size_t) (self->end - self->at) < size || memcmp (self->at, word, size))
+        return -1;
+    self->at += size;
+    return 0;
+}
+
+static int
+s_skim_value (s_reader_t *self, int depth)
+{
+    if (depth > S_SKIM_DEPTH || self->at >= self->end)
+        return -1;
+    switch (*self->at) {
+    case '{':
+        self->at++;
+        return s_skim_object (self, depth);
+    case '[':
+        self->at++;
+        return s_skim_array (self, depth);
+    case '"': {
+        self->at++;
+        bool escaped;
+        return s_skim_string (self, &escaped);
+    }
+    case 't':
+        return s_skim_literal (self, "true", 4);
+    case 'f':
+        return s_skim_literal (self, "false", 5);
+    case 'n':
+        return s_skim_literal (self, "null", 4);
+    default:
+        return s_skim_integer (self);
+    }
+}
+
+bool
+zdex_json_is_compact (const char *data, size_t size)
+{
+    s_reader_t reader = {.at = data, .end = data + size};
+    return data && s_skim_value (&reader, 1) == 0 && reader.at == reader.end;
+}
+
 #define S_WRITER_LOCAL 256 //  most texts fit: they are written on the stack
 
 //  A growing buffer for the writer: starts in `local`, moves to the heap when a text
@@ -1836,6 +1997,7 @@ s_wmsg_result (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
     json_t *ok = NULL;
     json_t *result = NULL;
     json_t *failure = NULL;
+    json_t *state = NULL;
     bool have_ref = false, have_attempt = false;
     json_object_foreach (self->root, key, value) {
         if (strcmp (key, "op") == 0)
@@ -1865,7 +2027,7 @@ s_wmsg_result (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
             }
             failure = value;
         } else if (strcmp (key, "state") == 0)
-            self->state = value;
+            state = value;
         else {
             s_unknown_field ("", key, op, error);
             return -1;
@@ -1882,7 +2044,11 @@ s_wmsg_result (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
             s_error_set (error, ZDEX_BAD_REQUEST, "field 'error' is not allowed when 'ok' is true");
             return -1;
         }
-        self->value = result ? result : json_null ();
+        self->value_text = zdex_json_text (result ? result : json_null ());
+        if (!self->value_text) {
+            s_error_set (error, ZDEX_BAD_REQUEST, "field 'value' cannot be encoded");
+            return -1;
+        }
     } else {
         if (result) {
             s_error_set (error, ZDEX_BAD_REQUEST,
@@ -1894,6 +2060,10 @@ s_wmsg_result (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
             return -1;
         }
         self->error = json_string_value (failure);
+    }
+    if (state && !(self->state_text = zdex_json_text (state))) {
+        s_error_set (error, ZDEX_BAD_REQUEST, "field 'state' cannot be encoded");
+        return -1;
     }
     return 0;
 }
@@ -1913,6 +2083,190 @@ s_wmsg_bare (zdex_wmsg_t *self, const char *op, zdex_error_t *error)
     return 0;
 }
 
+//  The hot path: a durable task's worker.result, read without a tree.  Returns
+//  NULL for anything but a well-formed one whose value and state are compact
+//  (zdex_json_is_compact), whose strings hold no escape and whose numbers the
+//  fast reader takes; zdex_wmsg_parse then reads it as any other message, so
+//  every message gets the same fields and every error the same words.
+enum {
+    S_WF_OP = 1,
+    S_WF_REF = 2,
+    S_WF_ATTEMPT = 4,
+    S_WF_OK = 8,
+    S_WF_VALUE = 16,
+    S_WF_ERROR = 32,
+    S_WF_STATE = 64
+};
+
+//  A string without escapes at the reader (past its quote): its bytes.
+static int
+s_fast_plain (s_reader_t *self, const char **text_p, size_t *size_p)
+{
+    bool escaped;
+    const char *start = self->at;
+    if (s_skim_string (self, &escaped) || escaped)
+        return -1;
+    *text_p = start;
+    *size_p = (size_t) (self->at - 1 - start);
+    return 0;
+}
+
+//  A non-negative integer of at most 18 digits.
+static int
+s_fast_count (s_reader_t *self, uint64_t *value_p)
+{
+    const char *start = self->at;
+    if (self->at >= self->end || *self->at == '-' || s_skim_integer (self))
+        return -1;
+    uint64_t value = 0;
+    for (const char *at = start; at < self->at; at++)
+        value = value * 10 + (uint64_t) (*at - '0');
+    *value_p = value;
+    return 0;
+}
+
+static bool
+s_fast_char (s_reader_t *self, char expected)
+{
+    s_skip_space (self);
+    if (self->at >= self->end || *self->at != expected)
+        return false;
+    self->at++;
+    s_skip_space (self);
+    return true;
+}
+
+static zdex_wmsg_t *
+s_wmsg_fast (const char *data, size_t size)
+{
+    static const char op_text[] = "worker.result";
+    s_reader_t reader = {.at = data, .end = data + size};
+    s_reader_t *self = &reader;
+    int seen = 0;
+    const char *executor = NULL, *failure = NULL, *value = NULL, *state = NULL;
+    size_t executor_size = 0, failure_size = 0, value_size = 0, state_size = 0;
+    uint64_t task_id = 0, attempt = 0;
+    bool ok = false;
+    if (!s_fast_char (self, '{'))
+        return NULL;
+    while (true) {
+        const char *key;
+        size_t key_size;
+        if (self->at >= self->end || *self->at++ != '"' || s_fast_plain (self, &key, &key_size) ||
+            !s_fast_char (self, ':'))
+            return NULL;
+        int field = key_size == 2 && memcmp (key, "op", 2) == 0        ? S_WF_OP
+                    : key_size == 3 && memcmp (key, "ref", 3) == 0     ? S_WF_REF
+                    : key_size == 7 && memcmp (key, "attempt", 7) == 0 ? S_WF_ATTEMPT
+                    : key_size == 2 && memcmp (key, "ok", 2) == 0      ? S_WF_OK
+                    : key_size == 5 && memcmp (key, "value", 5) == 0   ? S_WF_VALUE
+                    : key_size == 5 && memcmp (key, "error", 5) == 0   ? S_WF_ERROR
+                    : key_size == 5 && memcmp (key, "state", 5) == 0   ? S_WF_STATE
+                                                                       : 0;
+        if (!field || (seen & field))
+            return NULL;
+        seen |= field;
+        const char *start = self->at;
+        const char *text;
+        size_t text_size;
+        switch (field) {
+        case S_WF_OP:
+            if (self->at >= self->end || *self->at++ != '"' ||
+                s_fast_plain (self, &text, &text_size) || text_size != sizeof op_text - 1 ||
+                memcmp (text, op_text, text_size))
+                return NULL;
+            break;
+        case S_WF_REF:
+            if (!s_fast_char (self, '[') || s_skim_literal (self, "\"d\"", 3) ||
+                !s_fast_char (self, ',') || self->at >= self->end || *self->at++ != '"' ||
+                s_fast_plain (self, &executor, &executor_size) || executor_size == 0 ||
+                executor_size > ZDEX_MAX_NAME_BYTES || !s_fast_char (self, ',') ||
+                s_fast_count (self, &task_id) || !s_fast_char (self, ']'))
+                return NULL;
+            break;
+        case S_WF_ATTEMPT:
+            if (s_fast_count (self, &attempt) || attempt < 1 || attempt > UINT32_MAX)
+                return NULL;
+            break;
+        case S_WF_OK:
+            if (s_skim_literal (self, "true", 4) == 0)
+                ok = true;
+            else if (s_skim_literal (self, "false", 5))
+                return NULL;
+            break;
+        case S_WF_ERROR:
+            if (self->at >= self->end || *self->at++ != '"' ||
+                s_fast_plain (self, &failure, &failure_size))
+                return NULL;
+            break;
+        default: //  value, state
+            if (s_skim_value (self, 2))
+                return NULL;
+            if (field == S_WF_VALUE) {
+                value = start;
+                value_size = (size_t) (self->at - start);
+            } else {
+                state = start;
+                state_size = (size_t) (self->at - start);
+            }
+            break;
+        }
+        s_skip_space (self);
+        if (self->at >= self->end)
+            return NULL;
+        char next = *self->at++;
+        s_skip_space (self);
+        if (next == '}')
+            break;
+        if (next != ',')
+            return NULL;
+    }
+    int required = S_WF_OP | S_WF_REF | S_WF_ATTEMPT | S_WF_OK;
+    if (self->at != self->end || (seen & required) != required ||
+        (ok ? (seen & S_WF_ERROR) != 0 : (seen & (S_WF_VALUE | S_WF_ERROR)) != S_WF_ERROR))
+        return NULL;
+
+    zdex_wmsg_t *msg = (zdex_wmsg_t *) calloc (1, sizeof (zdex_wmsg_t));
+    char *owned = (char *) malloc (executor_size + failure_size + 2);
+    char *value_text = ok ? (char *) malloc (value ? value_size + 1 : 5) : NULL;
+    char *state_text = state ? (char *) malloc (state_size + 1) : NULL;
+    if (!msg || !owned || (ok && !value_text) || (state && !state_text)) {
+        free (msg);
+        free (owned);
+        free (value_text);
+        free (state_text);
+        return NULL;
+    }
+    msg->kind = ZDEX_WMSG_RESULT;
+    msg->owned = owned;
+    memcpy (owned, executor, executor_size);
+    owned[executor_size] = 0;
+    msg->executor = owned;
+    if (!ok) {
+        char *error_text = owned + executor_size + 1;
+        memcpy (error_text, failure, failure_size);
+        error_text[failure_size] = 0;
+        msg->error = error_text;
+    }
+    msg->task_id = task_id;
+    msg->attempt = (uint32_t) attempt;
+    msg->ok = ok;
+    if (ok) {
+        if (value) {
+            memcpy (value_text, value, value_size);
+            value_text[value_size] = 0;
+        } else
+            memcpy (value_text, "null", 5);
+        msg->value_text = value_text;
+    }
+    if (state) {
+        memcpy (state_text, state, state_size);
+        state_text[state_size] = 0;
+        msg->state_text = state_text;
+    }
+    return msg;
+}
+
 zdex_wmsg_t *
 zdex_wmsg_parse (const void *data, size_t size, const zdex_limits_t *limits, zdex_error_t *error)
 {
@@ -1925,6 +2279,11 @@ zdex_wmsg_parse (const void *data, size_t size, const zdex_limits_t *limits, zde
 
     size_t max_frame, max_payload;
     s_limits (limits, &max_frame, &max_payload);
+    if (data && size > 0 && size <= max_frame) {
+        zdex_wmsg_t *fast = s_wmsg_fast ((const char *) data, size);
+        if (fast)
+            return fast;
+    }
     json_t *root = s_load_object (data, size, max_frame, error);
     if (!root)
         goto failed;
@@ -1980,6 +2339,9 @@ zdex_wmsg_destroy (zdex_wmsg_t **self_p)
     zlist_destroy (&self->types);
     zdex_handler_reset (&self->handler);
     json_decref (self->root);
+    free (self->value_text);
+    free (self->state_text);
+    free (self->owned);
     free (self);
     *self_p = NULL;
 }

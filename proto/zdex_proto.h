@@ -196,6 +196,12 @@ json_t *zdex_json_load (const char *data, size_t size, json_error_t *error);
 //  Returns NULL only on allocation failure.
 char *zdex_json_text (const json_t *value);
 
+//  True if data holds exactly one JSON value, written exactly as zdex_json_text
+//  would write it (compact, canonical integers, no escape written otherwise, no
+//  duplicate key), at most 32 levels deep and with at most 32 keys per object.
+//  False means only "not sure": such text may still be valid JSON.
+bool zdex_json_is_compact (const char *data, size_t size);
+
 //  Compact JSON encoding of a C string as a JSON string literal, with quotes (caller
 //  owns).
 char *zdex_json_quote (const char *string);
@@ -264,7 +270,7 @@ typedef enum {
 //  (run: 0..2^53); only refs of these shapes are accepted back.
 typedef struct {
     zdex_wmsg_kind_t kind;
-    json_t *root; //  owned
+    json_t *root; //  owned; NULL for a durable worker.result read without a tree
     //  READY
     zlist_t *types;   //  owned list of strdup'ed type names (autofree)
     int slots;        //  >= 1
@@ -279,9 +285,12 @@ typedef struct {
     uint64_t run;           //  scheduled ref: the run number
     uint32_t attempt;       //  >= 1
     bool ok;
-    json_t *value;     //  borrowed; ok == true (json null if absent)
+    //  The value and state as compact JSON, as zdex_json_text writes them: owned,
+    //  and a caller may take one by nulling the field (the member stores them).
+    char *value_text;  //  ok == true ("null" if absent); NULL when ok == false
     const char *error; //  ok == false
-    json_t *state;     //  borrowed; NULL when absent
+    char *state_text;  //  NULL when absent
+    char *owned;       //  what executor and error point into when root is NULL
 } zdex_wmsg_t;
 
 //  Parse one frame from a worker.  Returns a new message (caller owns) or NULL with

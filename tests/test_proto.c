@@ -1570,6 +1570,167 @@ test_wmsg_ready (void **state)
     free (frame);
 }
 
+//  zdex_json_is_compact says yes only where zdex_json_text writes the same bytes,
+//  which is what lets a member keep a worker's result text as it came.
+static void
+test_json_is_compact (void **state)
+{
+    (void) state;
+    const char *compact[] = {
+        "{\"a\":1,\"b\":[true,false,null,\"x\\\"y\\n\\\\\\t\"],\"c\":{},\"d\":[]}",
+        "[]",
+        "{}",
+        "\"\xc3\xa9\"",
+        "-12",
+        "0",
+        "123456789012345678",
+        "\"\"",
+        "null",
+        "[[[[1]]]]",
+        "{\"k\":{\"k\":{\"k\":\"\\b\\f\\r\"}}}",
+        "\"~\x7f\"",
+    };
+    for (size_t index = 0; index < sizeof compact / sizeof compact[0]; index++) {
+        const char *text = compact[index];
+        if (!zdex_json_is_compact (text, strlen (text)))
+            fail_msg ("not compact: %s", text);
+        json_t *value = json_loads (text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+        assert_non_null (value);
+        char *written = zdex_json_text (value);
+        assert_string_equal (written, text);
+        free (written);
+        json_decref (value);
+    }
+    char deep[80] = "", wide[400] = "{";
+    for (int level = 0; level < 33; level++)
+        strcat (deep, "[");
+    for (int level = 0; level < 33; level++)
+        strcat (deep, "]");
+    for (int key = 0; key < 33; key++)
+        sprintf (wide + strlen (wide), "%s\"k%d\":%d", key ? "," : "", key, key);
+    strcat (wide, "}");
+    const char *other[] = {
+        "{\"a\": 1}",
+        " 1",
+        "1 ",
+        "{\"a\":1,\"a\":2}",
+        "\"\\/\"",
+        "\"\\u0041\"",
+        "1.5",
+        "1e3",
+        "-0",
+        "01",
+        "1234567890123456789",
+        "{\"a\\\"\":1}",
+        "[1,]",
+        "{",
+        "\"\x01\"",
+        "\"\xff\"",
+        "1 2",
+        "",
+        "tru",
+        "[1 ]",
+        deep,
+        wide,
+    };
+    for (size_t index = 0; index < sizeof other / sizeof other[0]; index++)
+        if (zdex_json_is_compact (other[index], strlen (other[index])))
+            fail_msg ("compact: %s", other[index]);
+    //  One level less and one key less are fine
+    deep[32] = 0;
+    memset (deep + 32, ']', 32);
+    deep[64] = 0;
+    assert_true (zdex_json_is_compact (deep + 1, 62));
+    assert_true (zdex_json_is_compact (deep, 64));
+}
+
+//  A durable worker.result is read without a tree when it can be (root NULL),
+//  and gives exactly the fields the tree gives: the same text spaced out takes
+//  the tree path.
+static void
+test_wmsg_result_fast (void **state)
+{
+    (void) state;
+    const char *values[] = {"1", "\"x\"", "{\"sum\":[1,2,{\"a\":null}]}", "[]", "true"};
+    const char *tails[] = {"", ",\"state\":{\"n\":1}"};
+    for (size_t index = 0; index < sizeof values / sizeof values[0]; index++)
+        for (size_t tail = 0; tail < 2; tail++)
+            for (int ok = 0; ok < 2; ok++) {
+                char fast[256], tree[512];
+                json_t *value = json_loads (values[index], JSON_DECODE_ANY, NULL);
+                char *spaced = json_dumps (value, JSON_INDENT (2) | JSON_ENCODE_ANY);
+                //  Spaces at the top are fine for the fast reader; an escaped key
+                //  is not, so the second text ("r\u0065f" is "ref") takes the tree.
+                const char *head = "{\"op\":\"worker.result\", \"ref\" : [\"d\",\"jobs\", "
+                                   "123456789012],\"attempt\":7,";
+                const char *head_tree = "{\"op\":\"worker.result\",\"r\\u0065f\":[\"d\",\"jobs\","
+                                        "123456789012],\"attempt\":7,";
+                if (ok) {
+                    snprintf (fast, sizeof fast, "%s\"ok\":true,\"value\":%s%s}", head,
+                              values[index], tails[tail]);
+                    snprintf (tree, sizeof tree, "%s\"ok\":true,\"value\":%s%s}", head_tree, spaced,
+                              tails[tail]);
+                } else {
+                    snprintf (fast, sizeof fast, "%s\"ok\":false,\"error\":\"boom\"%s}", head,
+                              tails[tail]);
+                    snprintf (tree, sizeof tree, "%s\"ok\":false,\"error\":\"boom\\/\"%s}",
+                              head_tree, tails[tail]);
+                }
+                free (spaced);
+                json_decref (value);
+                zdex_wmsg_t *a = s_wmsg (fast);
+                zdex_wmsg_t *b = s_wmsg (tree);
+                assert_null (a->root);
+                assert_non_null (b->root);
+                assert_int_equal (a->kind, ZDEX_WMSG_RESULT);
+                assert_int_equal (a->kind, b->kind);
+                assert_false (a->scheduled);
+                assert_string_equal (a->executor, b->executor);
+                assert_true (a->task_id == UINT64_C (123456789012) && b->task_id == a->task_id);
+                assert_int_equal (a->attempt, 7);
+                assert_int_equal (b->attempt, 7);
+                assert_int_equal (a->ok, ok);
+                assert_int_equal (b->ok, ok);
+                if (ok) {
+                    assert_string_equal (a->value_text, values[index]);
+                    assert_string_equal (b->value_text, values[index]);
+                    assert_null (a->error);
+                } else {
+                    assert_null (a->value_text);
+                    assert_null (b->value_text);
+                    assert_string_equal (a->error, "boom");
+                    assert_string_equal (b->error, "boom/");
+                }
+                if (tail) {
+                    assert_string_equal (a->state_text, "{\"n\":1}");
+                    assert_string_equal (b->state_text, "{\"n\":1}");
+                } else {
+                    assert_null (a->state_text);
+                    assert_null (b->state_text);
+                }
+                zdex_wmsg_destroy (&a);
+                zdex_wmsg_destroy (&b);
+            }
+    //  Shapes the fast reader leaves alone still get the tree's words
+    s_wmsg_expect ("{\"op\":\"worker.result\",\"ref\":[\"d\",\"e\",1],\"attempt\":1,\"ok\":true,"
+                   "\"error\":\"x\"}",
+                   ZDEX_BAD_REQUEST, "'error' is not allowed");
+    s_wmsg_expect ("{\"op\":\"worker.result\",\"ref\":[\"d\",\"e\",1],\"attempt\":1,\"ok\":true,"
+                   "\"ok\":true}",
+                   ZDEX_BAD_REQUEST, "");
+    s_wmsg_expect ("{\"op\":\"worker.result\",\"ref\":[\"d\",\"e\",1],\"attempt\":1,\"ok\":false,"
+                   "\"value\":1,\"error\":\"x\"}",
+                   ZDEX_BAD_REQUEST, "'value' is not allowed");
+    s_wmsg_expect ("{\"op\":\"worker.result\",\"ref\":[\"d\",\"e\",1],\"attempt\":1,\"ok\":true,"
+                   "\"value\":1,\"extra\":1}",
+                   ZDEX_BAD_REQUEST, "extra");
+    s_wmsg_expect ("{\"op\":\"worker.result\",\"ref\":[\"d\",\"e\",1],\"attempt\":1,\"ok\":true,"
+                   "\"value\":{\"a\":1,\"a\":2}}",
+                   ZDEX_BAD_REQUEST, "");
+    s_wmsg_expect ("{\"op\":\"worker.result\",\"ref\":[\"d\",\"e\",1],\"attempt\":1,\"ok\":true}x",
+                   ZDEX_BAD_REQUEST, "");
+}
+
 static void
 test_wmsg_result (void **state)
 {
@@ -1581,23 +1742,23 @@ test_wmsg_result (void **state)
     assert_true (msg->task_id == UINT64_C (4294967297));
     assert_int_equal (msg->attempt, 2);
     assert_true (msg->ok);
-    assert_int_equal (json_integer_value (json_object_get (msg->value, "sum")), 3);
+    assert_string_equal (msg->value_text, "{\"sum\":3}");
     assert_null (msg->error);
-    assert_null (msg->state);
+    assert_null (msg->state_text);
     zdex_wmsg_destroy (&msg);
 
     msg = s_wmsg ("{\"op\":\"worker.result\",\"ref\":[\"d\",\"e\",0],\"attempt\":4294967295,"
                   "\"ok\":true,\"state\":[1]}");
     assert_true (msg->attempt == UINT32_MAX);
-    assert_true (json_is_null (msg->value));
-    assert_true (json_is_array (msg->state));
+    assert_string_equal (msg->value_text, "null");
+    assert_string_equal (msg->state_text, "[1]");
     zdex_wmsg_destroy (&msg);
 
     msg = s_wmsg ("{\"op\":\"worker.result\",\"ok\":false,\"error\":\"boom\","
                   "\"ref\":[\"d\",\"e\",5],\"attempt\":1}");
     assert_false (msg->ok);
     assert_string_equal (msg->error, "boom");
-    assert_null (msg->value);
+    assert_null (msg->value_text);
     zdex_wmsg_destroy (&msg);
 
     const char *bad[][2] = {
@@ -1696,7 +1857,7 @@ test_wmsg_task (void **state)
     assert_string_equal (msg->executor, "ex\"ec\n\xc3\xa9");
     assert_int_equal (msg->task_id, 0);
     assert_true (msg->attempt == UINT32_MAX);
-    assert_int_equal (json_integer_value (msg->value), 42);
+    assert_string_equal (msg->value_text, "42");
     zdex_wmsg_destroy (&msg);
     free (result_text);
     json_decref (result);
@@ -1744,8 +1905,8 @@ test_wmsg_scheduled (void **state)
     assert_true (msg->run == UINT64_C (1) << 53);
     assert_true (msg->attempt == UINT32_MAX);
     assert_true (msg->ok);
-    assert_int_equal (json_integer_value (msg->value), 4);
-    assert_int_equal (json_integer_value (json_object_get (msg->state, "n")), 4);
+    assert_string_equal (msg->value_text, "4");
+    assert_string_equal (msg->state_text, "{\"n\":4}");
     zdex_wmsg_destroy (&msg);
     free (result_text);
     json_decref (result);
@@ -1759,7 +1920,7 @@ test_wmsg_scheduled (void **state)
     assert_int_equal (msg->run, 0);
     assert_false (msg->ok);
     assert_string_equal (msg->error, "boom");
-    assert_true (json_is_null (msg->state));
+    assert_string_equal (msg->state_text, "null");
     zdex_wmsg_destroy (&msg);
 
     //  A durable ref leaves the scheduled fields zero
@@ -1881,7 +2042,9 @@ main (void)
         cmocka_unit_test (test_reply_error),
         cmocka_unit_test (test_json_helpers),
         cmocka_unit_test (test_wmsg_ready),
+        cmocka_unit_test (test_json_is_compact),
         cmocka_unit_test (test_wmsg_result),
+        cmocka_unit_test (test_wmsg_result_fast),
         cmocka_unit_test (test_wmsg_other),
         cmocka_unit_test (test_wmsg_task),
         cmocka_unit_test (test_wmsg_scheduled),
