@@ -690,7 +690,8 @@ s_submit (zdex_partition_t *self, zdex_call_t *call)
                       &request->req_text);
         return;
     }
-    char *payload = zdex_json_text (request->payload);
+    char *payload = request->payload_text; //  taken: the ring keeps this very block
+    request->payload_text = NULL;
     char *job_payload = payload ? strdup (payload) : NULL;
     if (!payload || !job_payload) {
         free (payload);

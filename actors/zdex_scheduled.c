@@ -257,12 +257,10 @@ s_schedule (zdex_scheduled_t *self, zdex_call_t *call, int32_t partition)
         s_reply_error (self, &call->envelope, request->req_text, ZDEX_REJECTED, message);
         return;
     }
-    char *payload = zdex_json_text (request->payload);
-    assert (payload);
+    assert (request->payload_text);
     zdex_sched_task_t *task = zdex_sched_add (
-        self->store, scheduler, partition, name, request->task_type, payload, request->delay_ms,
-        request->period_ms, request->auto_dispose, zclock_mono ());
-    free (payload);
+        self->store, scheduler, partition, name, request->task_type, request->payload_text,
+        request->delay_ms, request->period_ms, request->auto_dispose, zclock_mono ());
     assert (task);
     if (!call->reserved)
         s_count (self, scheduler, 1);

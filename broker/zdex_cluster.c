@@ -387,9 +387,12 @@ s_send_to_peer (zdex_cluster_t *self, const char *peer_id, zdex_request_t *reque
     s_peer_t *peer = s_peer (self, peer_id);
     if (!peer)
         return NULL;
+    json_t *root = zdex_request_root (request);
+    if (!root)
+        return NULL;
     uint64_t id = ++self->next_id;
-    json_object_set_new (request->root, "req", json_integer ((json_int_t) id));
-    char *text = zdex_json_text (request->root);
+    json_object_set_new (root, "req", json_integer ((json_int_t) id));
+    char *text = zdex_json_text (root);
     zdex_waitset_touch (self->waitset, peer->dealer);
     if (!text || zstr_send (peer->dealer, text) != 0) {
         free (text);

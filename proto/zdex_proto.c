@@ -854,6 +854,44 @@ s_skim_value (s_reader_t *self, int depth)
     }
 }
 
+//  A string without escapes at the reader (past its quote): its bytes.
+static int
+s_fast_plain (s_reader_t *self, const char **text_p, size_t *size_p)
+{
+    bool escaped;
+    const char *start = self->at;
+    if (s_skim_string (self, &escaped) || escaped)
+        return -1;
+    *text_p = start;
+    *size_p = (size_t) (self->at - 1 - start);
+    return 0;
+}
+
+//  A non-negative integer of at most 18 digits.
+static int
+s_fast_count (s_reader_t *self, uint64_t *value_p)
+{
+    const char *start = self->at;
+    if (self->at >= self->end || *self->at == '-' || s_skim_integer (self))
+        return -1;
+    uint64_t value = 0;
+    for (const char *at = start; at < self->at; at++)
+        value = value * 10 + (uint64_t) (*at - '0');
+    *value_p = value;
+    return 0;
+}
+
+static bool
+s_fast_char (s_reader_t *self, char expected)
+{
+    s_skip_space (self);
+    if (self->at >= self->end || *self->at != expected)
+        return false;
+    self->at++;
+    s_skip_space (self);
+    return true;
+}
+
 bool
 zdex_json_is_compact (const char *data, size_t size)
 {
@@ -1389,15 +1427,6 @@ s_integer (json_t *value, int64_t minimum, int64_t maximum, const char *field, i
     return -1;
 }
 
-static bool
-s_encoded_size_ok (json_t *value, size_t limit)
-{
-    size_t size;
-    char *text = s_dump (value, &size);
-    free (text);
-    return text && size <= limit;
-}
-
 //  task: {"type": name, "payload"?: any}
 static int
 s_task (json_t *task, zdex_request_t *request, const char *op, size_t max_payload,
@@ -1427,14 +1456,16 @@ s_task (json_t *task, zdex_request_t *request, const char *op, size_t max_payloa
         s_error_set (error, ZDEX_BAD_REQUEST, "field 'task.type' is required");
         return -1;
     }
-    if (payload) {
-        if (!s_encoded_size_ok (payload, max_payload)) {
-            s_error_set (error, ZDEX_TOO_LARGE,
-                         "task payload is larger than max_payload_bytes (%zu bytes)", max_payload);
-            return -1;
-        }
-        request->payload = payload;
+    size_t size;
+    char *text = s_dump (payload ? payload : json_null (), &size);
+    if (!text || size > max_payload) {
+        free (text);
+        s_error_set (error, ZDEX_TOO_LARGE,
+                     "task payload is larger than max_payload_bytes (%zu bytes)", max_payload);
+        return -1;
     }
+    free (request->payload_text);
+    request->payload_text = text;
     return 0;
 }
 
@@ -1663,6 +1694,206 @@ s_request_fields (json_t *root, zdex_request_t *request, size_t max_payload, zde
     return 0;
 }
 
+//  The hot path: a durable op (submit, execute, submit_and_retrieve, retrieve,
+//  retrieve_and_dispose, dispose) read without a tree.  Returns NULL for anything
+//  that is not a well-formed such request whose strings hold no escape, whose
+//  numbers the fast reader takes and whose "req" and payload are compact
+//  (zdex_json_is_compact); zdex_request_parse then reads it with a tree, so
+//  every request gets the same fields and every error the same words.
+
+typedef struct {
+    const char *text;
+    size_t size;
+} s_span_t;
+
+//  A name (executor, key, idempotency key, task type) as s_name takes it.
+static int
+s_fast_name (s_reader_t *self, s_span_t *span)
+{
+    if (self->at >= self->end || *self->at++ != '"' ||
+        s_fast_plain (self, &span->text, &span->size))
+        return -1;
+    return span->size > 0 && span->size <= ZDEX_MAX_NAME_BYTES ? 0 : -1;
+}
+
+//  A value kept as its text (payload, req).
+static int
+s_fast_compact (s_reader_t *self, int depth, s_span_t *span)
+{
+    span->text = self->at;
+    if (s_skim_value (self, depth))
+        return -1;
+    span->size = (size_t) (self->at - span->text);
+    return 0;
+}
+
+static char *
+s_span_dup (s_span_t span)
+{
+    char *text = (char *) malloc (span.size + 1);
+    if (text) {
+        memcpy (text, span.text, span.size);
+        text[span.size] = 0;
+    }
+    return text;
+}
+
+//  Copy span and a NUL to *cursor; returns the copy.
+static const char *
+s_span_put (char **cursor, s_span_t span)
+{
+    char *copy = *cursor;
+    memcpy (copy, span.text, span.size);
+    copy[span.size] = 0;
+    *cursor += span.size + 1;
+    return copy;
+}
+
+//  task: {"type": name, "payload"?: any}
+static int
+s_fast_task (s_reader_t *self, s_span_t *type, s_span_t *payload)
+{
+    if (!s_fast_char (self, '{'))
+        return -1;
+    while (true) {
+        const char *key;
+        size_t key_size;
+        if (self->at >= self->end || *self->at++ != '"' || s_fast_plain (self, &key, &key_size) ||
+            !s_fast_char (self, ':'))
+            return -1;
+        if (key_size == 4 && memcmp (key, "type", 4) == 0 && !type->text) {
+            if (s_fast_name (self, type))
+                return -1;
+        } else if (key_size == 7 && memcmp (key, "payload", 7) == 0 && !payload->text) {
+            if (s_fast_compact (self, 3, payload))
+                return -1;
+        } else
+            return -1;
+        s_skip_space (self);
+        if (self->at >= self->end)
+            return -1;
+        char next = *self->at++;
+        if (next == '}')
+            break;
+        if (next != ',')
+            return -1;
+        s_skip_space (self);
+    }
+    return type->text ? 0 : -1;
+}
+
+static zdex_request_t *
+s_request_fast (const char *data, size_t size, size_t max_payload)
+{
+    s_reader_t reader = {.at = data, .end = data + size};
+    s_reader_t *self = &reader;
+    int seen = 0;
+    int op = -1;
+    s_span_t req = {0}, executor = {0}, key = {0}, idempotency_key = {0}, type = {0}, payload = {0};
+    uint64_t task_id = 0, timeout_ms = 0;
+    bool auto_dispose = false;
+    if (!s_fast_char (self, '{'))
+        return NULL;
+    while (true) {
+        const char *name;
+        size_t name_size;
+        if (self->at >= self->end || *self->at++ != '"' || s_fast_plain (self, &name, &name_size) ||
+            !s_fast_char (self, ':'))
+            return NULL;
+        const s_field_t *field = s_field_lookup (name, name_size);
+        if (!field || (seen & field->bit))
+            return NULL;
+        seen |= field->bit;
+        int rc = -1;
+        switch (field->bit) {
+        case S_FIELD_OP: {
+            s_span_t op_name;
+            if (self->at < self->end && *self->at++ == '"' &&
+                s_fast_plain (self, &op_name.text, &op_name.size) == 0)
+                op = s_op_lookup (op_name.text, op_name.size);
+            rc = op >= ZDEX_OP_DURABLE_SUBMIT && op <= ZDEX_OP_DURABLE_SUBMIT_AND_RETRIEVE ? 0 : -1;
+            break;
+        }
+        case S_FIELD_REQ:
+            rc = s_fast_compact (self, 2, &req);
+            break;
+        case S_FIELD_EXECUTOR:
+            rc = s_fast_name (self, &executor);
+            break;
+        case S_FIELD_KEY:
+            rc = s_fast_name (self, &key);
+            break;
+        case S_FIELD_IDEMPOTENCY_KEY:
+            rc = s_fast_name (self, &idempotency_key);
+            break;
+        case S_FIELD_TASK:
+            rc = s_fast_task (self, &type, &payload);
+            break;
+        case S_FIELD_TASK_ID:
+            rc = s_fast_count (self, &task_id);
+            break;
+        case S_FIELD_TIMEOUT_MS:
+            rc = s_fast_count (self, &timeout_ms) || timeout_ms > S_MAX_TIMEOUT_MS ? -1 : 0;
+            break;
+        case S_FIELD_AUTO_DISPOSE:
+            if (s_skim_literal (self, "true", 4) == 0) {
+                auto_dispose = true;
+                rc = 0;
+            } else
+                rc = s_skim_literal (self, "false", 5);
+            break;
+        default:
+            break;
+        }
+        if (rc)
+            return NULL;
+        s_skip_space (self);
+        if (self->at >= self->end)
+            return NULL;
+        char next = *self->at++;
+        s_skip_space (self);
+        if (next == '}')
+            break;
+        if (next != ',')
+            return NULL;
+    }
+    if (self->at != self->end || op < 0 || (seen & ~s_ops[op].allowed) ||
+        (s_ops[op].required & ~seen) || payload.size > max_payload)
+        return NULL;
+
+    zdex_request_t *request = (zdex_request_t *) calloc (1, sizeof (zdex_request_t));
+    size_t names = executor.size + key.size + idempotency_key.size + type.size + 4;
+    char *owned = (char *) malloc (size + names);
+    if (request && owned && req.text)
+        request->req_text = s_span_dup (req);
+    if (request && owned && (seen & S_FIELD_TASK))
+        request->payload_text = payload.text ? s_span_dup (payload) : strdup ("null");
+    if (!request || !owned || (req.text && !request->req_text) ||
+        ((seen & S_FIELD_TASK) && !request->payload_text)) {
+        if (request) {
+            free (request->req_text);
+            free (request->payload_text);
+        }
+        free (request);
+        free (owned);
+        return NULL;
+    }
+    request->op = (zdex_op_t) op;
+    request->owned = owned;
+    request->frame_size = size;
+    memcpy (owned, data, size);
+    char *cursor = owned + size;
+    request->executor = executor.text ? s_span_put (&cursor, executor) : "default";
+    request->key = key.text ? s_span_put (&cursor, key) : NULL;
+    request->idempotency_key = idempotency_key.text ? s_span_put (&cursor, idempotency_key) : NULL;
+    request->task_type = type.text ? s_span_put (&cursor, type) : NULL;
+    request->task_id = task_id;
+    request->timeout_ms = (seen & S_FIELD_TIMEOUT_MS) ? (int64_t) timeout_ms : -1;
+    request->auto_dispose = auto_dispose;
+    request->scheduler = "default";
+    return request;
+}
+
 //  ---------------------------------------------------------------------------------
 //  Client requests
 
@@ -1678,11 +1909,15 @@ zdex_request_parse (const void *data, size_t size, const zdex_limits_t *limits, 
 
     size_t max_frame, max_payload;
     s_limits (limits, &max_frame, &max_payload);
+    if (data && size > 0 && size <= max_frame) {
+        zdex_request_t *fast = s_request_fast ((const char *) data, size, max_payload);
+        if (fast)
+            return fast;
+    }
     zdex_request_t request = {
         .root = s_load_object (data, size, max_frame, error),
         .executor = "default",
         .timeout_ms = -1,
-        .payload = json_null (),
         .scheduler = "default",
     };
     if (!request.root)
@@ -1726,6 +1961,7 @@ zdex_request_parse (const void *data, size_t size, const zdex_limits_t *limits, 
 failed:
     zdex_handler_reset (&request.handler);
     json_decref (request.root);
+    free (request.payload_text);
     if (error == &scratch)
         free (request.req_text);
     else
@@ -1743,8 +1979,22 @@ zdex_request_destroy (zdex_request_t **self_p)
     zdex_handler_reset (&self->handler);
     json_decref (self->root);
     free (self->req_text);
+    free (self->payload_text);
+    free (self->owned);
     free (self);
     *self_p = NULL;
+}
+
+json_t *
+zdex_request_root (zdex_request_t *self)
+{
+    assert (self);
+    if (!self->root && self->owned) {
+        json_error_t error;
+        self->root = zdex_json_load (self->owned, self->frame_size, &error);
+        assert (!self->root || json_is_object (self->root)); //  it was read once
+    }
+    return self->root;
 }
 
 //  ---------------------------------------------------------------------------------
@@ -2097,44 +2347,6 @@ enum {
     S_WF_ERROR = 32,
     S_WF_STATE = 64
 };
-
-//  A string without escapes at the reader (past its quote): its bytes.
-static int
-s_fast_plain (s_reader_t *self, const char **text_p, size_t *size_p)
-{
-    bool escaped;
-    const char *start = self->at;
-    if (s_skim_string (self, &escaped) || escaped)
-        return -1;
-    *text_p = start;
-    *size_p = (size_t) (self->at - 1 - start);
-    return 0;
-}
-
-//  A non-negative integer of at most 18 digits.
-static int
-s_fast_count (s_reader_t *self, uint64_t *value_p)
-{
-    const char *start = self->at;
-    if (self->at >= self->end || *self->at == '-' || s_skim_integer (self))
-        return -1;
-    uint64_t value = 0;
-    for (const char *at = start; at < self->at; at++)
-        value = value * 10 + (uint64_t) (*at - '0');
-    *value_p = value;
-    return 0;
-}
-
-static bool
-s_fast_char (s_reader_t *self, char expected)
-{
-    s_skip_space (self);
-    if (self->at >= self->end || *self->at != expected)
-        return false;
-    self->at++;
-    s_skip_space (self);
-    return true;
-}
 
 static zdex_wmsg_t *
 s_wmsg_fast (const char *data, size_t size)

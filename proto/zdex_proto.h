@@ -108,14 +108,15 @@ typedef struct {
 //  A validated client request.  Fields an op does not take keep their defaults.
 typedef struct {
     zdex_op_t op;
-    json_t *root;                //  owned: the parsed frame
+    json_t *root;                //  owned: the parsed frame; NULL for a durable op read
+                                 //  without a tree (zdex_request_root builds it)
     char *req_text;              //  owned: compact encoding of "req", or NULL if absent
     const char *executor;        //  "default" when absent
     const char *key;             //  submit/execute/schedule: NULL when absent
     const char *idempotency_key; //  NULL when absent
     const char *task_type;       //  submit/execute/schedule: task.type
-    json_t *payload;             //  submit/execute/schedule: task.payload (borrowed; json null
-                                 //  if absent)
+    char *payload_text;          //  submit/execute/schedule: task.payload as compact JSON
+                                 //  ("null" if absent; owned, take it by nulling); else NULL
     uint64_t task_id;            //  retrieve/dispose ops
     int64_t timeout_ms;          //  -1 when absent (wait until done)
     int min_workers;             //  cluster.workers: wait until this many (0 when absent)
@@ -136,6 +137,8 @@ typedef struct {
     zdex_handler_t handler;   //  get, cancel, dispose, status: the parsed handler (owned,
                               //  freed by zdex_request_destroy)
     const char *handler_text; //  get, cancel, dispose, status: the URN as received
+    char *owned;              //  without a tree: the frame, then the names above, each
+    size_t frame_size;        //  with a NUL; frame_size: the frame's bytes in owned
 } zdex_request_t;
 
 //  An error produced while parsing; req_text is the compact "req" when the frame was
@@ -184,6 +187,10 @@ zdex_request_t *zdex_request_parse (const void *data, size_t size, const zdex_li
 
 //  Destroy a request and null the pointer.
 void zdex_request_destroy (zdex_request_t **self_p);
+
+//  The request's parsed frame, built from the frame on first use when the request
+//  was read without a tree; NULL if out of memory.  Owned by the request.
+json_t *zdex_request_root (zdex_request_t *self);
 
 //  Free what an error owns and clear it.
 void zdex_error_reset (zdex_error_t *error);

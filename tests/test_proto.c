@@ -156,14 +156,13 @@ test_submit_defaults (void **state)
     (void) state;
     zdex_request_t *request = s_parse ("{\"op\":\"durable.submit\",\"task\":{\"type\":\"echo\"}}");
     assert_int_equal (request->op, ZDEX_OP_DURABLE_SUBMIT);
-    assert_non_null (request->root);
+    assert_non_null (zdex_request_root (request));
     assert_null (request->req_text);
     assert_string_equal (request->executor, "default");
     assert_null (request->key);
     assert_null (request->idempotency_key);
     assert_string_equal (request->task_type, "echo");
-    assert_non_null (request->payload);
-    assert_true (json_is_null (request->payload));
+    assert_string_equal (request->payload_text, "null");
     assert_int_equal (request->timeout_ms, -1);
     zdex_request_destroy (&request);
     assert_null (request);
@@ -184,10 +183,7 @@ test_submit_all_fields (void **state)
     assert_string_equal (request->key, "user-7");
     assert_string_equal (request->idempotency_key, "once");
     assert_string_equal (request->task_type, "sum");
-    assert_true (json_is_object (request->payload));
-    char *payload = zdex_json_text (request->payload);
-    assert_string_equal (payload, "{\"x\":[1,\"two\",null]}");
-    free (payload);
+    assert_string_equal (request->payload_text, "{\"x\":[1,\"two\",null]}");
     zdex_request_destroy (&request);
 }
 
@@ -200,7 +196,7 @@ test_execute (void **state)
     assert_int_equal (request->op, ZDEX_OP_DURABLE_EXECUTE);
     assert_string_equal (request->executor, "default");
     assert_string_equal (request->key, "k");
-    assert_int_equal (json_integer_value (request->payload), 7);
+    assert_string_equal (request->payload_text, "7");
     zdex_request_destroy (&request);
 }
 
@@ -226,7 +222,7 @@ test_submit_and_retrieve (void **state)
     assert_string_equal (request->key, "k");
     assert_string_equal (request->idempotency_key, "i");
     assert_string_equal (request->task_type, "t");
-    assert_int_equal (json_array_size (request->payload), 1);
+    assert_int_equal (request->payload_text[0], '[');
     assert_int_equal (request->timeout_ms, 250);
     assert_true (request->auto_dispose);
     zdex_request_destroy (&request);
@@ -369,7 +365,7 @@ test_schedule_defaults (void **state)
     assert_int_equal (request->delay_ms, 0);
     assert_int_equal (request->period_ms, 0);
     assert_string_equal (request->task_type, "t");
-    assert_true (json_is_null (request->payload));
+    assert_string_equal (request->payload_text, "null");
     assert_int_equal (request->timeout_ms, -1);
     assert_null (request->handler_text);
     assert_null (request->handler.owned);
@@ -390,7 +386,7 @@ test_schedule_all_fields (void **state)
     assert_string_equal (request->scheduler, "pl\xc3\xa4ne");
     assert_string_equal (request->name, "a:b: c\xc3\xa9");
     assert_string_equal (request->task_type, "counter");
-    assert_true (json_is_array (request->payload));
+    assert_int_equal (request->payload_text[0], '[');
     assert_true (request->delay_ms == INT64_C (315360000000));
     assert_true (request->period_ms == INT64_C (315360000000));
     assert_string_equal (request->member, "m-1a2b.c_d");
@@ -943,12 +939,83 @@ test_duplicate_key (void **state)
 }
 
 static void
+s_assert_same_text (const char *a, const char *b)
+{
+    if (a || b) {
+        assert_non_null (a);
+        assert_non_null (b);
+        assert_string_equal (a, b);
+    }
+}
+
+//  The durable ops are read without a tree when they can be (root NULL until
+//  zdex_request_root builds it), and give exactly the fields the tree gives: the
+//  same frame with its "op" key escaped ("\u006fp") takes the tree path.
+static void
+test_request_fast (void **state)
+{
+    (void) state;
+    const char *frames[] = {
+        "{\"op\":\"durable.submit\",\"task\":{\"type\":\"echo\",\"payload\":{\"a\":[1,\"x\"]}}}",
+        "{\"op\":\"durable.submit_and_retrieve\", \"executor\":\"jobs\",\"key\":\"k1\","
+        "\"idempotency_key\":\"i1\",\"task\":{\"payload\":\"xxx\",\"type\":\"t\"},"
+        "\"timeout_ms\":250,\"auto_dispose\":true,\"req\":{\"n\":[1,2]}}",
+        "{\"op\":\"durable.retrieve\",\"task_id\":123456789012345,\"timeout_ms\":0,\"req\":7}",
+        "{\"op\":\"durable.retrieve_and_dispose\",\"task_id\":0,\"executor\":\"e\"}",
+        "{\"op\":\"durable.dispose\",\"task_id\":5}",
+        "{\"op\":\"durable.execute\",\"task\":{\"type\":\"t\"}}",
+        "{\"op\":\"durable.submit_and_retrieve\",\"task\":{\"type\":\"t\"},\"auto_dispose\":false}",
+    };
+    for (size_t index = 0; index < sizeof frames / sizeof frames[0]; index++) {
+        const char *text = frames[index];
+        char tree_text[512];
+        snprintf (tree_text, sizeof tree_text, "{\"\\u006fp\"%s", text + 5);
+        zdex_request_t *fast = s_parse (text);
+        zdex_request_t *tree = s_parse (tree_text);
+        assert_null (fast->root);
+        assert_non_null (tree->root);
+        assert_int_equal (fast->op, tree->op);
+        assert_string_equal (fast->executor, tree->executor);
+        s_assert_same_text (fast->key, tree->key);
+        s_assert_same_text (fast->idempotency_key, tree->idempotency_key);
+        s_assert_same_text (fast->task_type, tree->task_type);
+        s_assert_same_text (fast->payload_text, tree->payload_text);
+        s_assert_same_text (fast->req_text, tree->req_text);
+        assert_true (fast->task_id == tree->task_id);
+        assert_true (fast->timeout_ms == tree->timeout_ms);
+        assert_int_equal (fast->auto_dispose, tree->auto_dispose);
+        assert_string_equal (fast->scheduler, tree->scheduler);
+        assert_true (json_equal (zdex_request_root (fast), tree->root));
+        zdex_request_destroy (&fast);
+        zdex_request_destroy (&tree);
+    }
+    //  Shapes the fast reader leaves alone still get the tree's words
+    s_expect ("{\"op\":\"durable.submit\",\"task\":{\"type\":\"t\"},\"task_id\":1,\"req\":1}",
+              ZDEX_BAD_REQUEST, "task_id", "1");
+    s_expect ("{\"op\":\"durable.retrieve\",\"req\":[1]}", ZDEX_BAD_REQUEST, "'task_id'", "[1]");
+    s_expect ("{\"op\":\"durable.submit\",\"task\":{\"type\":\"t\",\"type\":\"u\"}}",
+              ZDEX_BAD_REQUEST, "", NULL);
+    s_expect ("{\"op\":\"durable.submit\",\"task\":{\"type\":\"\"}}", ZDEX_BAD_REQUEST,
+              "'task.type'", NULL);
+    s_expect ("{\"op\":\"durable.retrieve\",\"task_id\":1,\"timeout_ms\":315360000001}",
+              ZDEX_BAD_REQUEST, "'timeout_ms'", NULL);
+    zdex_limits_t limits = {.max_payload_bytes = 4};
+    s_expect_with ("{\"op\":\"durable.submit\",\"task\":{\"type\":\"t\",\"payload\":\"abc\"}}", 59,
+                   &limits, ZDEX_TOO_LARGE, "max_payload_bytes", NULL);
+    zdex_request_t *request = s_parse_with (
+        "{\"op\":\"durable.submit\",\"task\":{\"type\":\"t\",\"payload\":\"ab\"}}", &limits);
+    assert_null (request->root);
+    assert_string_equal (request->payload_text, "\"ab\"");
+    zdex_request_destroy (&request);
+}
+
+static void
 test_depth (void **state)
 {
     (void) state;
     char *text = s_nested_submit (61, NULL); //  depth 64: accepted
     zdex_request_t *request = s_parse (text);
-    assert_int_equal (zdex_json_depth (request->root, 100), 64);
+    assert_int_equal (zdex_json_depth (zdex_request_root (request), 100), 64);
     zdex_request_destroy (&request);
     free (text);
 
@@ -2024,6 +2091,7 @@ main (void)
         cmocka_unit_test (test_not_json),
         cmocka_unit_test (test_not_object),
         cmocka_unit_test (test_duplicate_key),
+        cmocka_unit_test (test_request_fast),
         cmocka_unit_test (test_depth),
         cmocka_unit_test (test_json_depth),
         cmocka_unit_test (test_op_field),
