@@ -542,23 +542,18 @@ s_read_string (s_reader_t *self, const char **text_p, size_t *size_p)
 
 static json_t *s_read_value (s_reader_t *self, int depth);
 
+static int s_skim_integer (s_reader_t *self);
+
 static json_t *
 s_read_integer (s_reader_t *self)
 {
-    const char *at = self->at;
-    bool negative = at < self->end && *at == '-';
-    if (negative)
-        at++;
-    const char *digits = at;
+    const char *start = self->at;
+    if (s_skim_integer (self))
+        return NULL; //  leading zeros, "-0", long numbers, reals: jansson's call
+    bool negative = *start == '-';
     json_int_t value = 0;
-    while (at < self->end && *at >= '0' && *at <= '9' && at - digits < 18)
-        value = value * 10 + (*at++ - '0');
-    size_t count = (size_t) (at - digits);
-    //  Leading zeros, "-0", long numbers, reals: jansson's call.
-    if (count == 0 || (*digits == '0' && (count > 1 || negative)) ||
-        (at < self->end && ((*at >= '0' && *at <= '9') || *at == '.' || *at == 'e' || *at == 'E')))
-        return NULL;
-    self->at = at;
+    for (const char *at = start + negative; at < self->at; at++)
+        value = value * 10 + (*at - '0');
     return json_integer (negative ? -value : value);
 }
 
@@ -756,7 +751,8 @@ s_skim_integer (s_reader_t *self)
     while (at < self->end && *at >= '0' && *at <= '9' && at - digits < 18)
         at++;
     size_t count = (size_t) (at - digits);
-    //  The integers s_read_integer takes, and so the writer writes back alike.
+    //  Leading zeros, "-0", long numbers and reals are jansson's to read (and the
+    //  writer would not write them back alike).
     if (count == 0 || (*digits == '0' && (count > 1 || negative)) ||
         (at < self->end && ((*at >= '0' && *at <= '9') || *at == '.' || *at == 'e' || *at == 'E')))
         return -1;
