@@ -86,9 +86,11 @@ typedef struct {
 
 typedef struct _s_job_t s_job_t;
 struct _s_job_t {
-    s_job_t *next;       //  FIFO link while queued
-    zmq_msg_t raw;       //  the worker.task frame, if the run loop did not parse it
-    bool has_raw;        //  (then task is NULL)
+    s_job_t *next; //  FIFO link while queued
+    zmq_msg_t raw; //  the worker.task frame, unless it was parsed into task
+    bool has_raw;  //  (then task is NULL)
+    bool has_view; //  view holds raw's fields (zdex_task_view)
+    zdex_task_view_t view;
     json_t *task;        //  parsed task, owned until the executor has run it
     size_t member;       //  index of the member it came from
     uint64_t generation; //  that member's socket generation when it came
@@ -425,21 +427,38 @@ s_scratch_json (s_runner_t *self, json_t *value)
     return 0;
 }
 
+//  Append size bytes of text.
+static void
+s_scratch_put (s_runner_t *self, const char *text, size_t size)
+{
+    s_scratch_reserve (self, size);
+    memcpy (self->scratch + self->used, text, size);
+    self->used += size;
+}
+
+//  What a result echoes of its task: the ref and the attempt as JSON texts
+//  (attempt NULL: the task had none).
+typedef struct {
+    const char *ref;
+    size_t ref_size;
+    const char *attempt;
+    size_t attempt_size;
+} s_echo_t;
+
 //  Compose a worker.result in the scratch buffer, as json_dumps (JSON_COMPACT) would
 //  write the object: ok with value, or (error set) failed with error, a JSON string;
 //  then the new state when there is one.  Returns 0, or -1 if it cannot be encoded.
 static int
-s_compose (s_runner_t *self, json_t *task, json_t *value, json_t *error, json_t *state)
+s_compose (s_runner_t *self, const s_echo_t *echo, json_t *value, json_t *error, json_t *state)
 {
     self->used = 0;
+    if (!echo->ref)
+        return -1; //  the task's ref could not be written
     s_scratch_add (self, "{\"op\":\"worker.result\",\"ref\":");
-    if (s_scratch_json (self, json_object_get (task, "ref")))
-        return -1;
-    json_t *attempt = json_object_get (task, "attempt");
-    if (attempt) {
+    s_scratch_put (self, echo->ref, echo->ref_size);
+    if (echo->attempt) {
         s_scratch_add (self, ",\"attempt\":");
-        if (s_scratch_json (self, attempt))
-            return -1;
+        s_scratch_put (self, echo->attempt, echo->attempt_size);
     }
     s_scratch_add (self, error ? ",\"ok\":false,\"error\":" : ",\"ok\":true,\"value\":");
     if (s_scratch_json (self, error ? error : value ? value : json_null ()))
@@ -459,7 +478,7 @@ s_compose (s_runner_t *self, json_t *task, json_t *value, json_t *error, json_t 
 //  Returns 0 (caller owns frame) or -1.  Composed in the runner's own buffer,
 //  since building a json_t object and dumping it costs several times more.
 static int
-s_result_frame (s_runner_t *self, json_t *task, int rc, json_t *value, const char *error,
+s_result_frame (s_runner_t *self, const s_echo_t *echo, int rc, json_t *value, const char *error,
                 json_t *state, zmq_msg_t *frame)
 {
     json_t *text = NULL;
@@ -468,7 +487,7 @@ s_result_frame (s_runner_t *self, json_t *task, int rc, json_t *value, const cha
         if (!text)
             text = json_string ("task failed (message not UTF-8)");
     }
-    int status = s_compose (self, task, value, text, state);
+    int status = s_compose (self, echo, value, text, state);
     json_decref (value);
     json_decref (text);
     json_decref (state);
@@ -478,7 +497,7 @@ s_result_frame (s_runner_t *self, json_t *task, int rc, json_t *value, const cha
                                                self->used, self->max_result);
         text = json_string (message);
         free (message);
-        status = s_compose (self, task, NULL, text, NULL);
+        status = s_compose (self, echo, NULL, text, NULL);
         json_decref (text);
     }
     if (status == 0) {
@@ -493,19 +512,46 @@ s_result_frame (s_runner_t *self, json_t *task, int rc, json_t *value, const cha
 }
 
 //  Run the job's task, which has a type and a ref, with handler (NULL: there is
-//  none for its type), set the job's result frame and free the task.
+//  none for its type), set the job's result frame and free the task.  The task is
+//  the view of the raw frame when it has one, else the parsed tree.
 static void
 s_run (s_runner_t *self, s_job_t *job, const char *type, s_handler_t *handler)
 {
     json_t *task = job->task;
-    json_t *payload = json_object_get (task, "payload");
-    if (!payload)
-        payload = json_null ();
+    json_t *payload, *state_in = NULL;
+    s_echo_t echo = {0};
+    char *ref_text = NULL, *attempt_text = NULL;
+    int64_t attempt = -1;
+    if (job->has_view) {
+        const zdex_task_view_t *view = &job->view;
+        payload =
+            view->payload ? zdex_json_value (view->payload, view->payload_size) : json_null ();
+        if (view->state)
+            state_in = zdex_json_value (view->state, view->state_size);
+        if (!payload || (view->state && !state_in)) {
+            json_decref (payload);
+            json_decref (state_in);
+            job->malformed = true; //  only when out of memory: the view checked the text
+            return;
+        }
+        echo = (s_echo_t){view->ref, view->ref_size, view->attempt, view->attempt_size};
+        attempt = view->attempt_value;
+    } else {
+        payload = json_incref (json_object_get (task, "payload"));
+        if (!payload)
+            payload = json_null ();
+        state_in = json_incref (json_object_get (task, "state"));
+        json_t *attempt_json = json_object_get (task, "attempt");
+        ref_text = zdex_json_text (json_object_get (task, "ref"));
+        attempt_text = attempt_json ? zdex_json_text (attempt_json) : NULL;
+        echo = (s_echo_t){ref_text, ref_text ? strlen (ref_text) : 0, attempt_text,
+                          attempt_text ? strlen (attempt_text) : 0};
+        if (json_is_integer (attempt_json))
+            attempt = json_integer_value (attempt_json);
+    }
     if (self->task_fn) {
-        json_t *attempt = json_object_get (task, "attempt");
-        char *ref = json_dumps (json_object_get (task, "ref"), JSON_COMPACT | JSON_ENCODE_ANY);
-        self->task_fn (type, json_is_integer (attempt) ? json_integer_value (attempt) : -1,
-                       ref ? ref : "null", self->task_arg);
+        char *ref = echo.ref ? strndup (echo.ref, echo.ref_size) : NULL;
+        self->task_fn (type, attempt, ref ? ref : "null", self->task_arg);
         free (ref);
     }
     json_t *value = NULL;
@@ -513,8 +559,7 @@ s_run (s_runner_t *self, s_job_t *job, const char *type, s_handler_t *handler)
     char *error = NULL;
     int rc;
     if (handler && handler->state_fn)
-        rc = handler->state_fn (type, payload, json_object_get (task, "state"), &value, &state,
-                                &error, handler->arg);
+        rc = handler->state_fn (type, payload, state_in, &value, &state, &error, handler->arg);
     else if (handler)
         rc = handler->fn (type, payload, &value, &error, handler->arg);
     else {
@@ -522,10 +567,29 @@ s_run (s_runner_t *self, s_job_t *job, const char *type, s_handler_t *handler)
         error = zsys_sprintf ("no handler for task type %s", type);
     }
     job->ran = true;
-    job->has_result = s_result_frame (self, task, rc, value, error, state, &job->result) == 0;
+    job->has_result = s_result_frame (self, &echo, rc, value, error, state, &job->result) == 0;
     free (error);
+    free (ref_text);
+    free (attempt_text);
+    json_decref (payload);
+    json_decref (state_in);
     json_decref (task);
     job->task = NULL;
+}
+
+//  Read a raw task frame's fields without a tree; on success the job keeps the
+//  frame (the view points into it) and *type_p is its NUL-terminated type, in
+//  type_buffer.
+static bool
+s_view (s_job_t *job, char *type_buffer, size_t buffer_size)
+{
+    if (zdex_task_view (zmq_msg_data (&job->raw), zmq_msg_size (&job->raw), &job->view) != 0 ||
+        job->view.type_size == 0 || job->view.type_size >= buffer_size)
+        return false;
+    memcpy (type_buffer, job->view.type, job->view.type_size);
+    type_buffer[job->view.type_size] = 0;
+    job->has_view = true;
+    return true;
 }
 
 //  ---------------------------------------------------------------------------------
@@ -537,6 +601,12 @@ s_run (s_runner_t *self, s_job_t *job, const char *type, s_handler_t *handler)
 static void
 s_execute (s_executor_t *self, s_job_t *job)
 {
+    char type_buffer[ZDEX_MAX_NAME_BYTES + 1];
+    if (job->has_raw && s_view (job, type_buffer, sizeof type_buffer)) {
+        s_run (&self->runner, job, type_buffer,
+               (s_handler_t *) zhashx_lookup (self->handlers, type_buffer));
+        return;
+    }
     if (job->has_raw) {
         json_error_t error;
         job->task = zdex_json_load ((const char *) zmq_msg_data (&job->raw),
@@ -754,6 +824,31 @@ static void
 s_task_frame (zdex_worker_t *self, size_t index, zmq_msg_t *msg, int64_t now)
 {
     if (self->any_inline) {
+        //  Most tasks are read without a tree: the view tells the type.
+        s_job_t job = {.member = index, .generation = self->members[index]->generation};
+        zmq_msg_init (&job.raw);
+        zmq_msg_move (&job.raw, msg);
+        job.has_raw = true;
+        char type[ZDEX_MAX_NAME_BYTES + 1];
+        if (s_view (&job, type, sizeof type)) {
+            s_handler_t *handler = (s_handler_t *) zhashx_lookup (self->handlers, type);
+            if (handler && handler->runs_inline) {
+                s_run (&self->runner, &job, type, handler);
+                s_job_deliver (self, &job, now);
+                s_job_clear (&job);
+            } else {
+                //  The executor views the frame again, in its own thread.
+                s_job_t *queued = (s_job_t *) zmalloc (sizeof (s_job_t));
+                zmq_msg_init (&queued->raw);
+                zmq_msg_move (&queued->raw, &job.raw);
+                zmq_msg_close (&job.raw);
+                queued->has_raw = true;
+                s_job_start (self, index, queued);
+            }
+            return;
+        }
+        zmq_msg_move (msg, &job.raw);
+        zmq_msg_close (&job.raw);
         json_error_t error;
         json_t *task =
             zdex_json_load ((const char *) zmq_msg_data (msg), zmq_msg_size (msg), &error);

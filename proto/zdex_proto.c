@@ -895,6 +895,18 @@ zdex_json_is_compact (const char *data, size_t size)
     return data && s_skim_value (&reader, 1) == 0 && reader.at == reader.end;
 }
 
+json_t *
+zdex_json_value (const char *data, size_t size)
+{
+    s_reader_t reader = {.at = data, .end = data + size};
+    json_t *value = data ? s_read_value (&reader, 1) : NULL;
+    free (reader.scratch);
+    if (value && reader.at == reader.end)
+        return value;
+    json_decref (value);
+    return data ? json_loadb (data, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL) : NULL;
+}
+
 #define S_WRITER_LOCAL 256 //  most texts fit: they are written on the stack
 
 //  A growing buffer for the writer: starts in `local`, moves to the heap when a text
@@ -2578,6 +2590,93 @@ zdex_u64_text (uint64_t value, char *text)
     memcpy (text, cursor, count);
     text[count] = '\0';
     return count;
+}
+
+enum {
+    S_TV_OP = 1,
+    S_TV_REF = 2,
+    S_TV_ATTEMPT = 4,
+    S_TV_TYPE = 8,
+    S_TV_PAYLOAD = 16,
+    S_TV_STATE = 32
+};
+
+int
+zdex_task_view (const void *data, size_t size, zdex_task_view_t *view)
+{
+    static const char op_text[] = "worker.task";
+    assert (view);
+    *view = (zdex_task_view_t){0};
+    s_reader_t reader = {.at = (const char *) data, .end = (const char *) data + size};
+    s_reader_t *self = &reader;
+    int seen = 0;
+    if (!data || !s_fast_char (self, '{'))
+        return -1;
+    while (true) {
+        const char *key, *text;
+        size_t key_size, text_size;
+        uint64_t attempt;
+        if (self->at >= self->end || *self->at++ != '"' || s_fast_plain (self, &key, &key_size) ||
+            !s_fast_char (self, ':'))
+            return -1;
+        int field = key_size == 2 && memcmp (key, "op", 2) == 0        ? S_TV_OP
+                    : key_size == 3 && memcmp (key, "ref", 3) == 0     ? S_TV_REF
+                    : key_size == 7 && memcmp (key, "attempt", 7) == 0 ? S_TV_ATTEMPT
+                    : key_size == 4 && memcmp (key, "type", 4) == 0    ? S_TV_TYPE
+                    : key_size == 7 && memcmp (key, "payload", 7) == 0 ? S_TV_PAYLOAD
+                    : key_size == 5 && memcmp (key, "state", 5) == 0   ? S_TV_STATE
+                                                                       : 0;
+        if (!field || (seen & field))
+            return -1;
+        seen |= field;
+        const char *start = self->at;
+        switch (field) {
+        case S_TV_OP:
+            if (self->at >= self->end || *self->at++ != '"' ||
+                s_fast_plain (self, &text, &text_size) || text_size != sizeof op_text - 1 ||
+                memcmp (text, op_text, text_size))
+                return -1;
+            break;
+        case S_TV_TYPE:
+            if (self->at >= self->end || *self->at++ != '"' ||
+                s_fast_plain (self, &view->type, &view->type_size))
+                return -1;
+            break;
+        case S_TV_ATTEMPT:
+            if (s_fast_count (self, &attempt) || attempt < 1 || attempt > UINT32_MAX)
+                return -1;
+            view->attempt = start;
+            view->attempt_size = (size_t) (self->at - start);
+            view->attempt_value = (uint32_t) attempt;
+            break;
+        default: //  ref, payload, state: compact JSON, kept as text
+            if (s_skim_value (self, 2))
+                return -1;
+            text_size = (size_t) (self->at - start);
+            if (field == S_TV_REF) {
+                view->ref = start;
+                view->ref_size = text_size;
+            } else if (field == S_TV_PAYLOAD) {
+                view->payload = start;
+                view->payload_size = text_size;
+            } else {
+                view->state = start;
+                view->state_size = text_size;
+            }
+            break;
+        }
+        s_skip_space (self);
+        if (self->at >= self->end)
+            return -1;
+        char next = *self->at++;
+        s_skip_space (self);
+        if (next == '}')
+            break;
+        if (next != ',')
+            return -1;
+    }
+    int required = S_TV_OP | S_TV_REF | S_TV_ATTEMPT | S_TV_TYPE;
+    return self->at == self->end && (seen & required) == required ? 0 : -1;
 }
 
 zframe_t *

@@ -209,6 +209,10 @@ char *zdex_json_text (const json_t *value);
 //  False means only "not sure": such text may still be valid JSON.
 bool zdex_json_is_compact (const char *data, size_t size);
 
+//  Parse data as one JSON value of any type (zdex_json_load takes only objects
+//  and arrays), rejecting duplicate keys; NULL if it is not exactly one value.
+json_t *zdex_json_value (const char *data, size_t size);
+
 //  Compact JSON encoding of a C string as a JSON string literal, with quotes (caller
 //  owns).
 char *zdex_json_quote (const char *string);
@@ -313,6 +317,26 @@ void zdex_wmsg_destroy (zdex_wmsg_t **self_p);
 //  task: snprintf cost about a thousand instructions a call.
 #define ZDEX_U64_TEXT_MAX 21
 size_t zdex_u64_text (uint64_t value, char *text);
+
+//  A worker.task frame as members write it, read without a tree: every pointer
+//  points into the frame.  zdex_task_view returns -1 for any other frame (another
+//  key, a key twice, an escaped key or type, ref, payload or state not compact
+//  JSON, attempt not an integer from 1 to 2^32 - 1): read that one with a tree.
+typedef struct {
+    const char *ref; //  the ref's JSON text, to be sent back as it is
+    size_t ref_size;
+    const char *attempt; //  the attempt's digits
+    size_t attempt_size;
+    uint32_t attempt_value;
+    const char *type; //  the type's bytes (not NUL-terminated)
+    size_t type_size;
+    const char *payload; //  JSON text; NULL when absent
+    size_t payload_size;
+    const char *state; //  JSON text; NULL when absent
+    size_t state_size;
+} zdex_task_view_t;
+
+int zdex_task_view (const void *data, size_t size, zdex_task_view_t *view);
 
 //  Build a worker.task frame; payload_text is serialized JSON.  Caller owns.
 zframe_t *zdex_wmsg_task (const char *executor, uint64_t task_id, uint32_t attempt,

@@ -1931,6 +1931,64 @@ test_wmsg_task (void **state)
     json_decref (root);
 }
 
+//  zdex_task_view reads the task frames members write, and leaves anything else
+//  to the tree.
+static void
+test_task_view (void **state)
+{
+    (void) state;
+    zframe_t *frame = zdex_wmsg_task ("jobs", UINT64_C (4294967297), 2, "sum", "{\"a\":[1]}");
+    zdex_task_view_t view;
+    assert_int_equal (zdex_task_view (zframe_data (frame), zframe_size (frame), &view), 0);
+    assert_int_equal (view.ref_size, strlen ("[\"d\",\"jobs\",4294967297]"));
+    assert_memory_equal (view.ref, "[\"d\",\"jobs\",4294967297]", view.ref_size);
+    assert_int_equal (view.attempt_value, 2);
+    assert_memory_equal (view.attempt, "2", view.attempt_size);
+    assert_memory_equal (view.type, "sum", view.type_size);
+    assert_memory_equal (view.payload, "{\"a\":[1]}", view.payload_size);
+    assert_null (view.state);
+    zframe_destroy (&frame);
+
+    frame = zdex_wmsg_scheduled_task ("urn:zdex:scheduled:partition=3:s:n", 7, UINT32_MAX, "c",
+                                      NULL, "{\"n\":3}");
+    assert_int_equal (zdex_task_view (zframe_data (frame), zframe_size (frame), &view), 0);
+    assert_true (view.attempt_value == UINT32_MAX);
+    assert_memory_equal (view.payload, "null", view.payload_size);
+    assert_memory_equal (view.state, "{\"n\":3}", view.state_size);
+    zframe_destroy (&frame);
+
+    const char *other[] = {
+        "{\"op\":\"worker.task\",\"ref\":1,\"type\":\"t\"}",                     //  no attempt
+        "{\"op\":\"worker.task\",\"ref\":1,\"attempt\":0,\"type\":\"t\"}",       //  attempt 0
+        "{\"op\":\"worker.task\",\"ref\":1,\"attempt\":1,\"type\":\"\\u0074\"}", //  escaped type
+        "{\"op\":\"worker.task\",\"ref\":1,\"attempt\":1,\"type\":\"t\",\"payload\":{\"a\": 1}}",
+        "{\"op\":\"worker.task\",\"ref\":1,\"attempt\":1,\"type\":\"t\",\"x\":1}",
+        "{\"op\":\"worker.task\",\"ref\":1,\"attempt\":1,\"type\":\"t\",\"type\":\"u\"}",
+        "{\"op\":\"worker.result\",\"ref\":1,\"attempt\":1,\"type\":\"t\"}",
+        "{\"op\":\"worker.task\",\"ref\":1,\"attempt\":1,\"type\":\"t\"} x",
+    };
+    for (size_t index = 0; index < sizeof other / sizeof other[0]; index++)
+        if (zdex_task_view (other[index], strlen (other[index]), &view) == 0)
+            fail_msg ("viewed: %s", other[index]);
+    assert_int_equal (zdex_task_view ("{\"op\":\"worker.task\", \"ref\" : 1 ,\"attempt\":1,"
+                                      "\"type\":\"t\"}",
+                                      55, &view),
+                      0);
+
+    //  Any one value, by the fast reader or jansson
+    const char *values[] = {"1", "\"x\"", "[1,{\"a\":null}]", "1.5", " true ", "\"\\u00e9\""};
+    for (size_t index = 0; index < sizeof values / sizeof values[0]; index++) {
+        json_t *value = zdex_json_value (values[index], strlen (values[index]));
+        json_t *expected = json_loads (values[index], JSON_DECODE_ANY, NULL);
+        assert_non_null (value);
+        assert_true (json_equal (value, expected));
+        json_decref (value);
+        json_decref (expected);
+    }
+    assert_null (zdex_json_value ("1 2", 3));
+    assert_null (zdex_json_value ("{\"a\":1,\"a\":2}", 13));
+}
+
 static void
 test_wmsg_scheduled (void **state)
 {
@@ -2115,6 +2173,7 @@ main (void)
         cmocka_unit_test (test_wmsg_result_fast),
         cmocka_unit_test (test_wmsg_other),
         cmocka_unit_test (test_wmsg_task),
+        cmocka_unit_test (test_task_view),
         cmocka_unit_test (test_wmsg_scheduled),
         cmocka_unit_test (test_wmsg_simple),
     };

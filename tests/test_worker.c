@@ -517,6 +517,26 @@ test_inline_same_results (void **state)
         zstr_free (&on_executor);
         zstr_free (&on_loop);
     }
+    //  A task read without a tree (compact, as members write it) and the same
+    //  task read with one (a payload with spaces) get the same bytes back.
+    const char *spaced[][2] = {
+        {"{\"n\":[1,\"x\"]}", "{ \"n\" : [1, \"x\"] }"},
+        {"[true,null,{}]", "[ true , null , { } ]"},
+    };
+    for (size_t index = 0; index < sizeof spaced / sizeof spaced[0]; index++) {
+        s_fake_task (&a, ref, 3, "echo-inline", spaced[index][0], "{\"n\":1}");
+        char *viewed = s_next_result (worker, &a, &b);
+        s_fake_task (&a, ref, 3, "echo-inline", spaced[index][1], "{ \"n\": 1 }");
+        char *parsed = s_next_result (worker, &a, &b);
+        assert_string_equal (viewed, parsed);
+        char *expected = zsys_sprintf ("{\"op\":\"worker.result\",\"ref\":%s,\"attempt\":3,"
+                                       "\"ok\":true,\"value\":%s}",
+                                       ref, spaced[index][0]);
+        assert_string_equal (viewed, expected);
+        zstr_free (&expected);
+        zstr_free (&viewed);
+        zstr_free (&parsed);
+    }
     //  A type written with escapes still runs inline.
     s_fake_send (&a, "{\"op\":\"worker.task\",\"ref\":1,\"type\":\"echo-\\u0069nline\","
                      "\"payload\":2}");
@@ -540,14 +560,14 @@ test_inline_same_results (void **state)
     zstr_free (&second);
 
     pthread_mutex_lock (&probe.lock);
-    assert_int_equal (probe.inline_runs, (int) count + 2);
+    assert_int_equal (probe.inline_runs, (int) count + 2 + 4);
     assert_int_equal (probe.inline_off_loop, 0);
     assert_int_equal (probe.executor_runs, (int) count + 1);
     assert_int_equal (probe.executor_on_loop, 0);
-    assert_int_equal (probe.observed, 2 * (int) count + 3);
+    assert_int_equal (probe.observed, 2 * (int) count + 3 + 4);
     assert_int_equal (probe.observed_off_run, 0);
     pthread_mutex_unlock (&probe.lock);
-    assert_int_equal (zdex_worker_tasks_done (worker), 2 * count + 3);
+    assert_int_equal (zdex_worker_tasks_done (worker), 2 * count + 3 + 4);
     zstr_free (&big_payload);
     s_stop (&worker, &a, &b, thread);
     s_probe_fini (&probe);
