@@ -83,6 +83,7 @@ struct _zdex_partition_t {
     zsock_t *output;
     zdex_partition_args_t args;
     zhashx_t *executors; //  name → s_executor_t
+    s_executor_t *last;  //  found last (records live as long as the partition state)
     zhashx_t *waiters;   //  "<task id>/<executor>" → zlistx of s_waiter_t
     zdex_deadlines_t *deadlines;
     zdex_replicator_t *replicator;
@@ -266,10 +267,23 @@ zdex_partition_destroy (zdex_partition_t **self_p)
     *self_p = NULL;
 }
 
+//  The executor named name, or NULL.  A task's path asks for the same one several
+//  times: the last one found is compared before the table is hashed.
+static s_executor_t *
+s_executor_find (zdex_partition_t *self, const char *name)
+{
+    if (self->last && strcmp (self->last->name, name) == 0)
+        return self->last;
+    s_executor_t *executor = (s_executor_t *) zhashx_lookup (self->executors, name);
+    if (executor)
+        self->last = executor;
+    return executor;
+}
+
 static s_executor_t *
 s_executor_require (zdex_partition_t *self, const char *name)
 {
-    s_executor_t *executor = (s_executor_t *) zhashx_lookup (self->executors, name);
+    s_executor_t *executor = s_executor_find (self, name);
     if (!executor) {
         executor = (s_executor_t *) zmalloc (sizeof (s_executor_t));
         assert (executor);
@@ -288,9 +302,8 @@ s_executor_require (zdex_partition_t *self, const char *name)
 static zdex_ring_t *
 s_ring (zdex_partition_t *self, const char *name, uint32_t partition, uint32_t create_capacity)
 {
-    s_executor_t *executor = create_capacity
-                                 ? s_executor_require (self, name)
-                                 : (s_executor_t *) zhashx_lookup (self->executors, name);
+    s_executor_t *executor =
+        create_capacity ? s_executor_require (self, name) : s_executor_find (self, name);
     if (!executor)
         return NULL;
     if (!executor->rings[partition] && create_capacity) {
@@ -422,7 +435,7 @@ s_output_cancel (zdex_partition_t *self, const char *executor, uint64_t task_id)
 static int
 s_needed (zdex_partition_t *self, const char *name)
 {
-    s_executor_t *executor = (s_executor_t *) zhashx_lookup (self->executors, name);
+    s_executor_t *executor = s_executor_find (self, name);
     //  Unknown (a promoted executor nobody asked about yet): as many as there are.
     return executor && executor->durability >= 0 ? executor->durability : INT32_MAX;
 }

@@ -9,7 +9,23 @@ struct _zdex_registry_t {
     zdex_config_t *config;
     size_t max_executors;
     zhashx_t *executors; //  name → zdex_executor_t
+    //  The executor found last: a task's path looks its executor up about seven
+    //  times, nearly always the same one, and records are never removed, so a
+    //  name compare saves a keyed hash each time.
+    zdex_executor_t *last;
 };
+
+//  The executor stored under key, or NULL.
+static zdex_executor_t *
+s_find (zdex_registry_t *self, const char *key)
+{
+    if (self->last && strcmp (self->last->name, key) == 0)
+        return self->last;
+    zdex_executor_t *executor = (zdex_executor_t *) zhashx_lookup (self->executors, key);
+    if (executor)
+        self->last = executor;
+    return executor;
+}
 
 static void
 s_executor_destroy (void **item_p)
@@ -54,7 +70,7 @@ zdex_executor_t *
 zdex_registry_require (zdex_registry_t *self, const char *name)
 {
     assert (self);
-    zdex_executor_t *executor = (zdex_executor_t *) zhashx_lookup (self->executors, name);
+    zdex_executor_t *executor = s_find (self, name);
     if (executor)
         return executor;
     if (zhashx_size (self->executors) >= self->max_executors)
@@ -75,7 +91,7 @@ zdex_executor_t *
 zdex_registry_lookup (zdex_registry_t *self, const char *name)
 {
     assert (self);
-    return (zdex_executor_t *) zhashx_lookup (self->executors, name);
+    return s_find (self, name);
 }
 
 zdex_executor_t *
@@ -98,7 +114,7 @@ zdex_registry_require_scheduler (zdex_registry_t *self, const char *name, bool f
     assert (self);
     char key[ZDEX_MAX_NAME_BYTES + 8];
     zdex_job_scheduler_name (name, key, sizeof key);
-    zdex_executor_t *executor = (zdex_executor_t *) zhashx_lookup (self->executors, key);
+    zdex_executor_t *executor = s_find (self, key);
     if (executor)
         return executor;
     if (!force && zhashx_size (self->executors) >= self->max_executors)
@@ -125,5 +141,5 @@ zdex_registry_lookup_scheduler (zdex_registry_t *self, const char *name)
     assert (self);
     char key[ZDEX_MAX_NAME_BYTES + 8];
     zdex_job_scheduler_name (name, key, sizeof key);
-    return (zdex_executor_t *) zhashx_lookup (self->executors, key);
+    return s_find (self, key);
 }
