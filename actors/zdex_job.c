@@ -15,16 +15,18 @@ zdex_job_new (const char *executor, uint64_t task_id, uint32_t attempt, const ch
 {
     assert (executor);
     assert (type);
-    zdex_job_t *self = (zdex_job_t *) calloc (1, sizeof (zdex_job_t));
-    if (self) {
-        self->executor = strdup (executor);
-        self->type = strdup (type);
-    }
-    if (!self || !self->executor || !self->type) {
-        zdex_job_destroy (&self);
+    //  The names live in the record's own block: one allocation, not three.
+    size_t executor_size = strlen (executor) + 1, type_size = strlen (type) + 1;
+    zdex_job_t *self = (zdex_job_t *) calloc (1, sizeof (zdex_job_t) + executor_size + type_size);
+    if (!self) {
         free (payload);
         return NULL;
     }
+    char *names = (char *) (self + 1);
+    memcpy (names, executor, executor_size);
+    memcpy (names + executor_size, type, type_size);
+    self->executor = names;
+    self->type = names + executor_size;
     self->task_id = task_id;
     self->attempt = attempt;
     self->payload = payload;
@@ -37,8 +39,6 @@ zdex_job_destroy (zdex_job_t **self_p)
     assert (self_p);
     zdex_job_t *self = *self_p;
     if (self) {
-        free (self->executor);
-        free (self->type);
         free (self->payload);
         free (self->result);
         free (self->ref);

@@ -25,10 +25,10 @@ typedef enum {
 } zdex_job_state_t;
 
 typedef struct _zdex_job_t {
-    char *executor; //  owned
+    char *executor; //  in the record's own block (not freed on its own)
     uint64_t task_id;
     uint32_t attempt; //  current attempt; results for other attempts are dropped
-    char *type;       //  owned
+    char *type;       //  in the record's own block (not freed on its own)
     char *payload;    //  owned JSON text
     //  Result, once DONE
     bool ok;

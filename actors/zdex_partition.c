@@ -54,10 +54,11 @@ typedef struct {
 
 //  A reply or wake-up held until the change it reports is durable.
 typedef struct {
-    zmsg_t *envelope; //  a reply: the client ...
-    zframe_t *frame;  //  ... and what it gets
-    char *req_text;   //  for the UNAVAILABLE answer when the partition moved
-    char *executor;   //  a wake-up of the retrieves parked on this task
+    zmsg_t *envelope;     //  a reply: the client ...
+    zframe_t *frame;      //  ... and what it gets
+    char *req_text;       //  for the UNAVAILABLE answer when the partition moved
+    const char *executor; //  a wake-up of the retrieves parked on this task: the name
+                          //  in the executor's record (it outlives every held item)
     uint64_t task_id;
     char *urn; //  a wake-up of the gets parked on this scheduled task
     //  A durable.submit_and_retrieve (envelope, req_text, executor, task_id): once
@@ -471,7 +472,9 @@ s_hold_wake (zdex_partition_t *self, const char *executor, uint64_t task_id, uin
 {
     s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
     assert (held);
-    held->executor = strdup (executor);
+    s_executor_t *record = s_executor_find (self, executor);
+    assert (record); //  its ring holds the result
+    held->executor = record->name;
     held->task_id = task_id;
     //  Until the backups hold it, the slot's new state is not shown to anyone.
     char key[S_KEY_MAX];
@@ -621,7 +624,6 @@ s_on_release (void *item, bool ok, void *arg)
     zmsg_destroy (&held->envelope);
     zframe_destroy (&held->frame);
     free (held->req_text);
-    free (held->executor);
     free (held->urn);
     free (held);
 }
@@ -662,8 +664,9 @@ s_hold_await (zdex_partition_t *self, zdex_call_t *call, uint64_t task_id, uint6
     call->envelope = NULL;
     held->req_text = call->request->req_text;
     call->request->req_text = NULL;
-    held->executor = strdup (call->request->executor);
-    assert (held->executor);
+    s_executor_t *record = s_executor_find (self, call->request->executor);
+    assert (record); //  the submit created it
+    held->executor = record->name;
     held->task_id = task_id;
     held->timeout_ms = call->request->timeout_ms;
     held->and_dispose = call->request->auto_dispose;
