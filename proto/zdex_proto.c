@@ -456,6 +456,22 @@ s_skip_space (s_reader_t *self)
         self->at++;
 }
 
+//  After a member or an element: 1 if a ',' follows (another one comes), 0 if
+//  close does, -1 for anything else; the reader is past it.  Spaces around it
+//  are skipped when spaced (the skimmer takes none).
+static int
+s_separator (s_reader_t *self, char close, bool spaced)
+{
+    if (spaced)
+        s_skip_space (self);
+    if (self->at >= self->end)
+        return -1;
+    char next = *self->at++;
+    if (spaced)
+        s_skip_space (self);
+    return next == ',' ? 1 : next == close ? 0 : -1;
+}
+
 //  A string at self->at (past the opening quote); *text_p points into the input
 //  when it holds no escape, else into scratch.  Returns -1 for anything jansson
 //  must judge.
@@ -602,13 +618,10 @@ s_read_object (s_reader_t *self, int depth)
             free (key_copy);
         if (rc)
             goto failed;
-        s_skip_space (self);
-        if (self->at >= self->end)
-            goto failed;
-        char next = *self->at++;
-        if (next == '}')
+        int more = s_separator (self, '}', true);
+        if (more == 0)
             return object;
-        if (next != ',')
+        if (more < 0)
             goto failed;
     }
 failed:
@@ -632,13 +645,10 @@ s_read_array (s_reader_t *self, int depth)
         json_t *value = s_read_value (self, depth + 1);
         if (!value || json_array_append_new (array, value))
             goto failed;
-        s_skip_space (self);
-        if (self->at >= self->end)
-            goto failed;
-        char next = *self->at++;
-        if (next == ']')
+        int more = s_separator (self, ']', true);
+        if (more == 0)
             return array;
-        if (next != ',')
+        if (more < 0)
             goto failed;
     }
 failed:
@@ -785,13 +795,9 @@ s_skim_object (s_reader_t *self, int depth)
         sizes[count++] = size;
         if (self->at >= self->end || *self->at++ != ':' || s_skim_value (self, depth + 1))
             return -1;
-        if (self->at >= self->end)
-            return -1;
-        char next = *self->at++;
-        if (next == '}')
-            return 0;
-        if (next != ',')
-            return -1;
+        int more = s_separator (self, '}', false);
+        if (more <= 0)
+            return more;
     }
 }
 
@@ -803,13 +809,11 @@ s_skim_array (s_reader_t *self, int depth)
         return 0;
     }
     while (true) {
-        if (s_skim_value (self, depth + 1) || self->at >= self->end)
+        if (s_skim_value (self, depth + 1))
             return -1;
-        char next = *self->at++;
-        if (next == ']')
-            return 0;
-        if (next != ',')
-            return -1;
+        int more = s_separator (self, ']', false);
+        if (more <= 0)
+            return more;
     }
 }
 
@@ -886,6 +890,16 @@ s_fast_char (s_reader_t *self, char expected)
     self->at++;
     s_skip_space (self);
     return true;
+}
+
+//  A member's key (without escapes) and its ':', spaces around allowed.
+static int
+s_fast_key (s_reader_t *self, const char **key_p, size_t *size_p)
+{
+    if (self->at >= self->end || *self->at++ != '"' || s_fast_plain (self, key_p, size_p) ||
+        !s_fast_char (self, ':'))
+        return -1;
+    return 0;
 }
 
 bool
@@ -1766,8 +1780,7 @@ s_fast_task (s_reader_t *self, s_span_t *type, s_span_t *payload)
     while (true) {
         const char *key;
         size_t key_size;
-        if (self->at >= self->end || *self->at++ != '"' || s_fast_plain (self, &key, &key_size) ||
-            !s_fast_char (self, ':'))
+        if (s_fast_key (self, &key, &key_size))
             return -1;
         if (key_size == 4 && memcmp (key, "type", 4) == 0 && !type->text) {
             if (s_fast_name (self, type))
@@ -1777,15 +1790,11 @@ s_fast_task (s_reader_t *self, s_span_t *type, s_span_t *payload)
                 return -1;
         } else
             return -1;
-        s_skip_space (self);
-        if (self->at >= self->end)
+        int more = s_separator (self, '}', true);
+        if (more < 0)
             return -1;
-        char next = *self->at++;
-        if (next == '}')
+        if (more == 0)
             break;
-        if (next != ',')
-            return -1;
-        s_skip_space (self);
     }
     return type->text ? 0 : -1;
 }
@@ -1805,8 +1814,7 @@ s_request_fast (const char *data, size_t size, size_t max_payload)
     while (true) {
         const char *name;
         size_t name_size;
-        if (self->at >= self->end || *self->at++ != '"' || s_fast_plain (self, &name, &name_size) ||
-            !s_fast_char (self, ':'))
+        if (s_fast_key (self, &name, &name_size))
             return NULL;
         const s_field_t *field = s_field_lookup (name, name_size);
         if (!field || (seen & field->bit))
@@ -1855,15 +1863,11 @@ s_request_fast (const char *data, size_t size, size_t max_payload)
         }
         if (rc)
             return NULL;
-        s_skip_space (self);
-        if (self->at >= self->end)
+        int more = s_separator (self, '}', true);
+        if (more < 0)
             return NULL;
-        char next = *self->at++;
-        s_skip_space (self);
-        if (next == '}')
+        if (more == 0)
             break;
-        if (next != ',')
-            return NULL;
     }
     if (self->at != self->end || op < 0 || (seen & ~s_ops[op].allowed) ||
         (s_ops[op].required & ~seen) || payload.size > max_payload)
@@ -2372,8 +2376,7 @@ s_wmsg_fast (const char *data, size_t size)
     while (true) {
         const char *key;
         size_t key_size;
-        if (self->at >= self->end || *self->at++ != '"' || s_fast_plain (self, &key, &key_size) ||
-            !s_fast_char (self, ':'))
+        if (s_fast_key (self, &key, &key_size))
             return NULL;
         int field = key_size == 2 && memcmp (key, "op", 2) == 0        ? S_WF_OP
                     : key_size == 3 && memcmp (key, "ref", 3) == 0     ? S_WF_REF
@@ -2431,15 +2434,11 @@ s_wmsg_fast (const char *data, size_t size)
             }
             break;
         }
-        s_skip_space (self);
-        if (self->at >= self->end)
+        int more = s_separator (self, '}', true);
+        if (more < 0)
             return NULL;
-        char next = *self->at++;
-        s_skip_space (self);
-        if (next == '}')
+        if (more == 0)
             break;
-        if (next != ',')
-            return NULL;
     }
     int required = S_WF_OP | S_WF_REF | S_WF_ATTEMPT | S_WF_OK;
     if (self->at != self->end || (seen & required) != required ||
@@ -2616,8 +2615,7 @@ zdex_task_view (const void *data, size_t size, zdex_task_view_t *view)
         const char *key, *text;
         size_t key_size, text_size;
         uint64_t attempt;
-        if (self->at >= self->end || *self->at++ != '"' || s_fast_plain (self, &key, &key_size) ||
-            !s_fast_char (self, ':'))
+        if (s_fast_key (self, &key, &key_size))
             return -1;
         int field = key_size == 2 && memcmp (key, "op", 2) == 0        ? S_TV_OP
                     : key_size == 3 && memcmp (key, "ref", 3) == 0     ? S_TV_REF
@@ -2665,15 +2663,11 @@ zdex_task_view (const void *data, size_t size, zdex_task_view_t *view)
             }
             break;
         }
-        s_skip_space (self);
-        if (self->at >= self->end)
+        int more = s_separator (self, '}', true);
+        if (more < 0)
             return -1;
-        char next = *self->at++;
-        s_skip_space (self);
-        if (next == '}')
+        if (more == 0)
             break;
-        if (next != ',')
-            return -1;
     }
     int required = S_TV_OP | S_TV_REF | S_TV_ATTEMPT | S_TV_TYPE;
     return self->at == self->end && (seen & required) == required ? 0 : -1;
