@@ -742,8 +742,9 @@ s_on_decoded (zdex_replicator_t *self, zdex_replica_msg_t *decoded)
     switch (result) {
     case ZDEX_REPLICA_DUPLICATE:
         //  Up to date.  ACKs can be lost (or refused by a primary that has not yet
-        //  installed the table naming us), so while the stream is idle the ack is
-        //  repeated about once a second, on the primary's HEAD.
+        //  installed the table naming us), so the ack is repeated on the primary's
+        //  HEADs, at most every 5 ms: a primary sends an early HEAD when a reply
+        //  waits on a quiet stream, and the client waits for this very ack.
         if (msg.op == ZDEX_REPLICA_HEAD && zclock_mono () - part->acked_at >= S_NUDGE_MS / 2)
             part->ack_due = true;
         break;

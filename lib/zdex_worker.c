@@ -406,13 +406,19 @@ s_scratch_reserve (s_runner_t *self, size_t size)
     self->scratch_size = want;
 }
 
+//  Append size bytes of text.
 static void
-s_scratch_add (s_runner_t *self, const char *text)
+s_scratch_put (s_runner_t *self, const char *text, size_t size)
 {
-    size_t size = strlen (text);
     s_scratch_reserve (self, size);
     memcpy (self->scratch + self->used, text, size);
     self->used += size;
+}
+
+static void
+s_scratch_add (s_runner_t *self, const char *text)
+{
+    s_scratch_put (self, text, strlen (text));
 }
 
 //  Append value as compact JSON; returns 0, or -1 if it cannot be encoded.
@@ -425,15 +431,6 @@ s_scratch_json (s_runner_t *self, json_t *value)
     s_scratch_add (self, text);
     free (text);
     return 0;
-}
-
-//  Append size bytes of text.
-static void
-s_scratch_put (s_runner_t *self, const char *text, size_t size)
-{
-    s_scratch_reserve (self, size);
-    memcpy (self->scratch + self->used, text, size);
-    self->used += size;
 }
 
 //  What a result echoes of its task: the ref and the attempt as JSON texts
@@ -578,8 +575,7 @@ s_run (s_runner_t *self, s_job_t *job, const char *type, s_handler_t *handler)
 }
 
 //  Read a raw task frame's fields without a tree; on success the job keeps the
-//  frame (the view points into it) and *type_p is its NUL-terminated type, in
-//  type_buffer.
+//  frame (the view points into it) and type_buffer holds its NUL-terminated type.
 static bool
 s_view (s_job_t *job, char *type_buffer, size_t buffer_size)
 {

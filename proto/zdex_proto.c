@@ -892,6 +892,16 @@ s_fast_char (s_reader_t *self, char expected)
     return true;
 }
 
+//  A string (at its opening quote) that is exactly literal.
+static bool
+s_fast_is (s_reader_t *self, const char *literal)
+{
+    const char *text;
+    size_t size;
+    return self->at < self->end && *self->at++ == '"' && s_fast_plain (self, &text, &size) == 0 &&
+           size == strlen (literal) && memcmp (text, literal, size) == 0;
+}
+
 //  A member's key (without escapes) and its ':', spaces around allowed.
 static int
 s_fast_key (s_reader_t *self, const char **key_p, size_t *size_p)
@@ -1579,13 +1589,20 @@ s_schedule_checks (zdex_request_t *request, int seen, zdex_error_t *error)
     return 0;
 }
 
+//  The entry of table (count entries) named key, or NULL.
+static const s_field_t *
+s_entry_lookup (const s_field_t *table, size_t count, const char *key, size_t length)
+{
+    for (size_t index = 0; index < count; index++)
+        if (table[index].length == length && memcmp (table[index].name, key, length) == 0)
+            return &table[index];
+    return NULL;
+}
+
 static const s_field_t *
 s_field_lookup (const char *key, size_t length)
 {
-    for (size_t index = 0; index < sizeof (s_fields) / sizeof (s_fields[0]); index++)
-        if (s_fields[index].length == length && memcmp (s_fields[index].name, key, length) == 0)
-            return &s_fields[index];
-    return NULL;
+    return s_entry_lookup (s_fields, sizeof s_fields / sizeof s_fields[0], key, length);
 }
 
 static int
@@ -1749,17 +1766,6 @@ s_fast_compact (s_reader_t *self, int depth, s_span_t *span)
     return 0;
 }
 
-static char *
-s_span_dup (s_span_t span)
-{
-    char *text = (char *) malloc (span.size + 1);
-    if (text) {
-        memcpy (text, span.text, span.size);
-        text[span.size] = 0;
-    }
-    return text;
-}
-
 //  Copy span and a NUL to *cursor; returns the copy.
 static const char *
 s_span_put (char **cursor, s_span_t span)
@@ -1877,9 +1883,10 @@ s_request_fast (const char *data, size_t size, size_t max_payload)
     size_t names = executor.size + key.size + idempotency_key.size + type.size + 4;
     char *owned = (char *) malloc (size + names);
     if (request && owned && req.text)
-        request->req_text = s_span_dup (req);
+        request->req_text = strndup (req.text, req.size);
     if (request && owned && (seen & S_FIELD_TASK))
-        request->payload_text = payload.text ? s_span_dup (payload) : strdup ("null");
+        request->payload_text =
+            payload.text ? strndup (payload.text, payload.size) : strdup ("null");
     if (!request || !owned || (req.text && !request->req_text) ||
         ((seen & S_FIELD_TASK) && !request->payload_text)) {
         if (request) {
@@ -2360,10 +2367,15 @@ enum {
     S_WF_STATE = 64
 };
 
+static const s_field_t s_wmsg_fields[] = {
+    S_ENTRY ("op", S_WF_OP),       S_ENTRY ("ref", S_WF_REF),     S_ENTRY ("attempt", S_WF_ATTEMPT),
+    S_ENTRY ("ok", S_WF_OK),       S_ENTRY ("value", S_WF_VALUE), S_ENTRY ("error", S_WF_ERROR),
+    S_ENTRY ("state", S_WF_STATE),
+};
+
 static zdex_wmsg_t *
 s_wmsg_fast (const char *data, size_t size)
 {
-    static const char op_text[] = "worker.result";
     s_reader_t reader = {.at = data, .end = data + size};
     s_reader_t *self = &reader;
     int seen = 0;
@@ -2378,25 +2390,16 @@ s_wmsg_fast (const char *data, size_t size)
         size_t key_size;
         if (s_fast_key (self, &key, &key_size))
             return NULL;
-        int field = key_size == 2 && memcmp (key, "op", 2) == 0        ? S_WF_OP
-                    : key_size == 3 && memcmp (key, "ref", 3) == 0     ? S_WF_REF
-                    : key_size == 7 && memcmp (key, "attempt", 7) == 0 ? S_WF_ATTEMPT
-                    : key_size == 2 && memcmp (key, "ok", 2) == 0      ? S_WF_OK
-                    : key_size == 5 && memcmp (key, "value", 5) == 0   ? S_WF_VALUE
-                    : key_size == 5 && memcmp (key, "error", 5) == 0   ? S_WF_ERROR
-                    : key_size == 5 && memcmp (key, "state", 5) == 0   ? S_WF_STATE
-                                                                       : 0;
+        const s_field_t *entry = s_entry_lookup (
+            s_wmsg_fields, sizeof s_wmsg_fields / sizeof s_wmsg_fields[0], key, key_size);
+        int field = entry ? entry->bit : 0;
         if (!field || (seen & field))
             return NULL;
         seen |= field;
         const char *start = self->at;
-        const char *text;
-        size_t text_size;
         switch (field) {
         case S_WF_OP:
-            if (self->at >= self->end || *self->at++ != '"' ||
-                s_fast_plain (self, &text, &text_size) || text_size != sizeof op_text - 1 ||
-                memcmp (text, op_text, text_size))
+            if (!s_fast_is (self, "worker.result"))
                 return NULL;
             break;
         case S_WF_REF:
@@ -2447,8 +2450,8 @@ s_wmsg_fast (const char *data, size_t size)
 
     zdex_wmsg_t *msg = (zdex_wmsg_t *) calloc (1, sizeof (zdex_wmsg_t));
     char *owned = (char *) malloc (executor_size + failure_size + 2);
-    char *value_text = ok ? (char *) malloc (value ? value_size + 1 : 5) : NULL;
-    char *state_text = state ? (char *) malloc (state_size + 1) : NULL;
+    char *value_text = !ok ? NULL : value ? strndup (value, value_size) : strdup ("null");
+    char *state_text = state ? strndup (state, state_size) : NULL;
     if (!msg || !owned || (ok && !value_text) || (state && !state_text)) {
         free (msg);
         free (owned);
@@ -2458,31 +2461,15 @@ s_wmsg_fast (const char *data, size_t size)
     }
     msg->kind = ZDEX_WMSG_RESULT;
     msg->owned = owned;
-    memcpy (owned, executor, executor_size);
-    owned[executor_size] = 0;
-    msg->executor = owned;
-    if (!ok) {
-        char *error_text = owned + executor_size + 1;
-        memcpy (error_text, failure, failure_size);
-        error_text[failure_size] = 0;
-        msg->error = error_text;
-    }
+    s_span_put (&owned, (s_span_t){executor, executor_size});
+    msg->executor = msg->owned;
+    if (!ok)
+        msg->error = s_span_put (&owned, (s_span_t){failure, failure_size});
     msg->task_id = task_id;
     msg->attempt = (uint32_t) attempt;
     msg->ok = ok;
-    if (ok) {
-        if (value) {
-            memcpy (value_text, value, value_size);
-            value_text[value_size] = 0;
-        } else
-            memcpy (value_text, "null", 5);
-        msg->value_text = value_text;
-    }
-    if (state) {
-        memcpy (state_text, state, state_size);
-        state_text[state_size] = 0;
-        msg->state_text = state_text;
-    }
+    msg->value_text = value_text;
+    msg->state_text = state_text;
     return msg;
 }
 
@@ -2600,10 +2587,15 @@ enum {
     S_TV_STATE = 32
 };
 
+static const s_field_t s_task_fields[] = {
+    S_ENTRY ("op", S_TV_OP),           S_ENTRY ("ref", S_TV_REF),
+    S_ENTRY ("attempt", S_TV_ATTEMPT), S_ENTRY ("type", S_TV_TYPE),
+    S_ENTRY ("payload", S_TV_PAYLOAD), S_ENTRY ("state", S_TV_STATE),
+};
+
 int
 zdex_task_view (const void *data, size_t size, zdex_task_view_t *view)
 {
-    static const char op_text[] = "worker.task";
     assert (view);
     *view = (zdex_task_view_t){0};
     s_reader_t reader = {.at = (const char *) data, .end = (const char *) data + size};
@@ -2612,27 +2604,21 @@ zdex_task_view (const void *data, size_t size, zdex_task_view_t *view)
     if (!data || !s_fast_char (self, '{'))
         return -1;
     while (true) {
-        const char *key, *text;
+        const char *key;
         size_t key_size, text_size;
         uint64_t attempt;
         if (s_fast_key (self, &key, &key_size))
             return -1;
-        int field = key_size == 2 && memcmp (key, "op", 2) == 0        ? S_TV_OP
-                    : key_size == 3 && memcmp (key, "ref", 3) == 0     ? S_TV_REF
-                    : key_size == 7 && memcmp (key, "attempt", 7) == 0 ? S_TV_ATTEMPT
-                    : key_size == 4 && memcmp (key, "type", 4) == 0    ? S_TV_TYPE
-                    : key_size == 7 && memcmp (key, "payload", 7) == 0 ? S_TV_PAYLOAD
-                    : key_size == 5 && memcmp (key, "state", 5) == 0   ? S_TV_STATE
-                                                                       : 0;
+        const s_field_t *entry = s_entry_lookup (
+            s_task_fields, sizeof s_task_fields / sizeof s_task_fields[0], key, key_size);
+        int field = entry ? entry->bit : 0;
         if (!field || (seen & field))
             return -1;
         seen |= field;
         const char *start = self->at;
         switch (field) {
         case S_TV_OP:
-            if (self->at >= self->end || *self->at++ != '"' ||
-                s_fast_plain (self, &text, &text_size) || text_size != sizeof op_text - 1 ||
-                memcmp (text, op_text, text_size))
+            if (!s_fast_is (self, "worker.task"))
                 return -1;
             break;
         case S_TV_TYPE:

@@ -958,7 +958,7 @@ test_request_fast (void **state)
     const char *frames[] = {
         "{\"op\":\"durable.submit\",\"task\":{\"type\":\"echo\",\"payload\":{\"a\":[1,\"x\"]}}}",
         "{\"op\":\"durable.submit_and_retrieve\", \"executor\":\"jobs\",\"key\":\"k1\","
-        "\"idempotency_key\":\"i1\",\"task\":{\"payload\":\"xxx\",\"type\":\"t\"},"
+        "\"idempotency_key\":\"i1\",\"task\":{\"payload\":\"abc\",\"type\":\"t\"},"
         "\"timeout_ms\":250,\"auto_dispose\":true,\"req\":{\"n\":[1,2]}}",
         "{\"op\":\"durable.retrieve\",\"task_id\":123456789012345,\"timeout_ms\":0,\"req\":7}",
         "{\"op\":\"durable.retrieve_and_dispose\",\"task_id\":0,\"executor\":\"e\"}",
