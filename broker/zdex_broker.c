@@ -588,8 +588,9 @@ s_partition_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
         s_reply_error (self, envelope_p, req, ZDEX_STALE_TASK_ID, "task id was never issued");
         return;
     }
-    if (!zdex_cluster_ready (self->cluster)) {
-        s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE, "the cluster is forming; retry");
+    const char *not_ready = zdex_cluster_not_ready (self->cluster);
+    if (not_ready) {
+        s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE, not_ready);
         return;
     }
     if (!zdex_cluster_owns (self->cluster, partition)) {
@@ -754,8 +755,9 @@ s_scheduled_op (s_self_t *self, zmsg_t **envelope_p, zdex_request_t **request_p,
         s_reply_error (self, envelope_p, req, ZDEX_REJECTED, "Executor is shut down.");
         return;
     }
-    if (!zdex_cluster_ready (self->cluster)) {
-        s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE, "the cluster is forming; retry");
+    const char *not_ready = zdex_cluster_not_ready (self->cluster);
+    if (not_ready) {
+        s_reply_error (self, envelope_p, req, ZDEX_UNAVAILABLE, not_ready);
         return;
     }
     char message[ZDEX_MAX_NAME_BYTES + 160];
@@ -873,7 +875,14 @@ s_on_client (s_self_t *self)
         zdex_error_reset (&error);
         return true;
     }
-    bool forwarded = zdex_cluster_is_forwarded (zmsg_first (msg));
+    int forwarder = zdex_cluster_forwarder (self->cluster, zmsg_first (msg));
+    if (forwarder < 0) {
+        s_reply_error (self, &msg, request->req_text, ZDEX_UNAVAILABLE,
+                       "forwarded by a member of another cluster; retry");
+        zdex_request_destroy (&request);
+        return true;
+    }
+    bool forwarded = forwarder > 0;
     if (!forwarded && s_protection_refuses_durable (self, &msg, request)) {
         zdex_request_destroy (&request);
         return true;

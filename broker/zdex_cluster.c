@@ -15,6 +15,7 @@
 //               every share is in, or after S_FAN_OUT_MS with what came.
 
 #include "zdex_cluster.h"
+#include "zdex_hash.h"
 #include "zdex_hash_table.h"
 #include "zdex_membership.h"
 
@@ -68,6 +69,18 @@ struct _zdex_cluster_t {
     zdex_cluster_table_fn *on_table;
     void *on_table_arg;
     bool verbose;
+    //  The lease on our partitions: the view had view_size members when we last
+    //  heard from one of the others (heard_at); past lease_ms of silence a
+    //  member may have been removed without knowing it (see zdex_cluster_not_ready).
+    size_t view_size;
+    int64_t heard_at;
+    int64_t lease_ms;
+    //  The last view left us out (we were removed and are rejoining), or did
+    //  and no table came since: ours is from a life in the cluster that ended.
+    bool rejoining;
+    //  ZDEX_CLUSTER_FORWARD_PREFIX and the cluster's tag: how our forwarding
+    //  DEALERs' identities start (zdex_cluster_forwarder).
+    char forward_tag[48];
 };
 
 //  The string value of a JSON value, or "" if it is not a string.
@@ -143,6 +156,15 @@ s_install_view (zdex_cluster_t *self, const char *text)
     }
     json_decref (self->view);
     self->view = view;
+    self->view_size = json_array_size (json_object_get (view, "members"));
+    self->heard_at = zclock_mono (); //  a view is news from the cluster (or our takeover)
+    bool listed = false;
+    size_t index;
+    json_t *member;
+    json_array_foreach (json_object_get (view, "members"), index, member)
+        listed |= streq (s_string (json_object_get (member, "id")), self->member_id);
+    if (!listed)
+        self->rejoining = true;
     free (self->view_text);
     self->view_text = strdup (text);
     if (self->on_table)
@@ -209,6 +231,8 @@ s_install_table (zdex_cluster_t *self, const char *text)
                       self->member_id, under, zdex_partition_table_version (self->table));
     free (self->table_text);
     self->table_text = strdup (text);
+    self->heard_at = zclock_mono ();
+    self->rejoining = false;
     if (self->on_table)
         self->on_table (self->table_text, self->view_text ? self->view_text : "{}",
                         self->on_table_arg);
@@ -228,6 +252,8 @@ s_on_membership (zdex_cluster_t *self)
         s_install_table (self, body);
     else if (type && streq (type, "DRAINED"))
         self->drained = true;
+    else if (type && streq (type, "HEARD"))
+        self->heard_at = zclock_mono ();
     else if (type && body && (streq (type, "ENDPOINT") || streq (type, "ERROR")))
         snprintf (self->endpoint, sizeof self->endpoint, "%s%s", streq (type, "ERROR") ? "!" : "",
                   body);
@@ -251,6 +277,16 @@ zdex_cluster_new (const zdex_cluster_args_t *args, zdex_cluster_table_fn *on_tab
     self->on_table = on_table;
     self->on_table_arg = arg;
     self->verbose = args->verbose;
+    const char *cluster_name = args->cluster_name ? args->cluster_name : "zdex";
+    snprintf (self->forward_tag, sizeof self->forward_tag, "%s%08" PRIx32 ":",
+              ZDEX_CLUSTER_FORWARD_PREFIX, zdex_hash_fnv1a (cluster_name, strlen (cluster_name)));
+    //  A member removed for silence is removed timeout_ms after we last heard
+    //  from it; the lease outlasts that by half a heartbeat (HEARD comes at most
+    //  every quarter heartbeat), so a survivor installs the smaller view before
+    //  its own lease runs out.
+    int timeout_ms = args->timeout_ms > 0 ? args->timeout_ms : ZDEX_MEMBERSHIP_TIMEOUT_MS;
+    int heartbeat_ms = args->heartbeat_ms > 0 ? args->heartbeat_ms : ZDEX_MEMBERSHIP_HEARTBEAT_MS;
+    self->lease_ms = timeout_ms + heartbeat_ms / 2;
     self->table = zdex_partition_table_new (args->partition_count, args->max_backups);
     self->owned = (uint32_t *) calloc (args->partition_count, sizeof (uint32_t));
     assert (self->owned);
@@ -360,8 +396,18 @@ s_peer (zdex_cluster_t *self, const char *id)
     snprintf (peer->id, sizeof peer->id, "%s", id);
     peer->dealer = zsock_new (ZMQ_DEALER);
     assert (peer->dealer);
-    char identity[S_ID_MAX + 16];
-    snprintf (identity, sizeof identity, "%s%s", ZDEX_CLUSTER_FORWARD_PREFIX, self->member_id);
+    //  A routing id is at most 255 bytes: a member id too long to follow the tag
+    //  is replaced by its hash (the identity only has to differ between members).
+    char identity[256];
+    size_t tag = strlen (self->forward_tag);
+    size_t id_length = strlen (self->member_id);
+    memcpy (identity, self->forward_tag, tag);
+    if (tag + id_length < sizeof identity) {
+        memcpy (identity + tag, self->member_id, id_length);
+        identity[tag + id_length] = '\0';
+    } else
+        snprintf (identity, sizeof identity, "%s#%08" PRIx32, self->forward_tag,
+                  zdex_hash_fnv1a (self->member_id, id_length));
     zsock_set_identity (peer->dealer, identity);
     zsock_set_sndhwm (peer->dealer, 100000);
     zsock_set_rcvhwm (peer->dealer, 100000);
@@ -660,11 +706,17 @@ zdex_cluster_tick (zdex_cluster_t *self)
     }
 }
 
-bool
-zdex_cluster_ready (zdex_cluster_t *self)
+const char *
+zdex_cluster_not_ready (zdex_cluster_t *self)
 {
     assert (self);
-    return zdex_partition_table_version (self->table) > 0;
+    if (zdex_partition_table_version (self->table) == 0)
+        return "the cluster is forming; retry";
+    if (self->rejoining)
+        return "this member was removed from the cluster and is rejoining; retry";
+    if (self->view_size > 1 && zclock_mono () - self->heard_at > self->lease_ms)
+        return "this member has not heard from the cluster lately; retry";
+    return NULL;
 }
 
 bool
@@ -675,12 +727,19 @@ zdex_cluster_owns (zdex_cluster_t *self, uint32_t partition)
     return owner && streq (owner, self->member_id);
 }
 
-bool
-zdex_cluster_is_forwarded (zframe_t *identity)
+int
+zdex_cluster_forwarder (zdex_cluster_t *self, zframe_t *identity)
 {
-    size_t length = strlen (ZDEX_CLUSTER_FORWARD_PREFIX);
-    return zframe_size (identity) > length &&
-           memcmp (zframe_data (identity), ZDEX_CLUSTER_FORWARD_PREFIX, length) == 0;
+    assert (self);
+    size_t prefix = strlen (ZDEX_CLUSTER_FORWARD_PREFIX);
+    if (zframe_size (identity) <= prefix ||
+        memcmp (zframe_data (identity), ZDEX_CLUSTER_FORWARD_PREFIX, prefix) != 0)
+        return 0;
+    size_t tag = strlen (self->forward_tag);
+    return zframe_size (identity) > tag &&
+                   memcmp (zframe_data (identity), self->forward_tag, tag) == 0
+               ? 1
+               : -1;
 }
 
 size_t

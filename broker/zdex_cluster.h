@@ -7,7 +7,9 @@
 //  client ROUTER, which it borrows.
 //
 //  A forwarded request travels on a DEALER whose identity starts with
-//  ZDEX_CLUSTER_FORWARD_PREFIX; the member receiving it answers for itself only
+//  ZDEX_CLUSTER_FORWARD_PREFIX and a tag of the cluster's name (a member of another
+//  cluster that got a dead member's port is refused); the member receiving it
+//  answers for itself only
 //  (no second hop, no fan-out), and answers UNAVAILABLE when it does not own the
 //  partition by its own table, so a request never loops while tables converge.
 
@@ -79,14 +81,22 @@ int zdex_cluster_timeout (zdex_cluster_t *self);
 //  Expire fan-outs that waited too long.
 void zdex_cluster_tick (zdex_cluster_t *self);
 
-//  True once a partition table is installed.
-bool zdex_cluster_ready (zdex_cluster_t *self);
+//  NULL when this member may answer for its partitions, else why not: no
+//  partition table yet; removed from the view and not yet given a table in the
+//  new one; or nothing heard from the other members of the view for longer than
+//  a member stays in it silent (this process was paused, or is cut off: the
+//  cluster may have given its partitions to others meanwhile).
+const char *zdex_cluster_not_ready (zdex_cluster_t *self);
 
 //  True when this member owns partition by the current table.
 bool zdex_cluster_owns (zdex_cluster_t *self, uint32_t partition);
 
-//  True when an identity frame names a forwarding member.
-bool zdex_cluster_is_forwarded (zframe_t *identity);
+//  Who sent a request, by its identity frame: 0 a client, 1 a member of this
+//  cluster forwarding it, -1 a member of another cluster (on a host where several
+//  run, a dead member's client port can be bound again by another cluster's member
+//  before the view drops the dead one; its forwards must not be answered from our
+//  rings).
+int zdex_cluster_forwarder (zdex_cluster_t *self, zframe_t *identity);
 
 //  Send request to the owner of partition and relay its answer to the client of
 //  envelope.  Takes envelope; request is borrowed (its "req" is rewritten).

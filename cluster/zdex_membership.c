@@ -58,13 +58,15 @@
 //         While joining, accept it only if it lists us (with our incarnation).
 //      2. Listing us: install it (DEALERs to new members, close those to departed
 //         ones); we are MASTER if it names us, else MEMBER; tell the parent.
-//      3. Not listing us: we were removed; tell the parent and rejoin through our
-//         seeds and the view's master.
+//      3. Not listing us: we were removed; tell the parent and rejoin through the
+//         view's members (its master first) and our seeds.
 //  ON RECV TABLE {table}: from the master or from the sender of our view (a
 //      master that is leaving hands over its last table): install it unless it is
 //      older (zdex_partition_table_from_json); tell the parent if it changed.
-//  ON RECV HEARTBEAT (MASTER): from a stranger: reply with our VIEW, so it learns
-//      it was removed; from a member with an older view or table: send it again.
+//  ON RECV HEARTBEAT (MEMBER, MASTER): from a stranger: reply with our VIEW, so it
+//      learns it was removed (from any member: the master may be the one that
+//      died meanwhile).  MASTER: from a member with an older view or table: send
+//      it again.
 //  ON RECV LEAVE (MASTER): remove the member at once, PUBLISH.
 //  ON SILENCE (no message for timeout_ms):
 //      MASTER: remove every silent member, PUBLISH.
@@ -167,6 +169,7 @@ typedef struct {
     int64_t last_contact; //  joining: last VIEW or REDIRECT from a cluster
     bool heard_larger_joiner;
     int64_t next_beat;      //  next HEARTBEAT or JOIN round
+    int64_t heard_sent;     //  when we last told the parent we heard a member
     bool draining;          //  graceful leave: waiting for our primaries to move
     int64_t drain_deadline; //  leave anyway then
     bool table_dirty;       //  (master) moves completed: publish the table
@@ -651,8 +654,11 @@ s_send_join (s_self_t *self, s_target_t *target)
     s_send (target->dealer, msg);
 }
 
+//  Rejoin through the members of the view that left us out (endpoints, its
+//  master first; may be NULL), then our seeds.  Any of them may be the one that
+//  admits us: the master of that view may be gone, and so may our seeds.
 static void
-s_rejoin (s_self_t *self, const char *master_endpoint)
+s_rejoin (s_self_t *self, zlist_t *endpoints)
 {
     if (self->view_version > 0)
         zsys_info ("zdex_membership %s: not in view %" PRIu64 ", rejoining", self->id,
@@ -661,10 +667,12 @@ s_rejoin (s_self_t *self, const char *master_endpoint)
     zstr_free (&self->master);
     zstr_free (&self->view_from);
     self->state = S_JOINING;
+    for (const char *endpoint = endpoints ? (const char *) zlist_first (endpoints) : NULL; endpoint;
+         endpoint = (const char *) zlist_next (endpoints))
+        if (!streq (endpoint, self->endpoint))
+            s_target_add (self, endpoint);
     for (size_t index = 0; index < self->seed_count; index++)
         s_target_add (self, self->seeds[index]);
-    if (master_endpoint && !streq (master_endpoint, self->endpoint))
-        s_target_add (self, master_endpoint);
     self->last_contact = zclock_mono ();
     self->next_beat = self->last_contact; //  JOIN now
 }
@@ -810,8 +818,13 @@ s_on_view (s_self_t *self, const char *sender, json_t *msg)
 
     if (mine < 0) {
         //  Removed.  Tell the parent with the view that left us out, then rejoin.
-        char *master_endpoint = strdup (members[master_index]->cluster);
-        assert (master_endpoint);
+        zlist_t *endpoints = zlist_new ();
+        assert (endpoints);
+        zlist_autofree (endpoints);
+        zlist_append (endpoints, members[master_index]->cluster);
+        for (size_t index = 0; index < count; index++)
+            if ((int) index != master_index)
+                zlist_append (endpoints, members[index]->cluster);
         s_members_clear (self, 0);
         free (self->members);
         self->members = members;
@@ -819,8 +832,8 @@ s_on_view (s_self_t *self, const char *sender, json_t *msg)
         self->view_version = version;
         s_set_text (&self->master, master);
         s_emit_view (self);
-        s_rejoin (self, master_endpoint);
-        free (master_endpoint);
+        s_rejoin (self, endpoints);
+        zlist_destroy (&endpoints);
         return;
     }
 
@@ -898,18 +911,25 @@ s_on_heartbeat (s_self_t *self, const char *sender, json_t *msg, zframe_t *ident
         self->max_view_seen = view_version;
     if (table_version > self->max_table_seen)
         self->max_table_seen = table_version;
+    int index = s_find (self, sender);
+    //  A stranger believes it is in the cluster: it was removed while it could
+    //  not hear us (a stall, a partition).  Any member tells it, not only the
+    //  master: when the master died meanwhile, a removed member that heard from
+    //  nobody would take over and run a cluster of its own, answering for
+    //  partitions it holds nothing of.
+    if (index < 0 && (self->state == S_MEMBER || self->state == S_MASTER)) {
+        s_reply (self, identity, s_view_json (self, true)); //  you are out
+        return;
+    }
     if (self->state != S_MASTER)
         return;
-    int index = s_find (self, sender);
     if (index >= 0 && json_is_true (json_object_get (msg, "leaving")) &&
         !self->members[index]->leaving) {
         zsys_info ("zdex_membership %s: %s is leaving: moving its partitions", self->id, sender);
         self->members[index]->leaving = true;
         self->table_dirty = true;
     }
-    if (index < 0)
-        s_reply (self, identity, s_view_json (self, true)); //  you are out
-    else if (view_version < self->view_version)
+    if (view_version < self->view_version)
         s_send_view_and_table (self, self->members[index]);
     else if (table_version < zdex_partition_table_version (self->table) && self->table_text)
         s_send (self->members[index]->dealer, s_table_message (self));
@@ -970,8 +990,16 @@ s_on_message (s_self_t *self, zframe_t *body, zframe_t *identity)
         return;
     }
     int index = s_find (self, sender);
-    if (index >= 0)
-        self->members[index]->last_seen = zclock_mono ();
+    if (index >= 0) {
+        int64_t now = zclock_mono ();
+        self->members[index]->last_seen = now;
+        //  The parent's lease on its partitions (zdex_cluster_not_ready).
+        if (!streq (sender, self->id) && now - self->heard_sent >= self->heartbeat_ms / 4 &&
+            (self->state == S_MEMBER || self->state == S_MASTER)) {
+            self->heard_sent = now;
+            zstr_send (self->pipe, "HEARD");
+        }
+    }
     if (streq (type, "HEARTBEAT"))
         s_on_heartbeat (self, sender, msg, identity);
     else if (streq (type, "JOIN"))

@@ -6,6 +6,7 @@
 //  does move for a client given only one member.
 
 #include "harness.h"
+#include "zdex_hash.h"
 
 #include <czmq.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define MEMBERS 3
 #define WARMUP  20  //  calls before the table is surely learnt and the DEALERs are up
@@ -224,6 +226,65 @@ test_partial_endpoints (void **state)
     s_cluster_stop (&cluster);
 }
 
+//  The answer of the member at endpoint to a retrieve sent on a DEALER with a
+//  forwarding member's identity (tag: the cluster's, or another's).
+static json_t *
+s_forwarded_retrieve (const char *endpoint, uint32_t tag)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert_non_null (dealer);
+    char identity[64];
+    snprintf (identity, sizeof identity, "zdex-fwd:%08x:r9", tag);
+    zsock_set_identity (dealer, identity);
+    assert_int_equal (zsock_connect (dealer, "%s", endpoint), 0);
+    assert_int_equal (zstr_send (dealer, "{\"op\":\"durable.retrieve\",\"req\":7,"
+                                         "\"task_id\":4294967296,\"timeout_ms\":0}"),
+                      0);
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    assert_true (zpoller_wait (poller, 10000) == dealer);
+    zpoller_destroy (&poller);
+    char *text = zstr_recv (dealer);
+    json_t *reply = json_loads (text, 0, NULL);
+    assert_non_null (reply);
+    zstr_free (&text);
+    zsock_destroy (&dealer);
+    return reply;
+}
+
+//  A request forwarded by a member of another cluster (on a shared host, a dead
+//  member's client port can be bound again by another cluster's member while the
+//  view still lists it) is refused UNAVAILABLE, not answered from our rings; one
+//  forwarded by a member of ours is answered.
+static void
+test_foreign_forward_refused (void **state)
+{
+    (void) state;
+    cluster_t cluster;
+    s_cluster_start (&cluster);
+    char name[32];
+    snprintf (name, sizeof name, "test-%d", (int) getpid ()); //  the harness's cluster name
+    uint32_t ours = zdex_hash_fnv1a (name, strlen (name));
+    for (int index = 0; index < MEMBERS; index++) {
+        json_t *reply = s_forwarded_retrieve (cluster.members[index].client, ours ^ 1);
+        json_t *error = json_object_get (reply, "error");
+        assert_string_equal (json_string_value (json_object_get (error, "code")), "UNAVAILABLE");
+        assert_string_equal (json_string_value (json_object_get (error, "message")),
+                             "forwarded by a member of another cluster; retry");
+        json_decref (reply);
+        //  Ours: the owner answers from its ring (the id was never issued), the
+        //  others that they do not own it; never the refusal.
+        reply = s_forwarded_retrieve (cluster.members[index].client, ours);
+        error = json_object_get (reply, "error");
+        const char *code = json_string_value (json_object_get (error, "code"));
+        assert_non_null (code);
+        assert_true (streq (code, "STALE_TASK_ID") || streq (code, "UNAVAILABLE"));
+        assert_string_not_equal (json_string_value (json_object_get (error, "message")),
+                                 "forwarded by a member of another cluster; retry");
+        json_decref (reply);
+    }
+    s_cluster_stop (&cluster);
+}
+
 int
 main (void)
 {
@@ -232,6 +293,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown (test_requests_reach_owners, harness_teardown),
         cmocka_unit_test_teardown (test_partial_endpoints, harness_teardown),
+        cmocka_unit_test_teardown (test_foreign_forward_refused, harness_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -730,6 +730,64 @@ test_paused_owner_acknowledges_nothing (void **state)
     s_cluster_stop (&cluster);
 }
 
+//  How many members the view of the member at endpoint lists (-1: no answer).
+static int
+s_view_size (const char *endpoint)
+{
+    zdex_client_t *client = zdex_client_new (endpoint);
+    zdex_client_set_timeout (client, 2000);
+    json_t *request = json_pack ("{s:s}", "op", "cluster.members");
+    json_t *reply = zdex_client_call (client, request, 2000);
+    json_decref (request);
+    json_t *members = json_object_get (reply, "members");
+    int count = json_is_array (members) ? (int) json_array_size (members) : -1;
+    json_decref (reply);
+    zdex_client_destroy (&client);
+    return count;
+}
+
+//  A member paused until the master removed it, resumed just as that master is
+//  killed: the survivor tells it that it is out (its view is newer), and it
+//  rejoins through the survivor.  It used to hear from nobody, take over alone
+//  and run a cluster of its own, answering STALE_TASK_ID for tasks it never
+//  held.  Every task acknowledged while it was out is retrieved through it.
+static void
+test_removed_member_rejoins_when_master_dies (void **state)
+{
+    (void) state;
+    cluster_t cluster;
+    s_cluster_start (&cluster, 3, 1, 16);
+    kill (cluster.members[2].pid, SIGSTOP);
+    int64_t deadline = zclock_mono () + 15000;
+    while (s_view_size (cluster.members[0].client) != 2 && zclock_mono () < deadline)
+        zclock_sleep (50); //  no event to await: the master's view is polled
+    assert_int_equal (s_view_size (cluster.members[0].client), 2);
+    enum { COUNT = 300 };
+    uint64_t ids[COUNT];
+    zdex_client_t *client = zdex_client_new (cluster.members[0].client);
+    zdex_client_connect (client, cluster.members[1].client);
+    zdex_client_set_timeout (client, 30000);
+    for (int index = 0; index < COUNT; index++) {
+        json_t *payload = json_pack ("{s:i}", "i", index);
+        if (zdex_client_submit (client, NULL, "echo", payload, NULL, NULL, &ids[index]) != 0)
+            fail_msg ("submit %d: %s", index, zdex_client_error_code (client));
+        json_decref (payload);
+    }
+    for (int index = 0; index < COUNT; index++)
+        assert_int_equal (zdex_client_retrieve (client, NULL, ids[index], 20000, NULL, NULL), 0);
+    zdex_client_destroy (&client);
+    s_kill (&cluster, 0);
+    kill (cluster.members[2].pid, SIGCONT);
+    //  Through the resumed member only: it must not answer for itself.
+    client = zdex_client_new (cluster.members[2].client);
+    zdex_client_set_timeout (client, 30000);
+    assert_int_equal (s_lost (client, ids, COUNT), 0);
+    zdex_client_destroy (&client);
+    assert_int_equal (harness_wait_members (cluster.members[2].client, 2, 10000), 0);
+    assert_int_equal (s_view_size (cluster.members[1].client), 2);
+    s_cluster_stop (&cluster);
+}
+
 //  Submits count echo tasks keyed "key-<base+index>" (spread over every partition)
 //  with payload {"i": index} and an idempotency key through client; their ids go to
 //  ids.
@@ -827,6 +885,7 @@ main (void)
         cmocka_unit_test_teardown (test_graceful_leave_without_backups, harness_teardown),
         cmocka_unit_test_teardown (test_whole_cluster_stops_at_once, harness_teardown),
         cmocka_unit_test_teardown (test_paused_owner_acknowledges_nothing, harness_teardown),
+        cmocka_unit_test_teardown (test_removed_member_rejoins_when_master_dies, harness_teardown),
         cmocka_unit_test_teardown (test_worker_discovers_members, harness_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

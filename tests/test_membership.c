@@ -45,6 +45,7 @@ typedef struct {
     char *table; //  last TABLE event
     uint64_t table_version;
     size_t views_seen;
+    size_t heard; //  HEARD events: another member of the view spoke
 } t_member_t;
 
 //  ---------------------------------------------------------------------------------
@@ -105,6 +106,8 @@ s_on_event (t_member_t *member)
         snprintf (member->endpoint, sizeof (member->endpoint), "%s", body);
     else if (streq (type, "ERROR"))
         snprintf (member->endpoint, sizeof (member->endpoint), "ERROR %s", body);
+    else if (streq (type, "HEARD"))
+        member->heard++;
     else
         fail_msg ("unexpected event %s", type);
     zstr_free (&type);
@@ -288,6 +291,16 @@ s_free_endpoint (char *endpoint, size_t size)
 //  ---------------------------------------------------------------------------------
 //  Tests
 
+static bool
+s_all_heard (t_member_t **members, size_t count, void *arg)
+{
+    (void) arg;
+    for (size_t index = 0; index < count; index++)
+        if (members[index]->heard == 0)
+            return false;
+    return true;
+}
+
 static void
 test_three_converge (void **state)
 {
@@ -302,6 +315,8 @@ test_three_converge (void **state)
         assert_true (members[index]->ages[1] < members[index]->ages[2]);
         s_assert_table (members[index], ids, 3);
     }
+    //  Each tells its parent that the others speak (the broker's lease).
+    assert_true (s_wait (members, 3, T_WAIT, s_all_heard, NULL));
     for (size_t index = 0; index < 3; index++)
         s_member_destroy (&members[index]);
 }
@@ -511,6 +526,29 @@ test_strangers_and_garbage (void **state)
     assert_string_equal (json_string_value (json_object_get (view, "type")), "VIEW");
     assert_string_equal (json_string_value (json_object_get (view, "master")), "g1");
     assert_int_equal (json_array_size (json_object_get (view, "members")), 2);
+    json_decref (view);
+    zstr_free (&reply);
+    zsock_destroy (&ghost);
+
+    //  So is one to a member that is not the master: the master may be the one
+    //  that died while the stranger could not hear (see the stranger rule).
+    ghost = zsock_new (ZMQ_DEALER);
+    assert_non_null (ghost);
+    zsock_set_identity (ghost, "ghost");
+    assert_int_equal (zsock_connect (ghost, "%s", members[1]->endpoint), 0);
+    assert_int_equal (zstr_send (ghost,
+                                 "{\"type\":\"HEARTBEAT\",\"id\":\"ghost\",\"view_version\":0,"
+                                 "\"table_version\":0,\"cluster_name\":\"zdex\"}"),
+                      0);
+    poller = zpoller_new (ghost, NULL);
+    assert_true (zpoller_wait (poller, T_WAIT) == ghost);
+    zpoller_destroy (&poller);
+    reply = zstr_recv (ghost);
+    view = json_loads (reply, 0, &error);
+    assert_non_null (view);
+    assert_string_equal (json_string_value (json_object_get (view, "type")), "VIEW");
+    assert_string_equal (json_string_value (json_object_get (view, "id")), "g2");
+    assert_string_equal (json_string_value (json_object_get (view, "master")), "g1");
     json_decref (view);
     zstr_free (&reply);
     zsock_destroy (&ghost);
