@@ -9,9 +9,9 @@
 //  Sockets:
 //  - cluster endpoint: a ROUTER (ROUTER_HANDOVER, so a restarted member's new
 //    connection replaces the old one).  Everything a member is told arrives here.
-//  - one DEALER per other member of the view, routing id = our member id,
-//    connected to that member's cluster endpoint.  Everything we say goes out on
-//    these.  SNDTIMEO 0: a dead peer never blocks the actor; what is dropped is
+//  - one DEALER per other member of the view, routing id = the cluster's tag and
+//    our member id (s_routing_id), connected to that member's cluster endpoint.  Everything we say
+//    goes out on these.  SNDTIMEO 0: a dead peer never blocks the actor; what is dropped is
 //    repaired by the heartbeat exchange below.
 //  - while joining, one DEALER per seed (and per endpoint we were redirected to),
 //    with a send queue of two so JOINs to a peer that is not up do not pile up.
@@ -91,6 +91,7 @@
 //  that are themselves still joining wait (see ON SILENCE for the exception).
 
 #include "zdex_membership.h"
+#include "zdex_hash.h"
 #include "zdex_partition_table.h"
 
 #include <inttypes.h>
@@ -135,6 +136,7 @@ typedef struct {
     //  Arguments (copies)
     char *id;
     char *cluster_name;
+    uint32_t cluster_tag; //  FNV-1a of cluster_name (s_routing_id)
     char *client;
     char *worker;
     char *cluster_bind;
@@ -215,13 +217,32 @@ s_member_new (const char *id, const char *incarnation, uint64_t age, const char 
 }
 
 //  A DEALER to another member's cluster endpoint, or NULL if the endpoint is bad.
+//  The routing id member `id` has on the others' ROUTERs: the cluster's tag (8 hex
+//  digits of the name's FNV-1a), ':', the id, or '#' and the id's hash when that
+//  would pass the 255 bytes of a routing id.  With the tag, a member of another
+//  cluster with the same id (another cluster on the host got a port one of our
+//  dead members had, and our DEALERs still reconnect to it) never takes over our
+//  member's routing id on a ROUTER (ROUTER_HANDOVER) and cuts it off.
+static void
+s_routing_id (s_self_t *self, const char *id, char *out, size_t size)
+{
+    size_t length = strlen (id);
+    if (length + 9 < size)
+        snprintf (out, size, "%08" PRIx32 ":%s", self->cluster_tag, id);
+    else
+        snprintf (out, size, "%08" PRIx32 "#%08" PRIx32, self->cluster_tag,
+                  zdex_hash_fnv1a (id, length));
+}
+
 static zsock_t *
 s_dealer_new (s_self_t *self, const char *endpoint, bool target)
 {
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     if (!dealer)
         return NULL;
-    zsock_set_identity (dealer, self->id);
+    char routing_id[256];
+    s_routing_id (self, self->id, routing_id, sizeof routing_id);
+    zsock_set_identity (dealer, routing_id);
     zsock_set_sndtimeo (dealer, 0);
     zsock_set_maxmsgsize (dealer, S_FRAME_MAX);
     if (target)
@@ -979,13 +1000,16 @@ s_on_message (s_self_t *self, zframe_t *body, zframe_t *identity)
     const char *type = s_text (msg, "type", 16, false);
     const char *sender = s_text (msg, "id", ZDEX_MEMBERSHIP_ID_MAX, false);
     const char *cluster = s_text (msg, "cluster_name", ZDEX_MEMBERSHIP_ID_MAX, false);
-    //  Our DEALERs carry the member id as routing id: a body that claims another
-    //  id did not come from that member.  Another cluster's member (a stale seed
+    //  Our DEALERs carry the member id in their routing id: a body that claims
+    //  another id did not come from that member.  Another cluster's member (a stale seed
     //  whose port this cluster now uses) is a stranger.
+    char routing_id[256] = "";
+    if (sender && identity)
+        s_routing_id (self, sender, routing_id, sizeof routing_id);
     if (!json_is_object (msg) || !type || !sender || !cluster ||
         !streq (cluster, self->cluster_name) ||
-        (identity && (zframe_size (identity) != strlen (sender) ||
-                      memcmp (zframe_data (identity), sender, strlen (sender)) != 0))) {
+        (identity && (zframe_size (identity) != strlen (routing_id) ||
+                      memcmp (zframe_data (identity), routing_id, strlen (routing_id)) != 0))) {
         json_decref (msg);
         return;
     }
@@ -1297,6 +1321,7 @@ s_start (s_self_t *self, const zdex_membership_args_t *args)
 {
     self->id = s_copy (args->member_id);
     self->cluster_name = s_copy (args->cluster_name ? args->cluster_name : "zdex");
+    self->cluster_tag = zdex_hash_fnv1a (self->cluster_name, strlen (self->cluster_name));
     self->client = s_copy (args->client_endpoint);
     self->worker = s_copy (args->worker_endpoint);
     self->cluster_bind = s_copy (args->cluster_endpoint);

@@ -6,6 +6,7 @@
 //  over and readmitted; members seeded with themselves or with each other start.
 //  Every wait is bounded; nothing sleeps.
 
+#include "zdex_hash.h"
 #include "zdex_membership.h"
 #include "zdex_partition_table.h"
 
@@ -484,10 +485,13 @@ test_strangers_and_garbage (void **state)
     s_cluster_new (members, 2, ids, T_TIMEOUT);
     uint64_t view_version = members[0]->view_version;
     uint64_t table_version = members[0]->table_version;
+    //  A member's routing id is the cluster's tag, ':' and its id.
+    char ghost_id[32];
+    snprintf (ghost_id, sizeof ghost_id, "%08" PRIx32 ":ghost", zdex_hash_fnv1a ("zdex", 4));
 
     zsock_t *ghost = zsock_new (ZMQ_DEALER);
     assert_non_null (ghost);
-    zsock_set_identity (ghost, "ghost");
+    zsock_set_identity (ghost, ghost_id);
     assert_int_equal (zsock_connect (ghost, "%s", members[0]->endpoint), 0);
     const char *garbage[] = {
         "",
@@ -534,7 +538,7 @@ test_strangers_and_garbage (void **state)
     //  that died while the stranger could not hear (see the stranger rule).
     ghost = zsock_new (ZMQ_DEALER);
     assert_non_null (ghost);
-    zsock_set_identity (ghost, "ghost");
+    zsock_set_identity (ghost, ghost_id);
     assert_int_equal (zsock_connect (ghost, "%s", members[1]->endpoint), 0);
     assert_int_equal (zstr_send (ghost,
                                  "{\"type\":\"HEARTBEAT\",\"id\":\"ghost\",\"view_version\":0,"
@@ -551,6 +555,21 @@ test_strangers_and_garbage (void **state)
     assert_string_equal (json_string_value (json_object_get (view, "master")), "g1");
     json_decref (view);
     zstr_free (&reply);
+    zsock_destroy (&ghost);
+
+    //  The same heartbeat on a routing id without the tag (a member of another
+    //  cluster with the same id would have it) is dropped: no answer.
+    ghost = zsock_new (ZMQ_DEALER);
+    assert_non_null (ghost);
+    zsock_set_identity (ghost, "ghost");
+    assert_int_equal (zsock_connect (ghost, "%s", members[1]->endpoint), 0);
+    assert_int_equal (zstr_send (ghost,
+                                 "{\"type\":\"HEARTBEAT\",\"id\":\"ghost\",\"view_version\":0,"
+                                 "\"table_version\":0,\"cluster_name\":\"zdex\"}"),
+                      0);
+    poller = zpoller_new (ghost, NULL);
+    assert_null (zpoller_wait (poller, 1000));
+    zpoller_destroy (&poller);
     zsock_destroy (&ghost);
 
     //  Nothing changed: both still agree on the same view and table.
