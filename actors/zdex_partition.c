@@ -204,6 +204,8 @@ zdex_partition_new (const zdex_partition_args_t *args)
     self->replicator = zdex_replicator_new (args->member_id, args->bind_host, args->index,
                                             args->actor_count, args->partition_count, &callbacks);
     assert (self->replicator); //  binding 127.0.0.1:* or the cluster host
+    zdex_replicator_set_cluster_name (self->replicator,
+                                      args->cluster_name ? args->cluster_name : "zdex");
     zdex_replicator_set_drop_every (self->replicator, args->drop_every);
     if (args->head_ms > 0)
         zdex_replicator_set_head_ms (self->replicator, args->head_ms);

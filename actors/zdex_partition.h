@@ -99,6 +99,7 @@ typedef struct {
     size_t max_parked;           //  parked retrieves this actor may hold
     int actor_count;             //  partition actors of this member
     const char *member_id;       //  this member
+    const char *cluster_name;    //  tags our replication DEALERs' routing ids (NULL: "zdex")
     const char *bind_host;       //  where replication sockets bind, e.g. "tcp://127.0.0.1"
     int drop_every;              //  test hook: drop every n-th replication message (0: none)
     int head_ms;                 //  test hook: HEAD period in ms (0: the default, 200)

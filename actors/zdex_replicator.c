@@ -32,6 +32,7 @@
 //  makes the target the owner (then we are demoted like after any move).
 
 #include "zdex_replicator.h"
+#include "zdex_hash.h"
 #include "zdex_hash_table.h"
 #include "zdex_proto.h"
 
@@ -87,6 +88,7 @@ typedef struct {
 
 struct _zdex_replicator_t {
     char member_id[S_ENDPOINT_MAX];
+    uint32_t cluster_tag; //  zdex_replicator_set_cluster_name
     int actor_index;
     int actor_count;
     uint32_t partition_count;
@@ -151,6 +153,7 @@ zdex_replicator_new (const char *member_id, const char *bind_host, int actor_ind
     self->actor_count = actor_count;
     self->partition_count = partition_count;
     self->head_ms = S_HEAD_MS;
+    self->cluster_tag = zdex_hash_fnv1a ("zdex", 4); //  the default cluster name
     self->callbacks = *callbacks;
     char pub[S_ENDPOINT_MAX], control[S_ENDPOINT_MAX];
     self->pub = s_bind (bind_host, ZMQ_PUB, pub);
@@ -279,8 +282,17 @@ s_control_of (zdex_replicator_t *self, const char *member, uint32_t partition)
     if (!dealer) {
         dealer = zsock_new (ZMQ_DEALER);
         assert (dealer);
-        char identity[S_ENDPOINT_MAX + 16];
-        snprintf (identity, sizeof identity, "%s/%d", self->member_id, self->actor_index);
+        //  <tag>:<member id>/<actor>, or <tag>#<the id's hash>/<actor> when that
+        //  would pass the 255 bytes of a routing id.
+        char identity[256];
+        size_t length = strlen (self->member_id);
+        if (length + 9 + 12 < sizeof identity)
+            snprintf (identity, sizeof identity, "%08" PRIx32 ":%s/%d", self->cluster_tag,
+                      self->member_id, self->actor_index);
+        else
+            snprintf (identity, sizeof identity, "%08" PRIx32 "#%08" PRIx32 "/%d",
+                      self->cluster_tag, zdex_hash_fnv1a (self->member_id, length),
+                      self->actor_index);
         zsock_set_identity (dealer, identity);
         zsock_set_rcvtimeo (dealer, 0);
         zsock_set_sndtimeo (dealer, 0);
@@ -1055,6 +1067,15 @@ zdex_replicator_tick (zdex_replicator_t *self)
         if (part->role == S_PRIMARY && part->backups > 0)
             s_head (self, part);
     }
+}
+
+void
+zdex_replicator_set_cluster_name (zdex_replicator_t *self, const char *name)
+{
+    assert (self);
+    assert (name);
+    assert (zhashx_size (self->dealers) == 0);
+    self->cluster_tag = zdex_hash_fnv1a (name, strlen (name));
 }
 
 void

@@ -127,6 +127,13 @@ void zdex_replicator_tick (zdex_replicator_t *self);
 //  Test hook: drop every n-th stream message this actor publishes (0: none).
 void zdex_replicator_set_drop_every (zdex_replicator_t *self, int n);
 
+//  Tag the routing ids of the DEALERs this replicator opens (FETCH, ACK) with the
+//  cluster's name: on a host where several clusters run, a DEALER of another
+//  cluster's member with our id, reconnecting to a port a dead member had, would
+//  otherwise own that routing id on the control ROUTER of whoever binds the port
+//  next, and our FETCHes there would be refused.  Call before the first update.
+void zdex_replicator_set_cluster_name (zdex_replicator_t *self, const char *name);
+
 //  Test hook: publish the periodic HEAD every ms milliseconds (default 200), so a
 //  test can tell a repair by the early HEADs from one by the periodic HEAD.
 void zdex_replicator_set_head_ms (zdex_replicator_t *self, int ms);

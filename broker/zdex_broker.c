@@ -289,6 +289,7 @@ s_start (s_self_t *self)
             .max_parked = member->max_parked / (size_t) shares + 1,
             .actor_count = shares,
             .member_id = member->member_id,
+            .cluster_name = member->cluster_name,
             .bind_host = bind_host,
             .drop_every = drop ? atoi (drop) : 0,
             .head_ms = head ? atoi (head) : 0,
