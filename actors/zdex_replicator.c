@@ -284,15 +284,16 @@ s_control_of (zdex_replicator_t *self, const char *member, uint32_t partition)
         assert (dealer);
         //  <tag>:<member id>/<actor>, or <tag>#<the id's hash>/<actor> when that
         //  would pass the 255 bytes of a routing id.
-        char identity[256];
+        char identity[256], suffix[16];
         size_t length = strlen (self->member_id);
-        if (length + 9 + 12 < sizeof identity)
-            snprintf (identity, sizeof identity, "%08" PRIx32 ":%s/%d", self->cluster_tag,
-                      self->member_id, self->actor_index);
-        else
-            snprintf (identity, sizeof identity, "%08" PRIx32 "#%08" PRIx32 "/%d",
-                      self->cluster_tag, zdex_hash_fnv1a (self->member_id, length),
-                      self->actor_index);
+        int suffix_size = snprintf (suffix, sizeof suffix, "/%d", self->actor_index);
+        if (length + 9 + (size_t) suffix_size < sizeof identity) {
+            snprintf (identity, sizeof identity, "%08" PRIx32 ":", self->cluster_tag);
+            memcpy (identity + 9, self->member_id, length);
+            memcpy (identity + 9 + length, suffix, (size_t) suffix_size + 1);
+        } else
+            snprintf (identity, sizeof identity, "%08" PRIx32 "#%08" PRIx32 "%s", self->cluster_tag,
+                      zdex_hash_fnv1a (self->member_id, length), suffix);
         zsock_set_identity (dealer, identity);
         zsock_set_rcvtimeo (dealer, 0);
         zsock_set_sndtimeo (dealer, 0);
