@@ -925,6 +925,17 @@ s_on_control (zdex_replicator_t *self, zmsg_t *encoded)
     zframe_t *identity = zmsg_pop (encoded);
     if (!identity)
         return;
+    //  Only our cluster's DEALERs (their routing ids start with our tag): a
+    //  backup of another cluster on this host, reconnecting to a port one of its
+    //  dead members had, would otherwise get its ACKs counted for our member of
+    //  the same id (replies released with no copy made) and our snapshots.
+    char tag[9];
+    snprintf (tag, sizeof tag, "%08" PRIx32, self->cluster_tag);
+    if (zframe_size (identity) < 9 || memcmp (zframe_data (identity), tag, 8) != 0 ||
+        (zframe_data (identity)[8] != ':' && zframe_data (identity)[8] != '#')) {
+        zframe_destroy (&identity);
+        return;
+    }
     const char *member;
     size_t count =
         zmsg_size (encoded) == 1 ? zdex_replica_acks_decode (zmsg_first (encoded), &member) : 0;

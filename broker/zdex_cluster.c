@@ -761,10 +761,11 @@ zdex_cluster_members (zdex_cluster_t *self)
         const char *id = json_string_value (json_object_get (member, "id"));
         json_array_append_new (
             members,
-            json_pack ("{s:s?, s:O?, s:O?, s:O?, s:b, s:I}", "id", id, "client_endpoint",
+            json_pack ("{s:s?, s:O?, s:O?, s:O?, s:O?, s:b, s:I}", "id", id, "client_endpoint",
                        json_object_get (member, "client"), "worker_endpoint",
                        json_object_get (member, "worker"), "cluster_endpoint",
-                       json_object_get (member, "cluster"), "master",
+                       json_object_get (member, "cluster"), "replication_endpoint",
+                       json_object_get (member, "replication"), "master",
                        master && id && streq (master, id), "partitions",
                        (json_int_t) zdex_partition_table_partitions_owned (self->table, id)));
     }

@@ -788,6 +788,127 @@ test_removed_member_rejoins_when_master_dies (void **state)
     s_cluster_stop (&cluster);
 }
 
+//  An ACK batch (CLUSTER.md 6.1): 'A', the member id, NUL, then per entry the
+//  partition (u32), epoch and seq (u64), big-endian.
+static zframe_t *
+s_ack_batch (const char *member, uint32_t partition, uint64_t epochs, uint64_t seq)
+{
+    size_t size = strlen (member) + 1;
+    zframe_t *frame = zframe_new (NULL, 1 + size + epochs * 20);
+    byte *out = zframe_data (frame);
+    *out++ = 'A';
+    memcpy (out, member, size);
+    out += size;
+    for (uint64_t epoch = 1; epoch <= epochs; epoch++, out += 20) {
+        uint64_t values[2] = {epoch, seq};
+        for (int byte_index = 0; byte_index < 4; byte_index++)
+            out[byte_index] = (byte) (partition >> (24 - 8 * byte_index));
+        for (int value = 0; value < 2; value++)
+            for (int byte_index = 0; byte_index < 8; byte_index++)
+                out[4 + 8 * value + byte_index] = (byte) (values[value] >> (56 - 8 * byte_index));
+    }
+    return frame;
+}
+
+//  ACKs from a DEALER of another cluster (on a shared host, a backup of another
+//  cluster with our backup's id reconnects to a port a dead member of its own
+//  had, which our owner now binds) are dropped: with the backup paused, a submit
+//  stays unanswered however many ACKs in its name arrive that way, and is
+//  answered once the real backup resumes and acks it.
+static void
+test_foreign_acks_ignored (void **state)
+{
+    (void) state;
+    cluster_t cluster;
+    s_cluster_start (&cluster, 2, 1, 16);
+    zdex_client_t *client = zdex_client_new (cluster.members[0].client);
+    zdex_client_set_timeout (client, 10000);
+    //  Moves over, so that the table and its epochs hold still.
+    json_t *members = NULL;
+    int64_t deadline = zclock_mono () + 15000;
+    while (zclock_mono () < deadline) {
+        json_t *request = json_pack ("{s:s}", "op", "cluster.members");
+        members = zdex_client_call (client, request, 5000);
+        json_decref (request);
+        if (members && json_integer_value (json_object_get (members, "moving_partitions")) == 0)
+            break;
+        json_decref (members);
+        members = NULL;
+        zclock_sleep (50); //  nothing to await: the table is polled
+    }
+    assert_non_null (members);
+    //  A key of a partition m1 owns (m2 is its backup: there are two members).
+    const char *m1 = cluster.members[0].member_id;
+    json_t *list = json_object_get (members, "members");
+    int m1_at = -1;
+    for (size_t index = 0; index < json_array_size (list); index++)
+        if (streq (json_string_value (json_object_get (json_array_get (list, index), "id")), m1))
+            m1_at = (int) index;
+    assert_true (m1_at >= 0);
+    char key[32];
+    uint32_t partition = 0;
+    for (int candidate = 0;; candidate++) {
+        assert_true (candidate < 100000);
+        snprintf (key, sizeof key, "foreign-%d", candidate);
+        partition = zdex_hash_partition (key, 271);
+        if (json_integer_value (json_array_get (json_object_get (members, "owners"), partition)) ==
+            m1_at)
+            break;
+    }
+    //  The control endpoint of the actor holding it: entry p mod n of "pub|control,...".
+    char replication[4096];
+    snprintf (replication, sizeof replication, "%s",
+              json_string_value (
+                  json_object_get (json_array_get (list, (size_t) m1_at), "replication_endpoint")));
+    int actors = 1;
+    for (const char *at = replication; *at; at++)
+        actors += *at == ',';
+    char *entry = replication;
+    for (int skip = (int) (partition % (uint32_t) actors); skip > 0; skip--)
+        entry = strchr (entry, ',') + 1;
+    char *bar = strchr (entry, '|');
+    assert_non_null (bar);
+    char *end = strchr (bar, ',');
+    if (end)
+        *end = '\0';
+    const char *control = bar + 1;
+    uint64_t epochs = (uint64_t) json_integer_value (json_object_get (members, "table_version"));
+    json_decref (members);
+
+    kill (cluster.members[1].pid, SIGSTOP);
+    int64_t paused_at = zclock_mono ();
+    json_t *payload = json_pack ("{s:i}", "i", 1);
+    int64_t req = zdex_client_send (client, json_pack ("{s:s, s:s, s:{s:s, s:O}}", "op",
+                                                       "durable.submit", "key", key, "task", "type",
+                                                       "echo", "payload", payload));
+    assert_true (req > 0);
+    zsock_t *foreign = zsock_new (ZMQ_DEALER);
+    assert_non_null (foreign);
+    char identity[300];
+    snprintf (identity, sizeof identity, "0badc0de:%s/0", cluster.members[1].member_id);
+    zsock_set_identity (foreign, identity);
+    assert_int_equal (zsock_connect (foreign, "%s", control), 0);
+    zframe_t *batch = s_ack_batch (cluster.members[1].member_id, partition, epochs, 1u << 30);
+    assert_int_equal (zframe_send (&batch, foreign, 0), 0);
+    //  Well inside the 1,500 ms after which m1 would drop the silent m2 and
+    //  release what it holds with fewer copies (CLUSTER.md 15).
+    json_t *reply = zdex_client_recv (client, 800);
+    if (reply) {
+        char *text = json_dumps (reply, JSON_COMPACT);
+        fail_msg ("acknowledged while the only backup was paused: %s", text);
+    }
+    assert_true (zclock_mono () - paused_at < 1250); //  else the check proved nothing
+    kill (cluster.members[1].pid, SIGCONT);
+    reply = zdex_client_recv (client, 10000);
+    assert_non_null (reply);
+    assert_true (json_is_true (json_object_get (reply, "ok")));
+    json_decref (reply);
+    zsock_destroy (&foreign);
+    json_decref (payload);
+    zdex_client_destroy (&client);
+    s_cluster_stop (&cluster);
+}
+
 //  Submits count echo tasks keyed "key-<base+index>" (spread over every partition)
 //  with payload {"i": index} and an idempotency key through client; their ids go to
 //  ids.
@@ -886,6 +1007,7 @@ main (void)
         cmocka_unit_test_teardown (test_whole_cluster_stops_at_once, harness_teardown),
         cmocka_unit_test_teardown (test_paused_owner_acknowledges_nothing, harness_teardown),
         cmocka_unit_test_teardown (test_removed_member_rejoins_when_master_dies, harness_teardown),
+        cmocka_unit_test_teardown (test_foreign_acks_ignored, harness_teardown),
         cmocka_unit_test_teardown (test_worker_discovers_members, harness_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
