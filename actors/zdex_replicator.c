@@ -364,11 +364,25 @@ s_release (zdex_replicator_t *self, s_part_t *part)
     }
 }
 
+//  The topic a partition's stream messages carry on the PUB: the replica topic
+//  ('R', partition) and the cluster's tag, so that a SUB still connected to a
+//  dead member's port never takes in what another cluster's member, bound there
+//  since, publishes for a partition and epoch that happen to match ours.
+#define S_STREAM_TOPIC_SIZE (ZDEX_REPLICA_TOPIC_SIZE + 4)
+
+static void
+s_stream_topic (zdex_replicator_t *self, uint32_t partition, byte topic[S_STREAM_TOPIC_SIZE])
+{
+    zdex_replica_topic (partition, topic);
+    for (int index = 0; index < 4; index++)
+        topic[ZDEX_REPLICA_TOPIC_SIZE + index] = (byte) (self->cluster_tag >> (24 - 8 * index));
+}
+
 static void
 s_subscribe (zdex_replicator_t *self, uint32_t partition, bool on)
 {
-    byte topic[ZDEX_REPLICA_TOPIC_SIZE];
-    zdex_replica_topic (partition, topic);
+    byte topic[S_STREAM_TOPIC_SIZE];
+    s_stream_topic (self, partition, topic);
     zmq_setsockopt (zsock_resolve (self->sub), on ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, topic,
                     sizeof topic);
 }
@@ -623,8 +637,8 @@ zdex_replicator_backups (zdex_replicator_t *self, uint32_t partition)
 static void
 s_publish (zdex_replicator_t *self, uint32_t partition, zframe_t **packed_p, bool reuse)
 {
-    byte topic[ZDEX_REPLICA_TOPIC_SIZE];
-    zdex_replica_topic (partition, topic);
+    byte topic[S_STREAM_TOPIC_SIZE];
+    s_stream_topic (self, partition, topic);
     if (zmq_send (zsock_resolve (self->pub), topic, sizeof topic, ZMQ_SNDMORE) == -1 ||
         zframe_send (packed_p, self->pub, reuse ? ZFRAME_REUSE : 0) != 0)
         if (!reuse)
@@ -726,12 +740,20 @@ s_recv_published (zdex_replicator_t *self)
     size_t count = zdex_msg_recv_parts (zsock_resolve (self->sub), parts, 2, &whole);
     if (count == 0)
         return false;
+    //  The subscription matched the topic's prefix; the whole topic must be ours.
     zdex_replica_msg_t msg;
-    if (count == 2 && whole &&
-        zdex_replica_decode_packed (
-            (const byte *) zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]),
-            (const byte *) zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]), &msg) == 0)
-        s_on_decoded (self, &msg);
+    byte topic[S_STREAM_TOPIC_SIZE];
+    if (count == 2 && whole && zmq_msg_size (&parts[0]) == S_STREAM_TOPIC_SIZE) {
+        const byte *got = (const byte *) zmq_msg_data (&parts[0]);
+        uint32_t partition = (uint32_t) got[1] << 24 | (uint32_t) got[2] << 16 |
+                             (uint32_t) got[3] << 8 | (uint32_t) got[4];
+        s_stream_topic (self, partition, topic);
+        if (memcmp (got, topic, S_STREAM_TOPIC_SIZE) == 0 &&
+            zdex_replica_decode_packed (got, ZDEX_REPLICA_TOPIC_SIZE,
+                                        (const byte *) zmq_msg_data (&parts[1]),
+                                        zmq_msg_size (&parts[1]), &msg) == 0)
+            s_on_decoded (self, &msg);
+    }
     for (size_t index = 0; index < count; index++)
         zmq_msg_close (&parts[index]);
     return true;

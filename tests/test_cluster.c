@@ -27,8 +27,19 @@ typedef struct {
 //  Start count members (the first founds the cluster, the others join through it)
 //  with a config giving the default executor `durability` and executor "parked" a
 //  large pool, and two workers connected to every member.
+static void s_cluster_start_with (cluster_t *cluster, int count, int durability, int slots,
+                                  const char *option, const char *value);
+
 static void
 s_cluster_start (cluster_t *cluster, int count, int durability, int slots)
+{
+    s_cluster_start_with (cluster, count, durability, slots, NULL, NULL);
+}
+
+//  The same with one more command-line option for every member (NULL: none).
+static void
+s_cluster_start_with (cluster_t *cluster, int count, int durability, int slots, const char *option,
+                      const char *value)
 {
     memset (cluster, 0, sizeof *cluster);
     static int serial = 0; //  one directory per cluster of this test process
@@ -47,9 +58,17 @@ s_cluster_start (cluster_t *cluster, int count, int durability, int slots)
     for (int index = 0; index < count; index++) {
         char id[16];
         snprintf (id, sizeof id, "m%d", index + 1);
-        const char *args[] = {"--config", cluster->config,         "--member-id",
-                              id,         index ? "--seed" : NULL, cluster->members[0].cluster,
-                              NULL};
+        const char *args[9] = {"--config", cluster->config, "--member-id", id};
+        int argc = 4;
+        if (option) {
+            args[argc++] = option;
+            args[argc++] = value;
+        }
+        if (index) {
+            args[argc++] = "--seed";
+            args[argc++] = cluster->members[0].cluster;
+        }
+        args[argc] = NULL;
         assert_int_equal (harness_member_start (&cluster->members[index], args), 0);
     }
     cluster->member_count = count;
@@ -909,6 +928,110 @@ test_foreign_acks_ignored (void **state)
     s_cluster_stop (&cluster);
 }
 
+//  A stream message (CLUSTER.md 6.1) as a PUB sends it: the topic (tag: NULL for
+//  the bare 5-byte topic, else appended as a u32), then the header and the
+//  frames packed as u32 length and bytes.  Here a DISPOSE of sequence.
+static void
+s_publish_dispose (zsock_t *pub, uint32_t partition, const uint32_t *tag, uint64_t epoch,
+                   uint64_t seq, const char *executor, uint32_t sequence)
+{
+    byte topic[9] = {'R', (byte) (partition >> 24), (byte) (partition >> 16),
+                     (byte) (partition >> 8), (byte) partition};
+    if (tag)
+        for (int index = 0; index < 4; index++)
+            topic[5 + index] = (byte) (*tag >> (24 - 8 * index));
+    byte packed[256];
+    size_t size = 0;
+    byte header[18] = {1, 3}; //  version 1, DISPOSE
+    for (int index = 0; index < 8; index++) {
+        header[2 + index] = (byte) (epoch >> (56 - 8 * index));
+        header[10 + index] = (byte) (seq >> (56 - 8 * index));
+    }
+    byte number[4] = {(byte) (sequence >> 24), (byte) (sequence >> 16), (byte) (sequence >> 8),
+                      (byte) sequence};
+    const byte *frames[] = {header, (const byte *) executor, number};
+    size_t sizes[] = {sizeof header, strlen (executor) + 1, sizeof number};
+    for (int frame = 0; frame < 3; frame++) {
+        for (int index = 0; index < 4; index++)
+            packed[size++] = (byte) (sizes[frame] >> (24 - 8 * index));
+        memcpy (packed + size, frames[frame], sizes[frame]);
+        size += sizes[frame];
+    }
+    zmq_send (zsock_resolve (pub), topic, tag ? 9 : 5, ZMQ_SNDMORE);
+    zmq_send (zsock_resolve (pub), packed, size, 0);
+}
+
+//  Stream messages published by another cluster's member on a port our dead
+//  member had (the survivors' SUBs reconnect to it until the view drops it) are
+//  never applied.  Rebalancing off, so m1 owns every partition at epoch 1 and a
+//  partition's first task is ADD seq 1, RESULT seq 2; durability 2, so m2 backs
+//  it up.  m3 is killed, a PUB bound on its stream port sends DISPOSE seq 3 of
+//  that task, bare and with another tag, for a second; then m1 is killed, and
+//  the promoted m2 must still answer the task's result.
+static void
+test_foreign_stream_ignored (void **state)
+{
+    (void) state;
+    cluster_t cluster;
+    s_cluster_start_with (&cluster, 3, 2, 16, "--rebalance", "off");
+    zdex_client_t *client = zdex_client_new (cluster.members[0].client);
+    zdex_client_set_timeout (client, 20000);
+    json_t *payload = json_pack ("{s:i}", "i", 42);
+    uint64_t id;
+    assert_int_equal (
+        zdex_client_submit (client, NULL, "echo", payload, "foreign-stream", NULL, &id), 0);
+    json_t *result = NULL;
+    assert_int_equal (zdex_client_retrieve (client, NULL, id, 20000, &result, NULL), 0);
+    assert_true (json_equal (result, payload));
+    json_decref (result);
+    //  m3's stream endpoint: the pub of the first "pub|control" entry.
+    json_t *request = json_pack ("{s:s}", "op", "cluster.members");
+    json_t *members = zdex_client_call (client, request, 5000);
+    json_decref (request);
+    zdex_client_destroy (&client);
+    char pub_endpoint[256] = "";
+    json_t *list = json_object_get (members, "members");
+    for (size_t index = 0; index < json_array_size (list); index++) {
+        json_t *member = json_array_get (list, index);
+        if (streq (json_string_value (json_object_get (member, "id")),
+                   cluster.members[2].member_id))
+            snprintf (pub_endpoint, sizeof pub_endpoint, "%s",
+                      json_string_value (json_object_get (member, "replication_endpoint")));
+    }
+    json_decref (members);
+    char *bar = strchr (pub_endpoint, '|');
+    assert_non_null (bar);
+    *bar = '\0';
+    s_kill (&cluster, 2);
+    zsock_t *pub = zsock_new (ZMQ_PUB);
+    assert_non_null (pub);
+    assert_true (zsock_bind (pub, "%s", pub_endpoint) != -1); //  the port, for tcp
+    uint32_t partition = (uint32_t) (id >> 32), other = 0x0badc0de;
+    //  Until m2's SUB has reconnected (100 ms apart) and for a while after; well
+    //  before the view drops m3 (1,500 ms after its last heartbeat).
+    for (int round = 0; round < 20; round++) {
+        s_publish_dispose (pub, partition, NULL, 1, 3, "default", (uint32_t) id);
+        s_publish_dispose (pub, partition, &other, 1, 3, "default", (uint32_t) id);
+        zclock_sleep (50); //  a pace for the publisher: nothing tells it a SUB connected
+    }
+    zsock_destroy (&pub);
+    s_kill (&cluster, 0);
+    client = zdex_client_new (cluster.members[1].client);
+    zdex_client_set_timeout (client, 30000);
+    result = NULL;
+    bool disposed = false;
+    if (zdex_client_retrieve (client, NULL, id, 20000, &result, &disposed) != 0)
+        fail_msg ("task: %s %s", zdex_client_error_code (client),
+                  zdex_client_error_message (client));
+    if (disposed || !json_equal (result, payload))
+        fail_msg ("the promoted backup applied a foreign stream message (disposed: %d)",
+                  (int) disposed);
+    json_decref (result);
+    json_decref (payload);
+    zdex_client_destroy (&client);
+    s_cluster_stop (&cluster);
+}
+
 //  Submits count echo tasks keyed "key-<base+index>" (spread over every partition)
 //  with payload {"i": index} and an idempotency key through client; their ids go to
 //  ids.
@@ -1008,6 +1131,7 @@ main (void)
         cmocka_unit_test_teardown (test_paused_owner_acknowledges_nothing, harness_teardown),
         cmocka_unit_test_teardown (test_removed_member_rejoins_when_master_dies, harness_teardown),
         cmocka_unit_test_teardown (test_foreign_acks_ignored, harness_teardown),
+        cmocka_unit_test_teardown (test_foreign_stream_ignored, harness_teardown),
         cmocka_unit_test_teardown (test_worker_discovers_members, harness_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
