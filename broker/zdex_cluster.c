@@ -156,8 +156,10 @@ s_install_view (zdex_cluster_t *self, const char *text)
     }
     json_decref (self->view);
     self->view = view;
+    size_t was = self->view_size;
     self->view_size = json_array_size (json_object_get (view, "members"));
-    self->heard_at = zclock_mono (); //  a view is news from the cluster (or our takeover)
+    if (was <= 1 && self->view_size > 1)
+        self->heard_at = zclock_mono (); //  a join, not silence: no lease was needed
     bool listed = false;
     size_t index;
     json_t *member;
@@ -231,7 +233,6 @@ s_install_table (zdex_cluster_t *self, const char *text)
                       self->member_id, under, zdex_partition_table_version (self->table));
     free (self->table_text);
     self->table_text = strdup (text);
-    self->heard_at = zclock_mono ();
     self->rejoining = false;
     if (self->on_table)
         self->on_table (self->table_text, self->view_text ? self->view_text : "{}",
@@ -252,9 +253,12 @@ s_on_membership (zdex_cluster_t *self)
         s_install_table (self, body);
     else if (type && streq (type, "DRAINED"))
         self->drained = true;
-    else if (type && streq (type, "HEARD"))
-        self->heard_at = zclock_mono ();
-    else if (type && body && (streq (type, "ENDPOINT") || streq (type, "ERROR")))
+    else if (type && body && streq (type, "HEARD")) {
+        //  When the membership actor heard a member, not when we read it.
+        int64_t at = strtoll (body, NULL, 10);
+        if (at > self->heard_at)
+            self->heard_at = at;
+    } else if (type && body && (streq (type, "ENDPOINT") || streq (type, "ERROR")))
         snprintf (self->endpoint, sizeof self->endpoint, "%s%s", streq (type, "ERROR") ? "!" : "",
                   body);
     zstr_free (&type);
@@ -280,13 +284,17 @@ zdex_cluster_new (const zdex_cluster_args_t *args, zdex_cluster_table_fn *on_tab
     const char *cluster_name = args->cluster_name ? args->cluster_name : "zdex";
     snprintf (self->forward_tag, sizeof self->forward_tag, "%s%08" PRIx32 ":",
               ZDEX_CLUSTER_FORWARD_PREFIX, zdex_hash_fnv1a (cluster_name, strlen (cluster_name)));
-    //  A member removed for silence is removed timeout_ms after we last heard
-    //  from it; the lease outlasts that by half a heartbeat (HEARD comes at most
-    //  every quarter heartbeat), so a survivor installs the smaller view before
-    //  its own lease runs out.
+    //  The master removes us timeout_ms after our last heartbeat reached it, and
+    //  we sent that heartbeat at most a heartbeat before we last heard anyone
+    //  (we send one every heartbeat_ms): the lease ends before that, so a process
+    //  paused just after it heard the others is not still answering when it is
+    //  removed.  The price: a survivor of a 2-member cluster refuses for about a
+    //  heartbeat before it drops its dead peer.
     int timeout_ms = args->timeout_ms > 0 ? args->timeout_ms : ZDEX_MEMBERSHIP_TIMEOUT_MS;
     int heartbeat_ms = args->heartbeat_ms > 0 ? args->heartbeat_ms : ZDEX_MEMBERSHIP_HEARTBEAT_MS;
-    self->lease_ms = timeout_ms + heartbeat_ms / 2;
+    self->lease_ms = timeout_ms - heartbeat_ms - heartbeat_ms / 10;
+    if (self->lease_ms < 2 * heartbeat_ms)
+        self->lease_ms = 2 * heartbeat_ms; //  a timeout this close to the heartbeat: best effort
     self->table = zdex_partition_table_new (args->partition_count, args->max_backups);
     self->owned = (uint32_t *) calloc (args->partition_count, sizeof (uint32_t));
     assert (self->owned);

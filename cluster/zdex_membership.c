@@ -172,6 +172,7 @@ typedef struct {
     bool heard_larger_joiner;
     int64_t next_beat;      //  next HEARTBEAT or JOIN round
     int64_t heard_sent;     //  when we last told the parent we heard a member
+    int64_t heard_after;    //  no HEARD before (after a stall: what waited is old news)
     bool draining;          //  graceful leave: waiting for our primaries to move
     int64_t drain_deadline; //  leave anyway then
     bool table_dirty;       //  (master) moves completed: publish the table
@@ -1013,17 +1014,10 @@ s_on_message (s_self_t *self, zframe_t *body, zframe_t *identity)
         json_decref (msg);
         return;
     }
+    int64_t now = zclock_mono ();
     int index = s_find (self, sender);
-    if (index >= 0) {
-        int64_t now = zclock_mono ();
+    if (index >= 0)
         self->members[index]->last_seen = now;
-        //  The parent's lease on its partitions (zdex_cluster_not_ready).
-        if (!streq (sender, self->id) && now - self->heard_sent >= self->heartbeat_ms / 4 &&
-            (self->state == S_MEMBER || self->state == S_MASTER)) {
-            self->heard_sent = now;
-            zstr_send (self->pipe, "HEARD");
-        }
-    }
     if (streq (type, "HEARTBEAT"))
         s_on_heartbeat (self, sender, msg, identity);
     else if (streq (type, "JOIN"))
@@ -1038,6 +1032,18 @@ s_on_message (s_self_t *self, zframe_t *body, zframe_t *identity)
         s_on_leave (self, sender);
     else if (streq (type, "READY"))
         s_on_ready (self, sender, msg);
+    //  The parent's lease on its partitions (zdex_cluster_not_ready): a member
+    //  of the view (as it is now: a VIEW may just have admitted us) spoke, at
+    //  `now` by our clock, so a HEARD that waited in the pipe while this
+    //  process was paused renews nothing.
+    if (!streq (sender, self->id) && s_find (self, sender) >= 0 &&
+        (self->state == S_MEMBER || self->state == S_MASTER) && now >= self->heard_after &&
+        now - self->heard_sent >= self->heartbeat_ms / 4) {
+        self->heard_sent = now;
+        char text[24];
+        snprintf (text, sizeof text, "%" PRId64, now);
+        zstr_sendx (self->pipe, "HEARD", text, NULL);
+    }
     json_decref (msg);
 }
 
@@ -1411,10 +1417,15 @@ s_actor (zsock_t *pipe, void *arg)
         //  would make a stale member remove everyone and run a cluster of its own
         //  (acknowledging writes with no backups); give them a fresh timeout to
         //  speak, in which the current master tells us where we stand.
+        //  What waited in our sockets meanwhile was sent before the others may
+        //  have removed us: it renews no lease (no HEARD) for a heartbeat, in
+        //  which a member that removed us answers our heartbeat with its view.
         int64_t after = zclock_mono ();
-        if (timeout >= 0 && after - before > timeout + self->timeout_ms / 2)
+        if (timeout >= 0 && after - before > timeout + self->timeout_ms / 2) {
             for (size_t index = 0; index < self->member_count; index++)
                 self->members[index]->last_seen = after;
+            self->heard_after = after + self->heartbeat_ms;
+        }
 
         //  DEALER input first, into a list: handling a message may close DEALERs.
         zlist_t *inbox = zlist_new ();

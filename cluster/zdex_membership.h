@@ -17,10 +17,12 @@
 //      "TABLE", json     the partition table changed (zdex_partition_table JSON;
 //                        install it with zdex_partition_table_from_json).  A
 //                        partition in "lost" lost every replica in this change.
-//      "HEARD"           a message from another member of the view arrived (at
-//                        most every quarter heartbeat): the parent's lease on its
-//                        partitions runs from the last one (a member that hears
-//                        nobody may have been removed without knowing it).
+//      "HEARD", ms       a message from another member of the view arrived at
+//                        zclock_mono () ms (at most every quarter heartbeat; none
+//                        for a heartbeat after a stall of this process): the
+//                        parent's lease on its partitions runs from the last one
+//                        (a member that hears nobody may have been removed
+//                        without knowing it).
 //      "ENDPOINT", ep    reply to "ENDPOINT": the bound cluster endpoint
 //                        (ephemeral port resolved), or
 //      "ERROR", text     reply to "ENDPOINT" when the actor could not start (bad
