@@ -89,6 +89,7 @@ typedef struct {
 struct _zdex_replicator_t {
     char member_id[S_ENDPOINT_MAX];
     uint32_t cluster_tag; //  zdex_replicator_set_cluster_name
+    char tag_text[12];    //  the tag in hex, as our routing ids start
     int actor_index;
     int actor_count;
     uint32_t partition_count;
@@ -153,13 +154,13 @@ zdex_replicator_new (const char *member_id, const char *bind_host, int actor_ind
     self->actor_count = actor_count;
     self->partition_count = partition_count;
     self->head_ms = S_HEAD_MS;
-    self->cluster_tag = zdex_hash_fnv1a ("zdex", 4); //  the default cluster name
     self->callbacks = *callbacks;
     char pub[S_ENDPOINT_MAX], control[S_ENDPOINT_MAX];
     self->pub = s_bind (bind_host, ZMQ_PUB, pub);
     self->control = s_bind (bind_host, ZMQ_ROUTER, control);
     self->sub = zsock_new (ZMQ_SUB);
     self->dealers = zdex_hash_table_new ();
+    zdex_replicator_set_cluster_name (self, "zdex"); //  the default
     self->pubs = zdex_hash_table_new ();
     self->parts = (s_part_t *) calloc (partition_count, sizeof (s_part_t));
     self->table = zdex_partition_table_new (partition_count, S_MAX_BACKUPS);
@@ -282,18 +283,9 @@ s_control_of (zdex_replicator_t *self, const char *member, uint32_t partition)
     if (!dealer) {
         dealer = zsock_new (ZMQ_DEALER);
         assert (dealer);
-        //  <tag>:<member id>/<actor>, or <tag>#<the id's hash>/<actor> when that
-        //  would pass the 255 bytes of a routing id.
         char identity[256], suffix[16];
-        size_t length = strlen (self->member_id);
-        int suffix_size = snprintf (suffix, sizeof suffix, "/%d", self->actor_index);
-        if (length + 9 + (size_t) suffix_size < sizeof identity) {
-            snprintf (identity, sizeof identity, "%08" PRIx32 ":", self->cluster_tag);
-            memcpy (identity + 9, self->member_id, length);
-            memcpy (identity + 9 + length, suffix, (size_t) suffix_size + 1);
-        } else
-            snprintf (identity, sizeof identity, "%08" PRIx32 "#%08" PRIx32 "%s", self->cluster_tag,
-                      zdex_hash_fnv1a (self->member_id, length), suffix);
+        snprintf (suffix, sizeof suffix, "/%d", self->actor_index);
+        zdex_hash_routing_id (identity, "", self->cluster_tag, self->member_id, suffix);
         zsock_set_identity (dealer, identity);
         zsock_set_rcvtimeo (dealer, 0);
         zsock_set_sndtimeo (dealer, 0);
@@ -951,9 +943,7 @@ s_on_control (zdex_replicator_t *self, zmsg_t *encoded)
     //  backup of another cluster on this host, reconnecting to a port one of its
     //  dead members had, would otherwise get its ACKs counted for our member of
     //  the same id (replies released with no copy made) and our snapshots.
-    char tag[9];
-    snprintf (tag, sizeof tag, "%08" PRIx32, self->cluster_tag);
-    if (zframe_size (identity) < 9 || memcmp (zframe_data (identity), tag, 8) != 0 ||
+    if (zframe_size (identity) < 9 || memcmp (zframe_data (identity), self->tag_text, 8) != 0 ||
         (zframe_data (identity)[8] != ':' && zframe_data (identity)[8] != '#')) {
         zframe_destroy (&identity);
         return;
@@ -1110,6 +1100,7 @@ zdex_replicator_set_cluster_name (zdex_replicator_t *self, const char *name)
     assert (name);
     assert (zhashx_size (self->dealers) == 0);
     self->cluster_tag = zdex_hash_fnv1a (name, strlen (name));
+    snprintf (self->tag_text, sizeof self->tag_text, "%08" PRIx32, self->cluster_tag);
 }
 
 void

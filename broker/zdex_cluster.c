@@ -78,9 +78,8 @@ struct _zdex_cluster_t {
     //  The last view left us out (we were removed and are rejoining), or did
     //  and no table came since: ours is from a life in the cluster that ended.
     bool rejoining;
-    //  ZDEX_CLUSTER_FORWARD_PREFIX and the cluster's tag: how our forwarding
-    //  DEALERs' identities start (zdex_cluster_forwarder).
-    char forward_tag[48];
+    uint32_t cluster_tag; //  FNV-1a of the cluster name (zdex_hash_routing_id)
+    char forward_tag[32]; //  how our forwarders' routing ids start: prefix and tag
 };
 
 //  The string value of a JSON value, or "" if it is not a string.
@@ -282,8 +281,10 @@ zdex_cluster_new (const zdex_cluster_args_t *args, zdex_cluster_table_fn *on_tab
     self->on_table_arg = arg;
     self->verbose = args->verbose;
     const char *cluster_name = args->cluster_name ? args->cluster_name : "zdex";
-    snprintf (self->forward_tag, sizeof self->forward_tag, "%s%08" PRIx32 ":",
-              ZDEX_CLUSTER_FORWARD_PREFIX, zdex_hash_fnv1a (cluster_name, strlen (cluster_name)));
+    self->cluster_tag = zdex_hash_fnv1a (cluster_name, strlen (cluster_name));
+    zdex_hash_routing_id (self->forward_tag, ZDEX_CLUSTER_FORWARD_PREFIX, self->cluster_tag, "",
+                          "");
+    self->forward_tag[strlen (self->forward_tag) - 1] = '\0'; //  the ':' before the id
     //  The master removes us timeout_ms after our last heartbeat reached it, and
     //  we sent that heartbeat at most a heartbeat before we last heard anyone
     //  (we send one every heartbeat_ms): the lease ends before that, so a process
@@ -404,18 +405,9 @@ s_peer (zdex_cluster_t *self, const char *id)
     snprintf (peer->id, sizeof peer->id, "%s", id);
     peer->dealer = zsock_new (ZMQ_DEALER);
     assert (peer->dealer);
-    //  A routing id is at most 255 bytes: a member id too long to follow the tag
-    //  is replaced by its hash (the identity only has to differ between members).
     char identity[256];
-    size_t tag = strlen (self->forward_tag);
-    size_t id_length = strlen (self->member_id);
-    memcpy (identity, self->forward_tag, tag);
-    if (tag + id_length < sizeof identity) {
-        memcpy (identity + tag, self->member_id, id_length);
-        identity[tag + id_length] = '\0';
-    } else
-        snprintf (identity, sizeof identity, "%s#%08" PRIx32, self->forward_tag,
-                  zdex_hash_fnv1a (self->member_id, id_length));
+    zdex_hash_routing_id (identity, ZDEX_CLUSTER_FORWARD_PREFIX, self->cluster_tag, self->member_id,
+                          "");
     zsock_set_identity (peer->dealer, identity);
     zsock_set_sndhwm (peer->dealer, 100000);
     zsock_set_rcvhwm (peer->dealer, 100000);
@@ -743,9 +735,11 @@ zdex_cluster_forwarder (zdex_cluster_t *self, zframe_t *identity)
     if (zframe_size (identity) <= prefix ||
         memcmp (zframe_data (identity), ZDEX_CLUSTER_FORWARD_PREFIX, prefix) != 0)
         return 0;
+    //  Ours: our prefix and tag, then ':' and an id or '#' and its hash.
     size_t tag = strlen (self->forward_tag);
-    return zframe_size (identity) > tag &&
-                   memcmp (zframe_data (identity), self->forward_tag, tag) == 0
+    const byte *data = zframe_data (identity);
+    return zframe_size (identity) > tag + 1 && memcmp (data, self->forward_tag, tag) == 0 &&
+                   (data[tag] == ':' || data[tag] == '#')
                ? 1
                : -1;
 }

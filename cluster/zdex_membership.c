@@ -225,14 +225,9 @@ s_member_new (const char *id, const char *incarnation, uint64_t age, const char 
 //  dead members had, and our DEALERs still reconnect to it) never takes over our
 //  member's routing id on a ROUTER (ROUTER_HANDOVER) and cuts it off.
 static void
-s_routing_id (s_self_t *self, const char *id, char *out, size_t size)
+s_routing_id (s_self_t *self, const char *id, char *out)
 {
-    size_t length = strlen (id);
-    if (length + 9 < size)
-        snprintf (out, size, "%08" PRIx32 ":%s", self->cluster_tag, id);
-    else
-        snprintf (out, size, "%08" PRIx32 "#%08" PRIx32, self->cluster_tag,
-                  zdex_hash_fnv1a (id, length));
+    zdex_hash_routing_id (out, "", self->cluster_tag, id, "");
 }
 
 static zsock_t *
@@ -242,7 +237,7 @@ s_dealer_new (s_self_t *self, const char *endpoint, bool target)
     if (!dealer)
         return NULL;
     char routing_id[256];
-    s_routing_id (self, self->id, routing_id, sizeof routing_id);
+    s_routing_id (self, self->id, routing_id);
     zsock_set_identity (dealer, routing_id);
     zsock_set_sndtimeo (dealer, 0);
     zsock_set_maxmsgsize (dealer, S_FRAME_MAX);
@@ -1006,7 +1001,7 @@ s_on_message (s_self_t *self, zframe_t *body, zframe_t *identity)
     //  whose port this cluster now uses) is a stranger.
     char routing_id[256] = "";
     if (sender && identity)
-        s_routing_id (self, sender, routing_id, sizeof routing_id);
+        s_routing_id (self, sender, routing_id);
     if (!json_is_object (msg) || !type || !sender || !cluster ||
         !streq (cluster, self->cluster_name) ||
         (identity && (zframe_size (identity) != strlen (routing_id) ||

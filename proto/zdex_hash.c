@@ -4,6 +4,10 @@
 //  its low-quality low bits well enough.
 
 #include "zdex_hash.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 #include "zdex_hash_table.h"
 
 #include <assert.h>
@@ -125,4 +129,22 @@ zdex_hash_table_new (void)
     if (table)
         zhashx_set_key_hasher (table, s_table_hash);
     return table;
+}
+
+void
+zdex_hash_routing_id (char *out, const char *prefix, uint32_t tag, const char *id,
+                      const char *suffix)
+{
+    size_t head = strlen (prefix), length = strlen (id), tail = strlen (suffix);
+    assert (head + 9 + 9 + tail < 256); //  prefixes and suffixes are short
+    memcpy (out, prefix, head);
+    snprintf (out + head, 10, "%08" PRIx32 ":", tag);
+    if (head + 9 + length + tail < 256)
+        memcpy (out + head + 9, id, length);
+    else {
+        out[head + 8] = '#';
+        snprintf (out + head + 9, 9, "%08" PRIx32, zdex_hash_fnv1a (id, length));
+        length = 8;
+    }
+    memcpy (out + head + 9 + length, suffix, tail + 1);
 }

@@ -130,6 +130,29 @@ test_hash_table_colliding_names (void **state)
     zhashx_destroy (&table);
 }
 
+//  A member's routing id: prefix, tag, ':' and id, suffix; the id's hash when
+//  the whole would pass 255 bytes.
+static void
+test_routing_id (void **state)
+{
+    (void) state;
+    char out[256];
+    zdex_hash_routing_id (out, "zdex-fwd:", 0x0badc0de, "m1", "");
+    assert_string_equal (out, "zdex-fwd:0badc0de:m1");
+    zdex_hash_routing_id (out, "", 0xff, "m2", "/3");
+    assert_string_equal (out, "000000ff:m2/3");
+    char id[256];
+    memset (id, 'x', 250);
+    id[250] = '\0';
+    zdex_hash_routing_id (out, "", 1, id, "/0");
+    char expected[64];
+    snprintf (expected, sizeof expected, "00000001#%08x/0", (unsigned) zdex_hash_fnv1a (id, 250));
+    assert_string_equal (out, expected);
+    id[244] = '\0'; //  9 + 244 + 2 = 255 bytes: still fits
+    zdex_hash_routing_id (out, "", 1, id, "/0");
+    assert_int_equal (strlen (out), 255);
+}
+
 int
 main (void)
 {
@@ -137,6 +160,7 @@ main (void)
         cmocka_unit_test (test_hash_table_colliding_names),
         cmocka_unit_test (test_siphash_vectors),
         cmocka_unit_test (test_fnv1a_vectors),
+        cmocka_unit_test (test_routing_id),
         cmocka_unit_test (test_partition_definition),
         cmocka_unit_test (test_partition_spread),
         cmocka_unit_test (test_stability),
